@@ -1,0 +1,37 @@
+# The two set-up commands: `make plan` (the dev stack's plan, offline) and `make test` (every test).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: plan test lint servers clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps re-run the install only when the project's dependencies change.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+plan: $(VENV)/.installed
+	$(BIN)/scalestack plan --stack dev
+
+# PostgreSQL and Redis from Debian for the app template's tests (root on this machine; skipped when present).
+servers:
+	@bash .ci/install-servers
+
+test: $(VENV)/.installed-dev servers
+	$(BIN)/python -m pytest -q
+	$(MAKE) -C app_template test
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check infra scripts tests bench
+	$(BIN)/ruff format --check infra scripts tests bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,21 @@
+"""The `scalestack` command line: one group, each command in its own module."""
+
+from __future__ import annotations
+
+import click
+
+from scripts.exit_codes import ExitCode
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="scalestack")
+def cli() -> None:
+    """Plan, check and ship a scalestack stack."""
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=True)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        raise SystemExit(ExitCode.INTERRUPTED) from None
