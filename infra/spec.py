@@ -1,0 +1,494 @@
+"""The stack spec: every per-environment setting of a stack, typed and validated before any resource exists.
+
+A stack file (`stacks/Pulumi.<stack>.yaml`) holds `aws:region` and keys under the `scalestack:` namespace.
+Each environment (dev, staging, prod) starts from a profile of defaults (`infra.profiles`), the file
+overrides them, and the merged document is validated here. Keys are camelCase, as Pulumi config is.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from infra.profiles import PROFILES, deep_merge
+
+NAMESPACE = "scalestack"
+REGION_KEY = "aws:region"
+STACKS_DIR = Path(__file__).resolve().parent.parent / "stacks"
+
+Environment = Literal["dev", "staging", "prod"]
+Port = Annotated[int, Field(ge=1024, le=65535)]
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557)
+
+
+class SpecError(Exception):
+    """A stack file that cannot be used; the message names the file, the key and what is allowed."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_alias=True, validate_by_name=False, extra="forbid", frozen=True
+    )
+
+
+def _instance_types() -> frozenset[str]:
+    import pulumi_aws as aws
+
+    return frozenset(t.value for t in aws.ec2.InstanceType)
+
+
+_EC2_INSTANCE_TYPES: frozenset[str] | None = None
+
+
+def _check_instance_type(value: str) -> str:
+    global _EC2_INSTANCE_TYPES
+    if _EC2_INSTANCE_TYPES is None:
+        _EC2_INSTANCE_TYPES = _instance_types()
+    if value not in _EC2_INSTANCE_TYPES:
+        close = difflib.get_close_matches(value, _EC2_INSTANCE_TYPES, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ValueError(f"'{value}' is not an EC2 instance type{hint}")
+    return value
+
+
+_SIZE = r"(micro|small|medium|large|xlarge|[0-9]{1,2}xlarge)"
+RDS_CLASS = re.compile(
+    rf"^db\.(t3|t4g|m5|m5d|m6g|m6gd|m6i|m6id|m7g|m7i|r5|r5d|r6g|r6gd|r6i|r6id|r7g|r7i)\.{_SIZE}$"
+)
+CACHE_NODE_TYPE = re.compile(rf"^cache\.(t3|t4g|m5|m6g|m7g|r5|r6g|r6gd|r7g)\.{_SIZE}$")
+HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class NetworkSpec(_Section):
+    """The VPC: public, private-app and isolated-data subnets in each availability zone."""
+
+    cidr: str = Field(description="IPv4 block of the VPC, /16 to /20.")
+    availability_zones: int = Field(ge=2, le=3, description="How many AZs the subnets span.")
+    nat_gateways: Literal["single", "one-per-az"] = Field(
+        description="`single` saves cost; `one-per-az` keeps egress up when an AZ fails."
+    )
+    interface_endpoints: bool = Field(
+        description="Private endpoints for ECR, SSM and CloudWatch Logs, so instances need no NAT for them."
+    )
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            network = ipaddress.IPv4Network(value)
+        except ValueError as err:
+            raise ValueError(f"'{value}' is not an IPv4 CIDR block such as 10.0.0.0/16") from err
+        if not 16 <= network.prefixlen <= 20:
+            raise ValueError(f"prefix /{network.prefixlen} is outside /16 to /20 (room for 9 subnets)")
+        return value
+
+
+class DomainSpec(_Section):
+    """A custom domain: ACM certificates (regional for the ALB, us-east-1 for CloudFront) and DNS records."""
+
+    name: str = Field(description="Fully qualified name the app is served at, e.g. app.example.com.")
+    hosted_zone_id: str = Field(pattern=r"^Z[A-Z0-9]{1,31}$", description="Route 53 zone for DNS validation.")
+
+    @field_validator("name")
+    @classmethod
+    def _hostname(cls, value: str) -> str:
+        if not HOSTNAME.match(value):
+            raise ValueError(f"'{value}' is not a lower-case fully qualified domain name")
+        return value
+
+
+class LoadBalancerSpec(_Section):
+    """The application load balancer in front of the web group."""
+
+    idle_timeout_seconds: int = Field(ge=1, le=4000, description="Must stay below the app's keep-alive.")
+    deregistration_delay_seconds: int = Field(ge=0, le=3600, description="Time in-flight requests get.")
+    slow_start_seconds: int = Field(ge=0, le=900, description="Ramp-up for new targets; 0 or 30-900.")
+    deletion_protection: bool = Field(description="Refuse to delete the load balancer.")
+    access_log_retention_days: int = Field(ge=1, le=3650, description="Days access logs stay in S3.")
+
+    @field_validator("slow_start_seconds")
+    @classmethod
+    def _slow_start(cls, value: int) -> int:
+        if 0 < value < 30:
+            raise ValueError("must be 0 (off) or between 30 and 900 seconds")
+        return value
+
+
+class AppSpec(_Section):
+    """How the container runs: the same image serves the web and worker roles."""
+
+    port: Port = Field(description="Port the container listens on.")
+    readiness_path: str = Field(pattern=r"^/[A-Za-z0-9/_.-]*$", description="Target group health check.")
+    liveness_path: str = Field(pattern=r"^/[A-Za-z0-9/_.-]*$", description="Container HEALTHCHECK path.")
+    worker_command: list[str] = Field(min_length=1, description="Arguments the worker role runs.")
+    migrate_command: list[str] = Field(min_length=1, description="Arguments that apply migrations.")
+    environment: dict[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")], str] = Field(
+        description="Extra plain settings, stored in SSM Parameter Store."
+    )
+
+
+class _GroupSpec(_Section):
+    instance_type: str = Field(description="EC2 instance type (checked against the current list).")
+    min_size: int = Field(ge=0, le=500)
+    desired_capacity: int = Field(ge=0, le=500)
+    max_size: int = Field(ge=1, le=500)
+    cpu_target_percent: int = Field(ge=10, le=90, description="Target tracking on average CPU.")
+    root_volume_gib: int = Field(ge=8, le=1024, description="Encrypted gp3 root volume.")
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type(cls, value: str) -> str:
+        return _check_instance_type(value)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> _GroupSpec:
+        if not self.min_size <= self.desired_capacity <= self.max_size:
+            raise ValueError(
+                f"needs minSize <= desiredCapacity <= maxSize "
+                f"(got {self.min_size} <= {self.desired_capacity} <= {self.max_size})"
+            )
+        return self
+
+
+class WebSpec(_GroupSpec):
+    """The web auto-scaling group behind the load balancer."""
+
+    requests_per_target: int = Field(ge=10, le=100000, description="Target tracking on ALB requests/target.")
+    health_check_grace_period_seconds: int = Field(ge=0, le=7200)
+    min_healthy_percent: int = Field(ge=50, le=100, description="Kept in service during instance refresh.")
+    warm_pool_size: int = Field(ge=0, le=100, description="Pre-initialised stopped instances; 0 is off.")
+
+
+class WorkerSpec(_GroupSpec):
+    """The background worker group: same image, worker command, no load balancer."""
+
+    spot: bool = Field(description="Run on spot capacity (workers must tolerate interruption).")
+
+
+class DatabaseSpec(_Section):
+    """RDS PostgreSQL primary in the isolated subnets and its read replicas."""
+
+    engine_version: str = Field(pattern=r"^1[3-7](\.[0-9]{1,2})?$", description="PostgreSQL 13 to 17.")
+    instance_class: str = Field(description="RDS class, e.g. db.r7g.large.")
+    allocated_storage_gib: int = Field(ge=20, le=65536)
+    max_allocated_storage_gib: int = Field(ge=20, le=65536, description="Storage autoscaling ceiling.")
+    multi_az: bool = Field(description="A synchronous standby in another AZ.")
+    read_replicas: int = Field(ge=0, le=15, description="PostgreSQL allows at most 15.")
+    backup_retention_days: int = Field(ge=1, le=35, description="Point-in-time recovery window.")
+    deletion_protection: bool
+    performance_insights: bool
+    monitoring_interval_seconds: Literal[0, 1, 5, 10, 15, 30, 60] = Field(description="Enhanced monitoring.")
+    slow_query_ms: int = Field(ge=-1, le=600000, description="log_min_duration_statement; -1 is off.")
+    database_name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    master_username: str = Field(pattern=r"^[a-z][a-z0-9_]{0,15}$")
+
+    @field_validator("instance_class")
+    @classmethod
+    def _instance_class(cls, value: str) -> str:
+        if not RDS_CLASS.match(value):
+            raise ValueError(f"'{value}' is not an RDS class such as db.t4g.micro or db.r7g.large")
+        return value
+
+    @field_validator("master_username")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in {"postgres", "rdsadmin", "admin", "user", "public"}:
+            raise ValueError(f"'{value}' is reserved by PostgreSQL or RDS")
+        return value
+
+    @model_validator(mode="after")
+    def _storage(self) -> DatabaseSpec:
+        if self.max_allocated_storage_gib < self.allocated_storage_gib:
+            raise ValueError("maxAllocatedStorageGib must be at least allocatedStorageGib")
+        return self
+
+
+class CacheSpec(_Section):
+    """ElastiCache replication group: a primary and its replicas, encrypted at rest and in transit."""
+
+    engine: Literal["redis", "valkey"]
+    engine_version: str = Field(pattern=r"^[678](\.[0-9])?$")
+    node_type: str
+    replicas: int = Field(ge=0, le=5, description="Replicas per shard; >= 1 enables automatic failover.")
+    snapshot_retention_days: int = Field(ge=0, le=35)
+
+    @field_validator("node_type")
+    @classmethod
+    def _node_type(cls, value: str) -> str:
+        if not CACHE_NODE_TYPE.match(value):
+            raise ValueError(f"'{value}' is not an ElastiCache node type such as cache.t4g.micro")
+        return value
+
+
+class CdnSpec(_Section):
+    """CloudFront in front of the load balancer and the static-assets bucket."""
+
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"]
+    web_acl: bool = Field(description="Attach a WAF web ACL with AWS managed rule groups.")
+    access_logs: bool = Field(description="Standard logs to an encrypted S3 bucket.")
+    static_max_age_seconds: int = Field(ge=0, le=31536000)
+
+
+class MonitoringSpec(_Section):
+    """Alarms to an SNS topic and a dashboard."""
+
+    alarm_email: str | None = Field(
+        pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", description="Subscribed to alarms."
+    )
+    error_rate_percent: float = Field(gt=0, le=50, description="ALB 5xx share of requests that alarms.")
+    p99_latency_ms: int = Field(ge=10, le=60000)
+    replica_lag_seconds: int = Field(ge=1, le=3600)
+    log_retention_days: int
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return value
+
+
+class Waiver(_Section):
+    """An explicit, recorded exception to one policy rule for this stack."""
+
+    rule: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    reason: str = Field(min_length=10, max_length=500, description="Why, for the next reader.")
+
+
+class PolicySpec(_Section):
+    waivers: list[Waiver] = Field(default_factory=list)
+
+
+class StackSpec(_Section):
+    """The whole stack. `stack` and `source` are not keys of the file: they say where it came from."""
+
+    stack: str
+    source: str
+    environment: Environment
+    region: str = Field(alias=REGION_KEY, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
+    image_tag: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", description="Image the app runs.")
+    network: NetworkSpec
+    domain: DomainSpec | None = None
+    load_balancer: LoadBalancerSpec
+    app: AppSpec
+    web: WebSpec
+    worker: WorkerSpec
+    database: DatabaseSpec
+    cache: CacheSpec
+    cdn: CdnSpec
+    monitoring: MonitoringSpec
+    tags: dict[Annotated[str, Field(min_length=1, max_length=128)], Annotated[str, Field(max_length=256)]]
+    policy: PolicySpec = Field(default_factory=PolicySpec)
+
+    @property
+    def name_prefix(self) -> str:
+        """Prefix for physical names, unique per project and stack (AWS names are global per account)."""
+        return f"{NAMESPACE}-{self.stack}"
+
+
+def _environment_violations(spec: StackSpec) -> list[str]:
+    """Production's non-negotiables, each as `key: what is required (got what)`."""
+    if spec.environment != "prod":
+        return []
+    db, cache = spec.database, spec.cache
+    requirements: list[tuple[str, object, bool, str]] = [
+        (
+            "network.availabilityZones",
+            spec.network.availability_zones,
+            spec.network.availability_zones == 3,
+            "3",
+        ),
+        (
+            "network.natGateways",
+            spec.network.nat_gateways,
+            spec.network.nat_gateways == "one-per-az",
+            "one-per-az",
+        ),
+        ("database.multiAz", db.multi_az, db.multi_az, "true"),
+        ("database.readReplicas", db.read_replicas, db.read_replicas >= 2, ">= 2"),
+        ("database.deletionProtection", db.deletion_protection, db.deletion_protection, "true"),
+        ("database.backupRetentionDays", db.backup_retention_days, db.backup_retention_days >= 7, ">= 7"),
+        ("cache.replicas", cache.replicas, cache.replicas >= 1, ">= 1 (automatic failover)"),
+        (
+            "loadBalancer.deletionProtection",
+            spec.load_balancer.deletion_protection,
+            spec.load_balancer.deletion_protection,
+            "true",
+        ),
+        ("web.minSize", spec.web.min_size, spec.web.min_size >= 2, ">= 2"),
+    ]
+    return [
+        f"{spec.source}: {NAMESPACE}:{key}: a prod stack requires {required} (got {_short(actual)})"
+        for key, actual, holds, required in requirements
+        if not holds
+    ]
+
+
+# Keys users reach for that the kit refuses outright: each says why, instead of "unknown key".
+REFUSED_KEYS: Mapping[str, str] = {
+    "database.publiclyAccessible": "the database is never reachable from the internet; "
+    "connect through Session Manager port forwarding to an app instance",
+    "database.storageEncrypted": "database storage is always encrypted with the stack's KMS key",
+    "cache.atRestEncryption": "the cache is always encrypted at rest",
+    "cache.transitEncryption": "the cache always requires TLS in transit",
+    "web.keyName": "instances have no SSH key; use Session Manager (aws ssm start-session)",
+    "worker.keyName": "instances have no SSH key; use Session Manager (aws ssm start-session)",
+    "web.sshIngressCidrs": "port 22 is never opened; use Session Manager (aws ssm start-session)",
+    "web.associatePublicIp": "app instances live in private subnets and never get a public IP",
+    "loadBalancer.ingressCidrs": "the load balancer admits only CloudFront (its managed prefix list)",
+    "web.rootVolumeEncrypted": "root volumes are always encrypted",
+}
+
+
+def load_stack_spec(stack: str, stacks_dir: Path = STACKS_DIR) -> StackSpec:
+    """The spec of a stack by name, from `<stacks_dir>/Pulumi.<stack>.yaml`."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", stack):
+        raise SpecError(f"stack name '{stack}': use letters, digits, '-', '_' or '.' (at most 100)")
+    path = stacks_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
+        raise SpecError(
+            f"no stack '{stack}': {path} does not exist (stacks here: {', '.join(known) or 'none'})"
+        )
+    return load_spec_file(path, stack)
+
+
+def load_spec_file(path: Path, stack: str | None = None) -> StackSpec:
+    """The spec in a stack file; the stack name defaults to the one in the file name."""
+    stack = stack or _stack_name_from_path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError(f"{path}: cannot read the stack file ({err})") from None
+    except yaml.YAMLError as err:
+        raise SpecError(f"{path}: not valid YAML: {_one_line(str(err))}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
+        raise SpecError(
+            f"{path}: a stack file is a mapping with a 'config:' mapping of keys such as aws:region"
+        )
+    return parse_config(document["config"], stack=stack, source=str(path))
+
+
+def parse_config(config: Mapping[str, Any], *, stack: str, source: str) -> StackSpec:
+    """Validate Pulumi config (`aws:region` and `scalestack:*` keys) merged over the environment's profile."""
+    document = _namespaced(config, source)
+    environment = document.get("environment")
+    if environment not in PROFILES:
+        allowed = ", ".join(PROFILES)
+        raise SpecError(f"{source}: {NAMESPACE}:environment must be one of {allowed} (got {environment!r})")
+    _refuse_forbidden_keys(document, source)
+    merged = deep_merge(PROFILES[environment], document)
+    try:
+        spec = StackSpec.model_validate({**merged, "stack": stack, "source": source})
+    except ValidationError as err:
+        raise SpecError(_join([_describe(e, source) for e in err.errors() if e["loc"][:1] != ("stack",)]))
+    violations = _environment_violations(spec)
+    if violations:
+        raise SpecError(_join(violations))
+    return spec
+
+
+def _namespaced(config: Mapping[str, Any], source: str) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in config.items():
+        if not isinstance(key, str):
+            raise SpecError(f"{source}: config key {key!r} must be a string such as '{NAMESPACE}:network'")
+        namespace, _, name = key.partition(":")
+        if key == REGION_KEY:
+            document[REGION_KEY] = value
+        elif namespace == NAMESPACE and name:
+            document[name] = value
+    if REGION_KEY not in document:
+        raise SpecError(f"{source}: {REGION_KEY} is required (e.g. us-east-1)")
+    return document
+
+
+def _refuse_forbidden_keys(document: Mapping[str, Any], source: str) -> None:
+    for dotted, reason in REFUSED_KEYS.items():
+        section, _, key = dotted.partition(".")
+        block = document.get(section)
+        if isinstance(block, Mapping) and key in block:
+            raise SpecError(f"{source}: {NAMESPACE}:{dotted} is refused: {reason}.")
+
+
+def _describe(error: Any, source: str) -> str:
+    return f"{source}: {_key_path(error['loc'])}: {_explain(error)}"
+
+
+def _join(problems: list[str]) -> str:
+    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    return "; ".join(problems[:5]) + more
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    if not loc:
+        return f"{NAMESPACE}:"
+    head, *rest = loc
+    path = str(head) if head == REGION_KEY else f"{NAMESPACE}:{head}"
+    for part in rest:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _explain(error: Any) -> str:
+    kind, loc, given = error["type"], error["loc"], error.get("input")
+    if kind == "extra_forbidden":
+        known = _known_keys(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return f"unknown key; {hint}allowed keys: {', '.join(known)}"
+    if kind == "missing":
+        return "required key is missing"
+    if kind in ("dict_type", "model_type"):
+        return f"must be a mapping of keys (got {_short(given)})"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind == "value_error" or given is None or isinstance(given, dict | list):
+        return message
+    return f"{message} (got {_short(given)})"
+
+
+def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
+    model: type[BaseModel] = StackSpec
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
+        annotation = getattr(field, "annotation", None)
+        nested = next(
+            (
+                a
+                for a in (annotation, *getattr(annotation, "__args__", ()))
+                if isinstance(a, type) and issubclass(a, BaseModel)
+            ),
+            None,
+        )
+        if nested is None:
+            return []
+        model = nested
+    hidden = {"stack", "source"}
+    return sorted((f.alias or n) for n, f in model.model_fields.items() if n not in hidden)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _stack_name_from_path(path: Path) -> str:
+    name = path.name
+    if name.startswith("Pulumi.") and name.endswith((".yaml", ".yml")):
+        return name[len("Pulumi.") :].rsplit(".", 1)[0]
+    return path.stem
