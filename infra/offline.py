@@ -1,0 +1,218 @@
+"""Run the real program under Pulumi's mock engine: no CLI, no credentials, no network.
+
+The mock engine answers every resource registration with its inputs plus the few computed outputs
+other resources read (ARNs, endpoints, DNS names), and every provider function the program calls
+with a fixed, plausible answer. What the program registered is recorded as it reaches the engine,
+so a plan shows exactly the inputs `pulumi up` would send.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.sync_await import _sync_await
+
+from infra.planned import Plan, PlannedResource
+from infra.spec import StackSpec
+
+PROJECT = "scalestack"
+ACCOUNT_ID = "123456789012"
+
+
+class PlanError(Exception):
+    """The program cannot be planned as written (a defect in the program, not in the stack file)."""
+
+
+class _FakeCloud(pulumi.runtime.Mocks):
+    """Plausible computed outputs for the resources and provider functions the program uses."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        name = args.name
+        service = args.typ.split(":")[1].split("/")[0]
+        state: dict[str, Any] = {
+            "name": name,
+            "arn": f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{name}",
+            **args.inputs,
+        }
+        computed = _COMPUTED.get(args.typ)
+        if computed:
+            state.update(computed(name, self.region, args.inputs))
+        return f"{name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        answer = _CALLS.get(args.token)
+        if answer is None:
+            raise PlanError(f"the offline plan has no answer for provider function {args.token}")
+        return answer(self.region, args.args)
+
+
+def _az_names(region: str, _: Mapping[str, Any]) -> dict[str, Any]:
+    names = [f"{region}{suffix}" for suffix in "abcdef"]
+    return {
+        "names": names,
+        "zoneIds": [f"use1-az{i}" for i in range(1, 7)],
+        "id": region,
+        "state": "available",
+    }
+
+
+_CALLS: dict[str, Callable[[str, Mapping[str, Any]], dict[str, Any]]] = {
+    "aws:index/getAvailabilityZones:getAvailabilityZones": _az_names,
+    "aws:ec2/getManagedPrefixList:getManagedPrefixList": lambda region, args: {
+        "id": "pl-3b927c52",
+        "name": args.get("name", ""),
+        "addressFamily": "IPv4",
+    },
+    "aws:index/getCallerIdentity:getCallerIdentity": lambda region, _: {
+        "accountId": ACCOUNT_ID,
+        "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/plan",
+        "userId": "AIDAPLAN",
+        "id": ACCOUNT_ID,
+    },
+    "aws:index/getRegion:getRegion": lambda region, _: {"region": region, "name": region, "id": region},
+    "aws:index/getPartition:getPartition": lambda region, _: {
+        "partition": "aws",
+        "dnsSuffix": "amazonaws.com",
+    },
+    "aws:elb/getServiceAccount:getServiceAccount": lambda region, _: {
+        "arn": "arn:aws:iam::127311923021:root",
+        "id": "127311923021",
+    },
+}
+
+
+def _hostname(name: str, region: str, service: str) -> str:
+    return f"{name}.{service}.{region}.amazonaws.example"
+
+
+_COMPUTED: dict[str, Callable[[str, str, Mapping[str, Any]], dict[str, Any]]] = {
+    "aws:lb/loadBalancer:LoadBalancer": lambda name, region, _: {
+        "dnsName": _hostname(name, region, "elb"),
+        "zoneId": "Z35SXDOTRQ7X7K",
+        "arnSuffix": f"app/{name}/0123456789abcdef",
+    },
+    "aws:lb/targetGroup:TargetGroup": lambda name, region, _: {
+        "arnSuffix": f"targetgroup/{name}/0123456789abcdef"
+    },
+    "aws:rds/instance:Instance": lambda name, region, inputs: {
+        "identifier": inputs.get("identifier", name),
+        "address": _hostname(name, region, "rds"),
+        "endpoint": _hostname(name, region, "rds") + ":5432",
+        "masterUserSecrets": [
+            {
+                "secretArn": f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:rds!{name}",
+                "kmsKeyId": "key",
+            }
+        ],
+    },
+    "aws:elasticache/replicationGroup:ReplicationGroup": lambda name, region, _: {
+        "primaryEndpointAddress": "master." + _hostname(name, region, "cache"),
+        "readerEndpointAddress": "replica." + _hostname(name, region, "cache"),
+    },
+    "aws:cloudfront/distribution:Distribution": lambda name, region, _: {
+        "domainName": f"{name}.cloudfront.example",
+        "hostedZoneId": "Z2FDTNDATAQYW2",
+    },
+    "aws:ecr/repository:Repository": lambda name, region, _: {
+        "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/{name}"
+    },
+    "aws:ec2/launchTemplate:LaunchTemplate": lambda name, region, _: {"latestVersion": 1},
+    "aws:kms/key:Key": lambda name, region, _: {"keyId": f"{name}-key-id"},
+    "aws:s3/bucket:Bucket": lambda name, region, inputs: {
+        "bucket": inputs.get("bucket", name),
+        "bucketRegionalDomainName": f"{name}.s3.{region}.amazonaws.com",
+    },
+    "aws:acm/certificate:Certificate": lambda name, region, inputs: {
+        "domainValidationOptions": [
+            {
+                "domainName": inputs.get("domainName"),
+                "resourceRecordName": f"_validation.{inputs.get('domainName')}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": "_validation.acm-validations.aws.",
+            }
+        ]
+    },
+    "random:index/randomPassword:RandomPassword": lambda name, region, inputs: {
+        "result": "x" * int(inputs.get("length", 32))
+    },
+}
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, recording each registration with its parent and dependencies.
+
+    The stock mock monitor accepts a second resource with the URN of an earlier one; the engine does
+    not, so duplicates are recorded here and fail the plan.
+    """
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.registered: list[PlannedResource] = []
+        self.duplicates: list[str] = []
+        self._lock = threading.Lock()
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # The engine leaves the stack out of its children's type chain; so does a plan.
+        return super().make_urn("" if "::pulumi:pulumi:Stack::" in parent else parent, type_, name)
+
+    def RegisterResource(self, request: Any) -> Any:
+        if request.type == "pulumi:pulumi:Stack":
+            return super().RegisterResource(request)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        inputs = rpc.deserialize_properties(request.object)
+        args = pulumi.runtime.MockResourceArgs(
+            typ=request.type, name=request.name, inputs=inputs, custom=request.custom or False
+        )
+        resource_id, state = self.mocks.new_resource(args)
+        with self._lock:
+            if any(r.urn == urn for r in self.registered):
+                self.duplicates.append(urn)
+            self.registered.append(
+                PlannedResource(
+                    type=request.type,
+                    name=request.name,
+                    urn=urn,
+                    parent=request.parent if "::pulumi:pulumi:Stack::" not in request.parent else None,
+                    inputs=inputs,
+                    custom=request.custom or False,
+                    property_dependencies={
+                        key: tuple(deps.urns)
+                        for key, deps in request.propertyDependencies.items()
+                        if deps.urns
+                    },
+                )
+            )
+            self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, resource_id, state)
+        obj = _sync_await(rpc.serialize_properties(state, {}))
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=obj)
+
+
+def plan_stack(spec: StackSpec, build: Callable[[StackSpec], Mapping[str, Any]] | None = None) -> Plan:
+    """Run `build` (the stack's program) under mocks and return what it registered and exported."""
+    if build is None:
+        from infra.program import build_stack
+
+        build = build_stack
+    monitor = _RecordingMonitor(_FakeCloud(spec.region))
+    pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=spec.stack, preview=False, monitor=monitor)
+    exported: dict[str, Any] = {}
+
+    @pulumi.runtime.test  # type: ignore[misc]
+    def run() -> pulumi.Output[Any]:
+        return pulumi.Output.from_input(build(spec)).apply(exported.update)
+
+    run()
+    if monitor.duplicates:
+        raise PlanError(
+            "duplicate resource names (the engine would refuse them): " + ", ".join(monitor.duplicates)
+        )
+    return Plan(stack=spec.stack, resources=tuple(monitor.registered), outputs=exported)
