@@ -1,0 +1,31 @@
+"""Request-scoped access to the per-process resources made in the lifespan (app.main)."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.cache import Cache
+from app.db import Database
+
+# The cookie a write sets so that the same client's reads go to the primary while replicas catch up.
+# A cookie rather than server state because the load balancer may send the next request elsewhere.
+READ_YOUR_WRITES_COOKIE = "ryw"
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_cache(request: Request) -> Cache:
+    cache: Cache = request.app.state.cache
+    return cache
+
+
+def wrote_recently(request: Request) -> bool:
+    return READ_YOUR_WRITES_COOKIE in request.cookies
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+CacheDep = Annotated[Cache, Depends(get_cache)]
+WroteRecentlyDep = Annotated[bool, Depends(wrote_recently)]

@@ -1,0 +1,51 @@
+"""Probes for the load balancer: /healthz says the process is alive, /readyz that it should get traffic."""
+
+import asyncio
+from collections.abc import Awaitable
+
+import structlog
+from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from app.api.deps import CacheDep, DbDep
+
+log = structlog.get_logger(__name__)
+router = APIRouter(tags=["health"])
+
+PROBE_TIMEOUT_SECONDS = 2.0
+_OK = b'{"status":"ok"}'
+
+
+@router.get("/healthz")
+async def healthz() -> Response:
+    # No dependency is checked: a database outage must not get healthy processes restarted.
+    return Response(_OK, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+async def _probe(name: str, check: Awaitable[None]) -> bool:
+    try:
+        await asyncio.wait_for(check, PROBE_TIMEOUT_SECONDS)
+    except Exception as error:
+        log.warning("readiness probe failed", dependency=name, error=repr(error))
+        return False
+    return True
+
+
+@router.get("/readyz")
+async def readyz(request: Request, db: DbDep, cache: CacheDep) -> JSONResponse:
+    if request.app.state.shutting_down:
+        return JSONResponse({"status": "shutting down"}, status.HTTP_503_SERVICE_UNAVAILABLE)
+    database_ok, cache_ok = await asyncio.gather(
+        _probe("database", db.ping()),
+        _probe("cache", cache.ping()),
+    )
+    # A cache outage degrades latency, not correctness (reads fall back to the database), and it hits
+    # every instance at once: failing readiness for it would empty the target group for nothing.
+    ready = database_ok and (cache_ok or not request.app.state.settings.readiness_requires_cache)
+    body = {
+        "status": "ok" if ready else "unavailable",
+        "database": "ok" if database_ok else "unavailable",
+        "cache": "ok" if cache_ok else "unavailable",
+    }
+    code = status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE
+    return JSONResponse(body, code, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,158 @@
+"""The example resource. Reads go through the cache and the replicas; writes go to the primary."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+import structlog
+from fastapi import APIRouter, Path, Query, Response, status
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.api.deps import READ_YOUR_WRITES_COOKIE, CacheDep, DbDep, WroteRecentlyDep
+from app.models import Item
+from app.schemas import ItemCreate, ItemOut, ItemPage, ItemUpdate
+from app.settings import get_settings
+from app.tasks import count_tags
+
+log = structlog.get_logger(__name__)
+router = APIRouter(prefix="/api/items", tags=["items"])
+
+_COLUMNS = (Item.id, Item.name, Item.price_cents, Item.tags, Item.created_at)
+ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+NOT_FOUND = orjson.dumps({"detail": "item not found"})
+
+
+def _cacheable() -> str:
+    # Browsers revalidate (max-age=0); CloudFront keeps its copy for s-maxage and may serve it stale
+    # while it refetches or while the origin is failing.
+    return (
+        f"public, max-age=0, s-maxage={get_settings().cdn_max_age_seconds}, "
+        "stale-while-revalidate=30, stale-if-error=300"
+    )
+
+
+def _cache_key(item_id: int) -> str:
+    return f"item:v1:{item_id}"
+
+
+def _as_dict(row: Row[Any]) -> dict[str, Any]:
+    created_at: datetime = row.created_at
+    if created_at.tzinfo is None:  # SQLite keeps no zone; the server wrote UTC
+        created_at = created_at.replace(tzinfo=UTC)
+    return {
+        "id": row.id,
+        "name": row.name,
+        "price": row.price_cents / 100,
+        "tags": row.tags,
+        "created_at": created_at,
+    }
+
+
+async def _fetch_one(connection: AsyncConnection, item_id: int) -> bytes | None:
+    row = (await connection.execute(select(*_COLUMNS).where(Item.id == item_id))).one_or_none()
+    return None if row is None else orjson.dumps(_as_dict(row))
+
+
+def _json(payload: bytes, status_code: int, cache_control: str) -> Response:
+    return Response(
+        payload, status_code, media_type="application/json", headers={"Cache-Control": cache_control}
+    )
+
+
+def _written(payload: bytes, status_code: int) -> Response:
+    response = _json(payload, status_code, "no-store")
+    response.set_cookie(
+        READ_YOUR_WRITES_COOKIE,
+        "1",
+        max_age=max(1, round(get_settings().read_your_writes_seconds)),
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+async def _enqueue_tag_count(tags: list[str]) -> None:
+    if not tags:
+        return
+    try:
+        await run_in_threadpool(count_tags.delay, tags)
+    except Exception as error:  # the item is stored; a lost counter update must not fail the request
+        log.warning("could not enqueue tag count", error=repr(error))
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ItemOut)
+async def create_item(body: ItemCreate, db: DbDep, cache: CacheDep) -> Response:
+    async with db.transaction() as connection:
+        statement = insert(Item).values(
+            name=body.name, price_cents=int(body.price * 100), tags=body.tags
+        ).returning(*_COLUMNS)
+        row = (await connection.execute(statement)).one()
+    payload = orjson.dumps(_as_dict(row))
+    await cache.put(_cache_key(row.id), payload)
+    await _enqueue_tag_count(body.tags)
+    response = _written(payload, status.HTTP_201_CREATED)
+    response.headers["Location"] = f"/api/items/{row.id}"
+    return response
+
+
+@router.get("/{item_id}", response_model=ItemOut, responses={404: {"description": "No such item"}})
+async def read_item(item_id: ItemId, db: DbDep, cache: CacheDep, wrote_recently: WroteRecentlyDep) -> Response:
+    if wrote_recently:
+        # The cache may hold what a lagging replica said a moment ago: read this client's write itself.
+        payload = await db.read(lambda c: _fetch_one(c, item_id), use_primary=True)
+    else:
+        payload = await cache.get_or_load(_cache_key(item_id), lambda: db.read(lambda c: _fetch_one(c, item_id)))
+    if payload is None:
+        return _json(NOT_FOUND, status.HTTP_404_NOT_FOUND, "no-store")
+    return _json(payload, status.HTTP_200_OK, _cacheable())
+
+
+@router.get("", response_model=ItemPage)
+async def list_items(
+    db: DbDep,
+    wrote_recently: WroteRecentlyDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[int | None, Query(ge=0, description="`next_cursor` of the previous page.")] = None,
+) -> Response:
+    async def page(connection: AsyncConnection) -> list[Row[Any]]:
+        # Keyset pagination: the primary key index finds the start; no OFFSET scan grows with depth.
+        statement = select(*_COLUMNS).order_by(Item.id).limit(limit + 1)
+        if cursor is not None:
+            statement = statement.where(Item.id > cursor)
+        return list((await connection.execute(statement)).all())
+
+    rows = await db.read(page, use_primary=wrote_recently)
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    body = {"items": [_as_dict(row) for row in rows], "next_cursor": rows[-1].id if has_more else None}
+    return _json(orjson.dumps(body), status.HTTP_200_OK, _cacheable())
+
+
+@router.patch("/{item_id}", response_model=ItemOut, responses={404: {"description": "No such item"}})
+async def update_item(item_id: ItemId, body: ItemUpdate, db: DbDep, cache: CacheDep) -> Response:
+    changes = body.model_dump(exclude_none=True)
+    if "price" in changes:
+        changes["price_cents"] = int(changes.pop("price") * 100)
+    async with db.transaction() as connection:
+        if changes:
+            statement = update(Item).where(Item.id == item_id).values(**changes).returning(*_COLUMNS)
+        else:
+            statement = select(*_COLUMNS).where(Item.id == item_id)
+        row = (await connection.execute(statement)).one_or_none()
+    if row is None:
+        return _json(NOT_FOUND, status.HTTP_404_NOT_FOUND, "no-store")
+    payload = orjson.dumps(_as_dict(row))
+    await cache.put(_cache_key(item_id), payload)
+    return _written(payload, status.HTTP_200_OK)
+
+
+@router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses={404: {"description": "No such item"}})
+async def delete_item(item_id: ItemId, db: DbDep, cache: CacheDep) -> Response:
+    async with db.transaction() as connection:
+        deleted = (await connection.execute(delete(Item).where(Item.id == item_id))).rowcount
+    await cache.invalidate(_cache_key(item_id))
+    if not deleted:
+        return _json(NOT_FOUND, status.HTTP_404_NOT_FOUND, "no-store")
+    return _written(b"", status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,237 @@
+"""Cache-aside with two tiers, one loader per key, stale-while-revalidate, and Redis as optional.
+
+Tier 1 lives in each worker process for about a second: a hot key then costs a dict lookup instead of a
+Redis round trip, at the price of other processes seeing an invalidation up to that second late.
+Tier 2 is Redis (or, on the embedded default, a per-process store of the same shape).
+A cold key is loaded by one caller: callers in the same process share an asyncio future, and processes
+share a Redis lock (`SET NX`); the others serve the stale copy if there is one, or wait for the new one.
+When Redis fails the app logs a warning, stops asking Redis for a few seconds, and loads from the database.
+"""
+
+import asyncio
+import random
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+Loader = Callable[[], Awaitable[bytes | None]]
+R = TypeVar("R")
+
+LOCK_SECONDS = 5.0
+WAIT_STEP_SECONDS = 0.01
+
+
+class LocalCache:
+    """A bounded dict with expiry; the oldest insertion goes first when full."""
+
+    def __init__(self, max_items: int) -> None:
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._max_items = max_items
+
+    def get(self, key: str) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= time.monotonic():
+            self._entries.pop(key, None)
+            return None
+        return entry[1]
+
+    def set(self, key: str, value: bytes, ttl: float) -> None:
+        self._entries.pop(key, None)
+        self._entries[key] = (time.monotonic() + ttl, value)
+        if len(self._entries) > self._max_items:
+            self._entries.popitem(last=False)
+
+    def add(self, key: str, value: bytes, ttl: float) -> bool:
+        if self.get(key) is not None:
+            return False
+        self.set(key, value, ttl)
+        return True
+
+    def delete(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+
+class Store(Protocol):
+    async def get(self, key: str) -> bytes | None: ...
+    async def set(self, key: str, value: bytes, ttl: float) -> None: ...
+    async def add(self, key: str, value: bytes, ttl: float) -> bool: ...
+    async def delete(self, *keys: str) -> None: ...
+    async def ping(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+class MemoryStore:
+    """The shared tier of the embedded default: shared by nothing but this process."""
+
+    def __init__(self, max_items: int) -> None:
+        self._local = LocalCache(max_items)
+
+    async def get(self, key: str) -> bytes | None:
+        return self._local.get(key)
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        self._local.set(key, value, ttl)
+
+    async def add(self, key: str, value: bytes, ttl: float) -> bool:
+        return self._local.add(key, value, ttl)
+
+    async def delete(self, *keys: str) -> None:
+        for key in keys:
+            self._local.delete(key)
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisStore:
+    def __init__(self, url: str) -> None:
+        # Short timeouts: a slow Redis must cost a request milliseconds, not the load balancer's patience.
+        self._redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+
+    async def get(self, key: str) -> bytes | None:
+        value: bytes | None = await self._redis.get(key)
+        return value
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        await self._redis.set(key, value, px=int(ttl * 1000))
+
+    async def add(self, key: str, value: bytes, ttl: float) -> bool:
+        return bool(await self._redis.set(key, value, px=int(ttl * 1000), nx=True))
+
+    async def delete(self, *keys: str) -> None:
+        await self._redis.delete(*keys)
+
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def _pack(payload: bytes, fresh_until: float) -> bytes:
+    return b"%.3f|%b" % (fresh_until, payload)
+
+
+def _unpack(raw: bytes) -> tuple[float, bytes]:
+    fresh_until, _, payload = raw.partition(b"|")
+    return float(fresh_until), payload
+
+
+class Cache:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.local = LocalCache(settings.local_cache_max_items)
+        self._loading: dict[str, asyncio.Future[bytes | None]] = {}
+        self._store_down_until = 0.0
+
+    async def get_or_load(self, key: str, loader: Loader) -> bytes | None:
+        """The cached bytes for `key`, loading (and caching) them on a miss; None if the loader finds none."""
+        value = self.local.get(key)
+        if value is not None:
+            return value
+        pending = self._loading.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        try:
+            value = await self._fetch(key, loader)
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # marks it retrieved when no other caller was waiting
+            raise
+        else:
+            future.set_result(value)
+            return value
+        finally:
+            del self._loading[key]
+
+    async def put(self, key: str, payload: bytes) -> None:
+        """Write-through after a write, so the next read does not race a lagging replica."""
+        self._keep_local(key, payload)
+        ttl = self._jittered_ttl()
+        packed = _pack(payload, time.time() + ttl)
+        await self._guard(lambda: self.store.set(key, packed, ttl + self.settings.cache_stale_seconds))
+
+    async def invalidate(self, key: str) -> None:
+        self.local.delete(key)
+        await self._guard(lambda: self.store.delete(key))
+
+    async def ping(self) -> None:
+        await self.store.ping()
+
+    async def _fetch(self, key: str, loader: Loader) -> bytes | None:
+        raw = await self._guard(lambda: self.store.get(key))
+        stale: bytes | None = None
+        if raw is not None:
+            fresh_until, payload = _unpack(raw)
+            if fresh_until > time.time():
+                self._keep_local(key, payload)
+                return payload
+            stale = payload
+        if await self._guard(lambda: self.store.add(f"lock:{key}", b"1", LOCK_SECONDS), fallback=True):
+            return await self._load(key, loader)
+        if stale is not None:
+            return stale
+        return await self._wait_for_other_loader(key, loader)
+
+    async def _load(self, key: str, loader: Loader) -> bytes | None:
+        try:
+            payload = await loader()
+            if payload is not None:
+                await self.put(key, payload)
+            return payload
+        finally:
+            await self._guard(lambda: self.store.delete(f"lock:{key}"))
+
+    async def _wait_for_other_loader(self, key: str, loader: Loader) -> bytes | None:
+        deadline = time.monotonic() + LOCK_SECONDS
+        while time.monotonic() < deadline:
+            await asyncio.sleep(WAIT_STEP_SECONDS)
+            raw = await self._guard(lambda: self.store.get(key))
+            if raw is not None:
+                payload = _unpack(raw)[1]
+                self._keep_local(key, payload)
+                return payload
+            # The lock is gone with no value: the other loader found nothing, or Redis went away.
+            if await self._guard(lambda: self.store.add(f"lock:{key}", b"1", LOCK_SECONDS), fallback=True):
+                return await self._load(key, loader)
+        return await loader()
+
+    def _keep_local(self, key: str, payload: bytes) -> None:
+        if self.settings.local_cache_ttl_seconds > 0:
+            self.local.set(key, payload, self.settings.local_cache_ttl_seconds)
+
+    def _jittered_ttl(self) -> float:
+        jitter = self.settings.cache_ttl_jitter
+        return self.settings.cache_ttl_seconds * random.uniform(1 - jitter, 1 + jitter)
+
+    async def _guard(self, operation: Callable[[], Awaitable[R]], fallback: R | None = None) -> R | None:
+        """Runs a store operation; while the store is failing, skips it and answers `fallback`."""
+        if time.monotonic() < self._store_down_until:
+            return fallback
+        try:
+            return await operation()
+        except (RedisError, OSError) as error:
+            self._store_down_until = time.monotonic() + self.settings.redis_retry_seconds
+            log.warning(
+                "cache unavailable, serving from the database",
+                retry_in_s=self.settings.redis_retry_seconds,
+                error=repr(error),
+            )
+            return fallback

@@ -1,0 +1,106 @@
+"""Read/write routing: writes to the primary, reads spread over the replicas, failed replicas left out.
+
+Reads take a callable rather than a connection so that a replica failing mid-read can be retried on the
+next server: the caller sees a result, never the failure, as long as the primary answers.
+"""
+
+import itertools
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import structlog
+from sqlalchemy import exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from app.settings import Settings
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+# Errors that say "this server cannot answer now", as opposed to errors in the query itself.
+_UNAVAILABLE = (OSError, TimeoutError, exc.OperationalError, exc.InterfaceError)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    if isinstance(error, _UNAVAILABLE):
+        return True
+    return isinstance(error, exc.DBAPIError) and error.connection_invalidated
+
+
+def _engine(url: str, settings: Settings) -> AsyncEngine:
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        options |= {
+            "pool_size": settings.db_pool_size,
+            "max_overflow": settings.db_pool_size,
+            "connect_args": {"timeout": settings.db_connect_timeout_seconds},
+        }
+    return create_async_engine(url, **options)
+
+
+@dataclass
+class Replica:
+    engine: AsyncEngine
+    down_until: float = 0.0
+
+    @property
+    def available(self) -> bool:
+        return time.monotonic() >= self.down_until
+
+
+class Database:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.primary = _engine(settings.database_url, settings)
+        self.replicas = [Replica(_engine(url, settings)) for url in settings.database_replica_urls]
+        self._turn = itertools.count()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """Writes, and reads that must see them, in one transaction on the primary."""
+        async with self.primary.begin() as connection:
+            yield connection
+
+    def _read_order(self, use_primary: bool) -> list[AsyncEngine]:
+        if use_primary or not self.replicas:
+            return [self.primary]
+        start = next(self._turn) % len(self.replicas)
+        rotated = self.replicas[start:] + self.replicas[:start]
+        return [replica.engine for replica in rotated if replica.available] + [self.primary]
+
+    async def read(self, query: Callable[[AsyncConnection], Awaitable[T]], *, use_primary: bool = False) -> T:
+        """Runs `query` on a replica (round robin); on a replica failure, on the next one, then the primary."""
+        *replicas, primary = self._read_order(use_primary)
+        for engine in replicas:
+            try:
+                async with engine.connect() as connection:
+                    return await query(connection)
+            except Exception as error:
+                if not is_unavailable(error):
+                    raise
+                self._take_out(engine, error)
+        async with primary.connect() as connection:
+            return await query(connection)
+
+    def _take_out(self, engine: AsyncEngine, error: BaseException) -> None:
+        for replica in self.replicas:
+            if replica.engine is engine:
+                replica.down_until = time.monotonic() + self.settings.replica_retry_seconds
+        log.warning(
+            "replica unavailable, reads go elsewhere",
+            replica=engine.url.render_as_string(),
+            retry_in_s=self.settings.replica_retry_seconds,
+            error=repr(error),
+        )
+
+    async def ping(self) -> None:
+        """Readiness: the primary must answer; replicas are optional because reads fall back."""
+        async with self.primary.connect() as connection:
+            await connection.exec_driver_sql("SELECT 1")
+
+    async def dispose(self) -> None:
+        for engine in [self.primary, *(replica.engine for replica in self.replicas)]:
+            await engine.dispose()

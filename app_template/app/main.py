@@ -1,0 +1,68 @@
+"""The ASGI app: `app.main:app`, served by gunicorn with uvicorn workers (gunicorn.conf.py)."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from app.api import health, items, tags
+from app.cache import Cache, MemoryStore, RedisStore, Store
+from app.db import Database
+from app.logs import configure_logging
+from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.migrate import migrate
+from app.settings import Settings, get_settings
+from app.static import router as static_router
+from app.static import static_url
+
+
+def _store(settings: Settings) -> Store:
+    if settings.redis_url:
+        return RedisStore(settings.redis_url)
+    return MemoryStore(settings.local_cache_max_items)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.should_migrate_on_start:
+            await migrate(settings)
+        app.state.db = Database(settings)
+        app.state.cache = Cache(settings, _store(settings))
+        try:
+            yield
+        finally:
+            await app.state.cache.store.close()
+            await app.state.db.dispose()
+
+    app = FastAPI(title="scalestack app template", lifespan=lifespan)
+    app.state.settings = settings
+    # Set by the gunicorn worker on SIGTERM (app.server); /readyz then answers 503.
+    app.state.shutting_down = False
+    app.include_router(health.router)
+    app.include_router(items.router)
+    app.include_router(tags.router)
+    app.include_router(static_router)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, access_log_enabled=settings.access_log)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index() -> HTMLResponse:
+        page = (
+            f'<!doctype html><title>scalestack app</title><link rel="stylesheet" href="{static_url("app.css")}">'
+            '<h1>scalestack app template</h1><p>API docs at <a href="/docs">/docs</a>; '
+            "items at <code>/api/items</code>.</p>"
+        )
+        return HTMLResponse(page, headers={"Cache-Control": "public, max-age=0, s-maxage=60"})
+
+    return app
+
+
+def _app() -> FastAPI:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+app = _app()

@@ -1,0 +1,98 @@
+"""Every setting comes from the environment, so one image runs unchanged in every environment."""
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+APP_DIR = Path(__file__).resolve().parent
+EMBEDDED_DATABASE_URL = f"sqlite+aiosqlite:///{APP_DIR.parent / 'data' / 'app.db'}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        EMBEDDED_DATABASE_URL, description="Primary database (SQLAlchemy URL); every write goes here."
+    )
+    # NoDecode: the variable is a plain comma-separated list, not JSON.
+    database_replica_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Read replicas, comma-separated; empty means reads use the primary."
+    )
+    redis_url: str | None = Field(
+        None, description="Shared cache and Celery broker (redis:// or rediss://); unset means in-process."
+    )
+    migrate_on_start: bool | None = Field(
+        None, description="Apply migrations when the app starts; unset means only on the embedded SQLite."
+    )
+    read_your_writes_seconds: float = Field(
+        5.0, ge=0, description="After a client writes, its reads go to the primary for this long."
+    )
+    replica_retry_seconds: float = Field(
+        30.0, gt=0, description="How long a failed replica is left out before it is tried again."
+    )
+    redis_retry_seconds: float = Field(
+        5.0, gt=0, description="How long the app skips Redis after a Redis error."
+    )
+    readiness_requires_cache: bool = Field(
+        False, description="Make /readyz fail while the cache is down (by default it only reports it)."
+    )
+    db_connect_timeout_seconds: float = Field(2.0, gt=0, description="Connect timeout per database server.")
+    db_pool_size: int = Field(10, ge=1, description="Connections per server and per worker process.")
+    cache_ttl_seconds: float = Field(60.0, gt=0, description="Freshness of a cached item in the shared cache.")
+    cache_ttl_jitter: float = Field(
+        0.1, ge=0, lt=1, description="Relative random spread of TTLs, so hot keys do not expire together."
+    )
+    cache_stale_seconds: float = Field(
+        30.0, ge=0, description="How long past its TTL a value may be served while one loader refreshes it."
+    )
+    local_cache_ttl_seconds: float = Field(
+        1.0, ge=0, description="In-process first tier in front of Redis; 0 disables it."
+    )
+    local_cache_max_items: int = Field(10_000, ge=1, description="Bound on the in-process tier.")
+    cdn_max_age_seconds: int = Field(
+        30, ge=0, description="s-maxage on cacheable API responses (CloudFront's copy)."
+    )
+    max_body_bytes: int = Field(64 * 1024, ge=1, description="Larger request bodies get 413.")
+    shutdown_drain_seconds: float = Field(
+        5.0, ge=0, description="After SIGTERM, stay up but not ready this long so the load balancer drains."
+    )
+    graceful_timeout_seconds: float = Field(
+        30.0, gt=0, description="Upper bound from SIGTERM to exit; in-flight requests finish within it."
+    )
+    port: int = Field(8000, description="Listening port.")
+    bind_host: str = Field("0.0.0.0", description="Listening address.")
+    web_concurrency: int | None = Field(
+        None, ge=1, description="gunicorn worker processes; unset means one per CPU."
+    )
+    log_level: str = Field("INFO", description="Root log level.")
+    access_log: bool = Field(True, description="One JSON line per request.")
+
+    @field_validator("database_replica_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def should_migrate_on_start(self) -> bool:
+        if self.migrate_on_start is None:
+            return self.uses_embedded_database
+        return self.migrate_on_start
+
+    @property
+    def workers(self) -> int:
+        return self.web_concurrency or os.cpu_count() or 1
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,75 @@
+"""Background work on Celery with Redis as the broker: `celery -A app.tasks worker`.
+
+Without REDIS_URL (the embedded default) there is no broker, and tasks run inline where they are sent.
+"""
+
+import asyncio
+import ssl
+from typing import Any
+
+import structlog
+from celery import Celery
+from celery.signals import setup_logging
+from sqlalchemy import Insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from app.logs import configure_logging
+from app.models import TagCount
+from app.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+
+
+def make_celery(settings: Settings) -> Celery:
+    celery = Celery("app")
+    celery.conf.update(
+        broker_url=settings.redis_url or "memory://",
+        task_always_eager=settings.redis_url is None,
+        task_ignore_result=True,
+        # A request must not hang on a broker that is down: fail the publish fast and let the caller log it.
+        task_publish_retry=False,
+        broker_transport_options={"socket_connect_timeout": 1, "socket_timeout": 1},
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+    )
+    if settings.redis_url and settings.redis_url.startswith("rediss://"):
+        # ElastiCache's in-transit encryption: verify the server certificate.
+        celery.conf.broker_use_ssl = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+    return celery
+
+
+celery_app = make_celery(get_settings())
+
+
+@setup_logging.connect
+def _json_logs(**_: Any) -> None:
+    configure_logging(get_settings().log_level)
+
+
+def _upsert(dialect: str, tag: str) -> Insert:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(TagCount).values(tag=tag, count=1)
+    return statement.on_conflict_do_update(
+        index_elements=[TagCount.tag], set_={"count": TagCount.count + 1}
+    )
+
+
+async def _count_tags(tags: list[str]) -> None:
+    # A pool per task run would outlive its event loop; NullPool closes the connection with the task.
+    engine = create_async_engine(get_settings().database_url, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            # Sorted, so concurrent tasks lock shared rows in the same order and cannot deadlock.
+            for tag in sorted(set(tags)):
+                await connection.execute(_upsert(engine.dialect.name, tag))
+    finally:
+        await engine.dispose()
+
+
+@celery_app.task(name="app.count_tags")
+def count_tags(tags: list[str]) -> None:
+    """Keeps the per-tag counters, off the request path so writes stay fast and hot tags do not contend."""
+    asyncio.run(_count_tags(tags))
+    log.info("tags counted", tags=len(tags))
