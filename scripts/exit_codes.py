@@ -9,4 +9,15 @@ class ExitCode(IntEnum):
     USAGE = 2  # a bad flag or argument (click's own code for usage errors)
     INVALID_SPEC = 3  # the stack file is missing, unreadable or fails validation
     POLICY_VIOLATION = 4  # a mandatory policy rule is violated
+    # Deploy pipeline (scripts/deploy): one code per step that can fail, in pipeline order.
+    MISSING_CREDENTIALS = 10  # no usable AWS credentials (STS get-caller-identity failed)
+    ENGINE_UNREACHABLE = 11  # the Docker engine or the pulumi CLI cannot be reached
+    BUILD_FAILED = 12  # the image build failed; nothing was pushed or changed
+    PUSH_FAILED = 13  # the push to ECR failed; the stack was not changed
+    MIGRATION_FAILED = 14  # the migrate command failed before any traffic moved; the stack was not changed
+    INFRA_UPDATE_FAILED = 15  # `pulumi up` failed; the stack's image tag was restored
+    ROLLOUT_FAILED = 16  # the instance refresh or target health failed and no rollback was possible
+    SMOKE_TEST_FAILED = 17  # the public URL failed its smoke test and no rollback was possible
+    ROLLED_BACK = 18  # the new version failed after going live and the previous one is back in service
+    ROLLBACK_FAILED = 19  # the new version failed and so did the rollback: a person must look now
     INTERRUPTED = 130  # Ctrl-C, by shell convention (128 + SIGINT)

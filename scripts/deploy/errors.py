@@ -1,0 +1,59 @@
+"""The exception that crosses module boundaries: a failure class (exit code) and a readable account."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
+
+from scripts.exit_codes import ExitCode
+
+
+class DeployError(Exception):
+    """A failure a person can act on. `message` says what was wrong and what is allowed or what to do next."""
+
+    def __init__(self, code: ExitCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# AWS answers these when the caller's credentials are absent, wrong, expired or not allowed.
+_CREDENTIAL_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+    }
+)
+
+
+@contextmanager
+def aws_errors(code: ExitCode, doing: str) -> Iterator[None]:
+    """Turn botocore's exceptions into the failure class of the step that made the call."""
+    try:
+        yield
+    except (NoCredentialsError, PartialCredentialsError) as err:
+        raise DeployError(
+            ExitCode.MISSING_CREDENTIALS,
+            f"no AWS credentials while {doing} ({err}). "
+            "Set AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run in CI with the "
+            "OIDC role.",
+        ) from None
+    except ClientError as err:
+        aws_code = err.response.get("Error", {}).get("Code", "")
+        if aws_code in _CREDENTIAL_CODES:
+            raise DeployError(
+                ExitCode.MISSING_CREDENTIALS,
+                f"AWS refused the credentials while {doing}: {err}. "
+                "Check the profile or role and its permissions.",
+            ) from None
+        raise DeployError(code, f"AWS error while {doing}: {err}") from None
+    except (BotoCoreError, LookupError) as err:
+        raise DeployError(code, f"failed while {doing}: {err}") from None

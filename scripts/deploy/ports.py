@@ -1,0 +1,205 @@
+"""One interface per external system the pipeline talks to, and the plain values that cross them.
+
+Adapters: `docker_engine.DockerEngine`, `pulumi_stack.PulumiStack`, and the boto3 classes in `aws.py`.
+Tests drive the orchestrator with in-process fakes of these (tests/deploy/fakes.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+LogFn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RegistryAuth:
+    username: str
+    password: str
+    registry: str  # https://<account>.dkr.ecr.<region>.amazonaws.com
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    tags: tuple[str, ...]
+    digest: str
+    pushed_at: datetime | None
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class RolloutPreferences:
+    """The stack's `rollout` output: how an instance refresh replaces instances."""
+
+    min_healthy_percentage: int = 90
+    checkpoint_percentages: tuple[int, ...] = ()
+    checkpoint_delay_seconds: int = 300
+    instance_warmup_seconds: int = 60
+
+    @classmethod
+    def from_output(cls, value: Mapping[str, Any] | None) -> RolloutPreferences:
+        value = value or {}
+        default = cls()
+        return cls(
+            min_healthy_percentage=int(value.get("minHealthyPercentage", default.min_healthy_percentage)),
+            checkpoint_percentages=tuple(int(p) for p in value.get("checkpointPercentages", ())),
+            checkpoint_delay_seconds=int(
+                value.get("checkpointDelaySeconds", default.checkpoint_delay_seconds)
+            ),
+            instance_warmup_seconds=int(value.get("instanceWarmupSeconds", default.instance_warmup_seconds)),
+        )
+
+
+@dataclass(frozen=True)
+class RefreshState:
+    refresh_id: str
+    status: str  # Pending | InProgress | Baking | Successful | Failed | Cancelling | Cancelled | Rollback*
+    percentage: int
+    reason: str
+    started_at: datetime | None
+
+
+ACTIVE_REFRESH = frozenset({"Pending", "InProgress", "Baking", "Cancelling", "RollbackInProgress"})
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    status: str  # SSM's final invocation status: Success | Failed | TimedOut | Cancelled | ...
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class GroupInstance:
+    instance_id: str
+    lifecycle_state: str  # InService, Pending, Terminating, ...
+    health_status: str  # Healthy | Unhealthy
+    launch_template_version: str | None
+
+
+@dataclass(frozen=True)
+class TargetHealth:
+    target_id: str
+    state: str  # initial | healthy | unhealthy | draining | unused | unavailable
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class UpResult:
+    changes: Mapping[str, int]  # op -> count, e.g. {"update": 3, "same": 120}
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    tag: str
+    at: str
+    kind: str  # deploy | rollback
+    by: str
+    commit: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {"tag": self.tag, "at": self.at, "kind": self.kind, "by": self.by, "commit": self.commit}
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class ImageEngine(Protocol):
+    """The Docker engine (local, or the one DOCKER_HOST names)."""
+
+    def ping(self) -> None: ...
+
+    def build(
+        self, context: Path, image: str, build_args: Mapping[str, str], labels: Mapping[str, str], log: LogFn
+    ) -> str: ...
+
+    def push(self, repository: str, tag: str, auth: RegistryAuth, log: LogFn) -> None: ...
+
+
+class Registry(Protocol):
+    """ECR, through boto3."""
+
+    def login(self) -> RegistryAuth: ...
+
+    def has_tag(self, repository_name: str, tag: str) -> bool: ...
+
+    def images(self, repository_name: str) -> list[ImageInfo]: ...
+
+
+class StackBackend(Protocol):
+    """One Pulumi stack, through the Automation API."""
+
+    def outputs(self) -> dict[str, Any]: ...
+
+    def image_tag(self) -> str | None: ...
+
+    def set_image_tag(self, tag: str) -> None: ...
+
+    def up(self, log: LogFn) -> UpResult: ...
+
+
+class InstanceRefreshes(Protocol):
+    """Auto Scaling instance refresh: not in moto, so tests drive the adapter with botocore's Stubber."""
+
+    def latest(self, group: str) -> RefreshState | None: ...
+
+    def get(self, group: str, refresh_id: str) -> RefreshState: ...
+
+    def start(self, group: str, preferences: RolloutPreferences, alarms: Sequence[str]) -> str: ...
+
+    def rollback(self, group: str) -> str: ...
+
+    def cancel(self, group: str) -> str: ...
+
+
+class CommandRunner(Protocol):
+    """SSM Run Command on one instance, waited for."""
+
+    def run(
+        self, instance_id: str, commands: Sequence[str], comment: str, timeout_seconds: int
+    ) -> CommandResult: ...
+
+
+class Fleet(Protocol):
+    """What is running: the groups' instances, the web target group's health, alarms that fire."""
+
+    def instances(self, group: str) -> list[GroupInstance]: ...
+
+    def target_health(self, target_group_arn: str) -> list[TargetHealth]: ...
+
+    def alarms_firing(self, alarm_names: Sequence[str]) -> list[str]: ...
+
+
+class Cdn(Protocol):
+    """The static bucket and the CloudFront distribution in front of it."""
+
+    def sync_static(self, bucket: str, source: Path) -> list[str]: ...
+
+    def invalidate(self, distribution_id: str, paths: Sequence[str]) -> str: ...
+
+    def invalidation_status(self, distribution_id: str, invalidation_id: str) -> str: ...
+
+
+class DeployHistory(Protocol):
+    """Which tags were live, newest last: where `rollback` finds 'the previous tag'."""
+
+    def entries(self) -> list[HistoryEntry]: ...
+
+    def record(self, entry: HistoryEntry) -> None: ...
+
+
+class Http(Protocol):
+    def get(self, url: str, timeout_seconds: float) -> HttpResponse: ...
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...

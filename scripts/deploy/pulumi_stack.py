@@ -1,0 +1,84 @@
+"""The Pulumi adapter: one stack of the project at the repository root, through the Automation API."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pulumi import automation as auto
+
+from scripts.deploy.errors import DeployError
+from scripts.deploy.ports import LogFn, UpResult
+from scripts.exit_codes import ExitCode
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+IMAGE_TAG_KEY = "scalestack:imageTag"
+
+
+def backend_url(repo_root: Path = REPO_ROOT) -> str:
+    """PULUMI_BACKEND_URL when set (CI points it at S3 or Pulumi Cloud); else a file backend in the repo."""
+    return os.environ.get("PULUMI_BACKEND_URL") or f"file://{repo_root / '.pulumi-state'}"
+
+
+def describe_engine_event(event: auto.EngineEvent) -> str | None:
+    """One line per resource step or diagnostic worth a person's attention; None for the rest."""
+    if event.resource_pre_event and event.resource_pre_event.metadata.op not in {
+        auto.OpType.SAME,
+        auto.OpType.READ,
+    }:
+        meta = event.resource_pre_event.metadata
+        return f"{meta.op.value} {meta.type} {meta.urn.rsplit('::', 1)[-1]}"
+    if event.res_op_failed_event:
+        return f"failed: {event.res_op_failed_event.metadata.urn.rsplit('::', 1)[-1]}"
+    if event.diagnostic_event and event.diagnostic_event.severity in {"warning", "error"}:
+        return f"{event.diagnostic_event.severity}: {event.diagnostic_event.message.strip()}"
+    return None
+
+
+class PulumiStack:
+    def __init__(self, stack_name: str, repo_root: Path = REPO_ROOT) -> None:
+        self._name = stack_name
+        self._root = repo_root
+        self._stack: auto.Stack | None = None
+
+    def _select(self) -> auto.Stack:
+        if self._stack is None:
+            env = {"PULUMI_BACKEND_URL": backend_url(self._root)}
+            if env["PULUMI_BACKEND_URL"].startswith("file://"):
+                Path(env["PULUMI_BACKEND_URL"].removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+            opts = auto.LocalWorkspaceOptions(work_dir=str(self._root), env_vars=env)
+            try:
+                # create_or_select: the stack's config lives in stacks/; the backend only needs to know of it.
+                self._stack = auto.create_or_select_stack(self._name, work_dir=str(self._root), opts=opts)
+            except FileNotFoundError:
+                raise DeployError(
+                    ExitCode.ENGINE_UNREACHABLE,
+                    "the pulumi CLI is not on PATH; the Automation API drives it. Install it "
+                    "(https://www.pulumi.com/docs/install/) and run again.",
+                ) from None
+            except auto.errors.InvalidVersionError as err:
+                raise DeployError(ExitCode.ENGINE_UNREACHABLE, f"the pulumi CLI is too old: {err}") from None
+        return self._stack
+
+    def outputs(self) -> dict[str, Any]:
+        return {key: out.value for key, out in self._select().outputs().items()}
+
+    def image_tag(self) -> str | None:
+        try:
+            return self._select().get_config(IMAGE_TAG_KEY).value
+        except auto.errors.CommandError:
+            return None
+
+    def set_image_tag(self, tag: str) -> None:
+        self._select().set_config(IMAGE_TAG_KEY, auto.ConfigValue(value=tag))
+
+    def up(self, log: LogFn) -> UpResult:
+        def on_event(event: auto.EngineEvent) -> None:
+            line = describe_engine_event(event)
+            if line:
+                log(line)
+
+        result = self._select().up(on_event=on_event, color="never", message="scalestack deploy")
+        changes = result.summary.resource_changes or {}
+        return UpResult(changes={getattr(op, "value", str(op)): n for op, n in changes.items()})

@@ -1,0 +1,256 @@
+"""Instance refreshes of the web and worker groups: find or start them, follow them, gate them, undo them.
+
+AWS does the replacing (min healthy percentage, warm-up, checkpoints, auto rollback on failure or on the
+stack's alarms). This module adds what AWS cannot know: at each checkpoint the web target group must be
+healthy and no alarm may fire, and one group failing rolls back the other, so web and worker never end up
+on different versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from scripts.deploy.errors import DeployError
+from scripts.deploy.events import Status
+from scripts.deploy.ports import (
+    ACTIVE_REFRESH,
+    Clock,
+    Fleet,
+    InstanceRefreshes,
+    RefreshState,
+    RolloutPreferences,
+)
+from scripts.exit_codes import ExitCode
+
+EmitFn = Callable[[Status, str, dict[str, Any]], None]
+FAILED = frozenset({"Failed", "Cancelled", "RollbackSuccessful", "RollbackFailed"})
+DONE = frozenset({"Successful"}) | FAILED
+
+
+@dataclass(frozen=True)
+class RolloutTiming:
+    poll_seconds: float = 15.0
+    timeout_seconds: float = 3600.0
+    health_timeout_seconds: float = 600.0
+    # After "Failed", AWS auto rollback moves the refresh to RollbackInProgress within a poll or two.
+    failed_grace_polls: int = 3
+
+
+@dataclass(frozen=True)
+class RolloutTarget:
+    groups: Mapping[str, str]  # role (web, worker) -> auto scaling group name
+    target_group_arn: str
+    alarm_names: Sequence[str]
+    preferences: RolloutPreferences
+
+
+@dataclass
+class _Tracked:
+    group: str
+    refresh_id: str
+    last: tuple[str, int] | None = None
+    failed_polls: int = 0
+    gated: set[int] = field(default_factory=set)
+
+
+class Rollout:
+    def __init__(
+        self,
+        refreshes: InstanceRefreshes,
+        fleet: Fleet,
+        clock: Clock,
+        target: RolloutTarget,
+        timing: RolloutTiming,
+        emit: EmitFn,
+    ) -> None:
+        self._refreshes = refreshes
+        self._fleet = fleet
+        self._clock = clock
+        self._target = target
+        self._timing = timing
+        self._emit = emit
+
+    def latest_ids(self) -> dict[str, str | None]:
+        """The newest refresh per group, read before `up` so the refresh `up` starts stands out."""
+        ids: dict[str, str | None] = {}
+        for role, group in self._target.groups.items():
+            latest = self._refreshes.latest(group)
+            ids[role] = latest.refresh_id if latest else None
+        return ids
+
+    def active(self) -> dict[str, RefreshState]:
+        found = {role: self._refreshes.latest(group) for role, group in self._target.groups.items()}
+        return {role: state for role, state in found.items() if state and state.status in ACTIVE_REFRESH}
+
+    def begin(self, before: Mapping[str, str | None]) -> dict[str, str]:
+        """Follow the refresh `pulumi up` started (the ASGs' instance_refresh block), or start one."""
+        ids: dict[str, str] = {}
+        for role, group in self._target.groups.items():
+            latest = self._refreshes.latest(group)
+            if latest and latest.refresh_id != before.get(role) and latest.status not in FAILED:
+                self._emit(
+                    "progress",
+                    f"{role}: following refresh {latest.refresh_id} started by the update",
+                    {"group": group, "refreshId": latest.refresh_id},
+                )
+                ids[role] = latest.refresh_id
+                continue
+            ids[role] = self._refreshes.start(group, self._target.preferences, self._target.alarm_names)
+            self._emit(
+                "progress", f"{role}: started refresh {ids[role]}", {"group": group, "refreshId": ids[role]}
+            )
+        return ids
+
+    def follow(self, ids: Mapping[str, str]) -> None:
+        """Poll until every refresh has ended; raise ROLLOUT_FAILED with the story if any did not succeed."""
+        tracked = {role: _Tracked(self._target.groups[role], rid) for role, rid in ids.items()}
+        problems: list[str] = []
+        deadline = self._clock.monotonic() + self._timing.timeout_seconds
+        timed_out = False
+        while True:
+            pending = [role for role, t in tracked.items() if not self._settled(role, t, problems)]
+            if not pending:
+                break
+            if self._clock.monotonic() > deadline:
+                if timed_out:  # the rollback we asked for did not end either: stop watching, say so
+                    problems.append("the rollback of the timed-out refresh did not finish either")
+                    break
+                timed_out = True
+                problems.append(f"the rollout did not finish within {self._timing.timeout_seconds:.0f}s")
+                self._roll_back_active({r: tracked[r].group for r in pending}, "timed out")
+                deadline = self._clock.monotonic() + self._timing.timeout_seconds
+            self._clock.sleep(self._timing.poll_seconds)
+        if problems:
+            raise DeployError(ExitCode.ROLLOUT_FAILED, "; ".join(problems))
+        self.wait_healthy()
+
+    def _settled(self, role: str, t: _Tracked, problems: list[str]) -> bool:
+        state = self._refreshes.get(t.group, t.refresh_id)
+        if t.last != (state.status, state.percentage):
+            t.last = (state.status, state.percentage)
+            reason = f" ({state.reason})" if state.reason else ""
+            status: Status = "failed" if state.status in FAILED else "progress"
+            self._emit(
+                status,
+                f"{role}: {state.status} {state.percentage}%{reason}",
+                {
+                    "group": t.group,
+                    "refreshId": t.refresh_id,
+                    "refreshStatus": state.status,
+                    "percentage": state.percentage,
+                },
+            )
+        if state.status == "Failed":
+            t.failed_polls += 1
+            if t.failed_polls == 1:
+                problems.append(
+                    f"{role} refresh {t.refresh_id} failed at {state.percentage}%: {state.reason}"
+                )
+                self._roll_back_active(self._others(t.group), f"{role} failed")
+            return t.failed_polls > self._timing.failed_grace_polls
+        if state.status in FAILED:
+            if not any(p.startswith(f"{role} ") for p in problems):
+                problems.append(f"{role} refresh {t.refresh_id} ended {state.status}: {state.reason}")
+                self._roll_back_active(self._others(t.group), f"{role} ended {state.status}")
+            return True
+        if state.status == "InProgress" and role == "web":
+            self._gate(t, state, problems)
+        return state.status in DONE
+
+    def _others(self, group: str) -> dict[str, str]:
+        return {r: g for r, g in self._target.groups.items() if g != group}
+
+    def _gate(self, t: _Tracked, state: RefreshState, problems: list[str]) -> None:
+        """At each checkpoint, hold the new instances to the load balancer's and the alarms' verdict."""
+        reached = [
+            p
+            for p in self._target.preferences.checkpoint_percentages
+            if p < 100 and state.percentage >= p and p not in t.gated
+        ]
+        if not reached:
+            return
+        t.gated.update(reached)
+        verdict = self._health_problems()
+        if not verdict:
+            self._emit(
+                "progress",
+                f"web: checkpoint {max(reached)}% passed: targets healthy, no alarm firing",
+                {"checkpoint": max(reached)},
+            )
+            return
+        problems.append(f"web checkpoint {max(reached)}% failed: {verdict}")
+        self._emit(
+            "failed",
+            f"web: checkpoint {max(reached)}% failed: {verdict}; rolling back",
+            {"checkpoint": max(reached)},
+        )
+        self._roll_back_active(self._target.groups, "checkpoint failed")
+
+    def _health_problems(self) -> str:
+        targets = self._fleet.target_health(self._target.target_group_arn)
+        unhealthy = [
+            f"{t.target_id} {t.state}{' (' + t.reason + ')' if t.reason else ''}"
+            for t in targets
+            if t.state in {"unhealthy", "unavailable"}
+        ]
+        firing = self._fleet.alarms_firing(self._target.alarm_names)
+        parts = ([f"unhealthy targets: {', '.join(unhealthy)}"] if unhealthy else []) + (
+            [f"alarms in ALARM: {', '.join(firing)}"] if firing else []
+        )
+        return "; ".join(parts)
+
+    def _roll_back_active(self, groups: Mapping[str, str], why: str) -> None:
+        for role, group in groups.items():
+            state = self._refreshes.latest(group)
+            if state and state.status in {"Pending", "InProgress", "Baking"}:
+                self._undo(role, group, why)
+
+    def _undo(self, role: str, group: str, why: str) -> None:
+        """Roll back (instances return to the previous launch template); cancel when AWS cannot roll back."""
+        try:
+            rid = self._refreshes.rollback(group)
+            self._emit(
+                "progress", f"{role}: rolling back refresh ({why})", {"group": group, "refreshId": rid}
+            )
+        except ClientError as err:
+            rid = self._refreshes.cancel(group)
+            self._emit(
+                "warning",
+                f"{role}: rollback refused ({err}); cancelled refresh {rid} instead",
+                {"group": group, "refreshId": rid},
+            )
+
+    def abort_active(self) -> None:
+        """Undo whatever refresh is running (before redeploying an older tag) and wait until it ends."""
+        active = self.active()
+        for role, state in active.items():
+            if state.status in {"Pending", "InProgress", "Baking"}:
+                self._undo(role, self._target.groups[role], "rollback requested")
+        if active:
+            deadline = self._clock.monotonic() + self._timing.timeout_seconds
+            while self.active():
+                if self._clock.monotonic() > deadline:
+                    raise DeployError(ExitCode.ROLLBACK_FAILED, "the running refresh did not stop in time")
+                self._clock.sleep(self._timing.poll_seconds)
+
+    def wait_healthy(self) -> None:
+        """After the refresh: every registered web target healthy, none still starting or draining."""
+        deadline = self._clock.monotonic() + self._timing.health_timeout_seconds
+        while True:
+            targets = self._fleet.target_health(self._target.target_group_arn)
+            states = [t.state for t in targets]
+            if targets and all(s == "healthy" for s in states):
+                self._emit("progress", f"web targets: {len(targets)} healthy", {"healthy": len(targets)})
+                return
+            if self._clock.monotonic() > deadline:
+                counts = {s: states.count(s) for s in sorted(set(states))} or {"registered": 0}
+                raise DeployError(
+                    ExitCode.ROLLOUT_FAILED,
+                    f"web targets not all healthy after {self._timing.health_timeout_seconds:.0f}s: "
+                    + ", ".join(f"{n} {s}" for s, n in counts.items()),
+                )
+            self._clock.sleep(self._timing.poll_seconds)
