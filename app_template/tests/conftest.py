@@ -1,0 +1,76 @@
+"""Fixtures that start real servers. Under CI=true a missing server binary fails the run; elsewhere it skips."""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.servers import (
+    AppServer,
+    PostgresCluster,
+    RedisServer,
+    postgres_bin_dir,
+    redis_server_binary,
+    running,
+)
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+def require(available: bool, what: str) -> None:
+    message = f"{what} is not installed (Debian: apt-get install -y postgresql redis-server)"
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PostgresCluster]:
+    require(postgres_bin_dir() is not None, "PostgreSQL")
+    cluster = PostgresCluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    require(redis_server_binary() is not None, "redis-server")
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def embedded_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """The embedded default, as `make run` serves it: one worker, since its cache lives in the process."""
+    root = tmp_path_factory.mktemp("embedded")
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{root / 'app.db'}"}
+    with running(AppServer(env, root / "app.log", workers=1)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pg_app(
+    pg: PostgresCluster, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AppServer]:
+    """Primary, replica and Redis, two gunicorn workers, with short windows so tests can wait them out."""
+    root = tmp_path_factory.mktemp("pg_app")
+    env = {
+        "DATABASE_URL": pg.primary.url,
+        "DATABASE_REPLICA_URLS": pg.replica.url,
+        "REDIS_URL": redis_server.url,
+        "MIGRATE_ON_START": "true",
+        "READ_YOUR_WRITES_SECONDS": "2",
+        "REPLICA_RETRY_SECONDS": "1",
+        "REDIS_RETRY_SECONDS": "1",
+    }
+    with running(AppServer(env, Path(root) / "app.log")) as server:
+        yield server

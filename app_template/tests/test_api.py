@@ -1,0 +1,175 @@
+"""The example API on the embedded default (SQLite + in-process cache), through gunicorn over HTTP."""
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.servers import AppServer
+
+
+def item_count(app: AppServer) -> int:
+    database = app.env["DATABASE_URL"].removeprefix("sqlite+aiosqlite:///")
+    with sqlite3.connect(database) as connection:
+        count: int = connection.execute("SELECT count(*) FROM items").fetchone()[0]
+        return count
+
+
+@pytest.fixture
+def client(embedded_app: AppServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=embedded_app.url, timeout=10) as client:
+        yield client
+
+
+def create(client: httpx.Client, **fields: Any) -> dict[str, Any]:
+    response = client.post("/api/items", json={"name": "lamp", "price": 12.5, **fields})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_create_then_read_back(client: httpx.Client) -> None:
+    response = client.post("/api/items", json={"name": "desk lamp", "price": "19.99", "tags": ["light"]})
+    assert response.status_code == 201
+    created = response.json()
+    assert created["name"] == "desk lamp" and created["price"] == 19.99 and created["tags"] == ["light"]
+    assert response.headers["location"] == f"/api/items/{created['id']}"
+    assert response.headers["cache-control"] == "no-store"
+
+    read = client.get(f"/api/items/{created['id']}")
+    assert read.status_code == 200
+    assert read.json() == created
+    cache_control = read.headers["cache-control"]
+    assert cache_control.startswith("public") and "s-maxage=30" in cache_control
+
+
+def test_missing_item_is_a_json_404_that_no_cache_keeps(client: httpx.Client) -> None:
+    response = client.get("/api/items/999999")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "item not found"}
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_keyset_pagination_walks_every_item_once(client: httpx.Client) -> None:
+    created = {create(client, name=f"page-{n}")["id"] for n in range(5)}
+    seen: list[int] = []
+    cursor: int | None = None
+    for _ in range(100):
+        params = {"limit": 2} | ({"cursor": cursor} if cursor is not None else {})
+        page = client.get("/api/items", params=params).json()
+        assert len(page["items"]) <= 2
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(seen) and len(seen) == len(set(seen))
+    assert created <= set(seen)
+
+
+def test_update_is_visible_at_once_to_other_clients(client: httpx.Client, embedded_app: AppServer) -> None:
+    item = create(client)
+    assert client.get(f"/api/items/{item['id']}").json()["price"] == 12.5  # now cached
+    patched = client.patch(f"/api/items/{item['id']}", json={"price": 7})
+    assert patched.status_code == 200 and patched.json()["price"] == 7
+    with httpx.Client(base_url=embedded_app.url) as stranger:  # no read-your-writes cookie
+        assert stranger.get(f"/api/items/{item['id']}").json()["price"] == 7
+
+
+def test_delete_removes_the_cached_copy(client: httpx.Client, embedded_app: AppServer) -> None:
+    item = create(client)
+    assert client.get(f"/api/items/{item['id']}").status_code == 200
+    assert client.delete(f"/api/items/{item['id']}").status_code == 204
+    with httpx.Client(base_url=embedded_app.url) as stranger:
+        assert stranger.get(f"/api/items/{item['id']}").status_code == 404
+    assert client.delete(f"/api/items/{item['id']}").status_code == 404
+
+
+def test_tags_are_counted_by_the_task(client: httpx.Client) -> None:
+    before = {row["tag"]: row["count"] for row in client.get("/api/tags", params={"limit": 100}).json()}
+    create(client, tags=["kitchen", "sale", "sale"])
+    after = {row["tag"]: row["count"] for row in client.get("/api/tags", params={"limit": 100}).json()}
+    assert after["kitchen"] == before.get("kitchen", 0) + 1
+    assert after["sale"] == before.get("sale", 0) + 1
+
+
+BAD_BODIES: list[tuple[str, bytes, str]] = [
+    ("malformed JSON", b'{"name": "x", "price": ', "body"),
+    ("name of the wrong type", json.dumps({"name": 5, "price": 1}).encode(), "name"),
+    ("empty name", json.dumps({"name": "", "price": 1}).encode(), "name"),
+    ("name too long", json.dumps({"name": "x" * 201, "price": 1}).encode(), "name"),
+    ("negative price", json.dumps({"name": "x", "price": -1}).encode(), "price"),
+    ("price that is not a number", json.dumps({"name": "x", "price": "cheap"}).encode(), "price"),
+    ("price finer than cents", json.dumps({"name": "x", "price": 1.001}).encode(), "price"),
+    ("price as a boolean", json.dumps({"name": "x", "price": True}).encode(), "price"),
+    ("tags not a list", json.dumps({"name": "x", "price": 1, "tags": "a"}).encode(), "tags"),
+    ("unknown field", json.dumps({"name": "x", "price": 1, "owner": "me"}).encode(), "owner"),
+    ("missing field", json.dumps({"name": "x"}).encode(), "price"),
+    ("a list instead of an object", b"[1, 2]", "body"),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "field"), BAD_BODIES, ids=[case for case, _, _ in BAD_BODIES])
+def test_invalid_input_is_a_4xx_naming_the_field_and_writes_nothing(
+    client: httpx.Client, embedded_app: AppServer, case: str, body: bytes, field: str
+) -> None:
+    before = item_count(embedded_app)
+    response = client.post("/api/items", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, case
+    errors = response.json()["detail"]
+    assert any(field in error["loc"] for error in errors), errors
+    assert item_count(embedded_app) == before
+
+
+def test_oversize_body_is_413_and_writes_nothing(client: httpx.Client, embedded_app: AppServer) -> None:
+    before = item_count(embedded_app)
+    body = json.dumps({"name": "x", "price": 1, "tags": ["t" * 50] * 2000}).encode()
+    response = client.post("/api/items", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert "larger than" in response.json()["detail"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit must hold on the stream too
+        yield b'{"name": "x", "price": 1, "tags": ['
+        for _ in range(2000):
+            yield b'"' + b"t" * 50 + b'",'
+        yield b'"t"]}'
+
+    chunked = client.post("/api/items", content=chunks(), headers={"content-type": "application/json"})
+    assert chunked.status_code == 413
+    assert item_count(embedded_app) == before
+
+
+def test_bad_query_and_path_values_are_422(client: httpx.Client) -> None:
+    assert client.get("/api/items", params={"limit": 0}).status_code == 422
+    assert client.get("/api/items", params={"cursor": "abc"}).status_code == 422
+    assert client.get("/api/items/0").status_code == 422
+    assert client.patch("/api/items/1", json={"colour": "red"}).status_code == 422
+
+
+def test_request_id_is_honoured_echoed_and_logged(client: httpx.Client, embedded_app: AppServer) -> None:
+    response = client.get("/healthz", headers={"X-Request-ID": "trace-abc.123"})
+    assert response.headers["x-request-id"] == "trace-abc.123"
+    generated = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert re.fullmatch(r"[0-9a-f]{32}", generated.headers["x-request-id"])
+
+    access = [json.loads(line) for line in embedded_app.log_lines() if "trace-abc.123" in line]
+    assert access and access[0]["path"] == "/healthz" and access[0]["status"] == 200
+
+
+def test_health_probes(client: httpx.Client) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ok", "database": "ok", "cache": "ok"}
+
+
+def test_static_assets_have_hashed_names_and_a_year_of_caching(client: httpx.Client) -> None:
+    page = client.get("/").text
+    match = re.search(r'href="(/static/app\.[0-9a-f]{12}\.css)"', page)
+    assert match, page
+    asset = client.get(match.group(1))
+    assert asset.status_code == 200 and "font-family" in asset.text
+    assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert asset.headers["content-type"].startswith("text/css")
+    assert client.get("/static/app.css").status_code == 404
