@@ -1,0 +1,120 @@
+"""What a rule is: data (id, description, severity, enforcement per environment) plus one small predicate.
+
+Rules see resources through `Resource`/`Stack`, a neutral view both adapters build: CrossGuard from
+`ResourceValidationArgs`/`PolicyResource`, the offline evaluator from `infra.planned.PlannedResource`.
+Cross-resource rules follow property dependencies (input name -> URNs it came from), exactly what a
+CrossGuard stack policy sees, so they behave the same under `pulumi preview` and `scalestack plan`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+from typing import Any, Final
+
+from infra.policies.values import get
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Level(StrEnum):
+    ADVISORY = "advisory"
+    MANDATORY = "mandatory"
+    DISABLED = "disabled"
+
+
+ENVIRONMENTS: Final = ("dev", "staging", "prod")
+
+
+@dataclass(frozen=True)
+class Enforcement:
+    dev: Level
+    staging: Level
+    prod: Level
+
+    def level(self, environment: str) -> Level:
+        # An environment the kit doesn't know gets the strictest treatment rather than a free pass.
+        return getattr(self, environment) if environment in ENVIRONMENTS else self.prod
+
+
+# Presets: every rule picks one, so the per-environment policy is visible at a glance in SECURITY.md.
+EVERYWHERE: Final = Enforcement(Level.MANDATORY, Level.MANDATORY, Level.MANDATORY)
+STANDARD: Final = Enforcement(Level.ADVISORY, Level.MANDATORY, Level.MANDATORY)
+PROD_ONLY: Final = Enforcement(Level.DISABLED, Level.ADVISORY, Level.MANDATORY)
+RECOMMENDED: Final = Enforcement(Level.ADVISORY, Level.ADVISORY, Level.ADVISORY)
+
+
+@dataclass(frozen=True)
+class Resource:
+    type: str
+    name: str
+    urn: str
+    props: Mapping[str, Any]
+    deps: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # input name -> source URNs
+
+    def get(self, path: str, default: Any = None) -> Any:
+        return get(self.props, path, default)
+
+
+@dataclass(frozen=True)
+class Stack:
+    resources: tuple[Resource, ...]
+
+    @cached_property
+    def _by_urn(self) -> dict[str, Resource]:
+        return {r.urn: r for r in self.resources}
+
+    def of_type(self, *types: str) -> list[Resource]:
+        return [r for r in self.resources if r.type in types]
+
+    def sources(self, resource: Resource, prop: str, *types: str) -> list[Resource]:
+        """The resources `resource.<prop>` was built from, optionally only those of the given types."""
+        found = (self._by_urn.get(urn) for urn in resource.deps.get(prop, ()))
+        return [r for r in found if r is not None and (not types or r.type in types)]
+
+    def referencing(self, target: Resource, prop: str, *types: str) -> list[Resource]:
+        """Resources of the given types whose input `prop` came from `target` (e.g. a bucket's policy)."""
+        return [r for r in self.of_type(*types) if target.urn in r.deps.get(prop, ())]
+
+
+@dataclass(frozen=True)
+class Finding:
+    resource: Resource
+    message: str
+
+
+ResourceCheck = Callable[[Resource], "str | None"]
+StackCheck = Callable[[Stack], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class ResourceRule:
+    """Judges one resource on its own inputs; becomes a CrossGuard ResourceValidationPolicy."""
+
+    id: str
+    description: str
+    severity: Severity
+    enforcement: Enforcement
+    types: tuple[str, ...]
+    check: ResourceCheck
+
+
+@dataclass(frozen=True)
+class StackRule:
+    """Judges resources together (a bucket and its policy); becomes a CrossGuard StackValidationPolicy."""
+
+    id: str
+    description: str
+    severity: Severity
+    enforcement: Enforcement
+    check: StackCheck
+
+
+Rule = ResourceRule | StackRule

@@ -1,0 +1,22 @@
+"""Every rule, grouped by service in the order `scalestack policy --list` shows them."""
+
+from __future__ import annotations
+
+from infra.policies.model import Rule
+from infra.policies.rules import (
+    cache,
+    cdn,
+    compute,
+    database,
+    identity,
+    load_balancing,
+    network,
+    operations,
+    storage,
+)
+
+RULES: tuple[Rule, ...] = tuple(
+    rule
+    for module in (load_balancing, compute, database, cache, cdn, storage, network, identity, operations)
+    for rule in module.RULES
+)

@@ -1,0 +1,58 @@
+"""Pulumi type tokens the rules look at: v7 names first, older aliases so a legacy resource can't slip by."""
+
+from __future__ import annotations
+
+from typing import Final
+
+LOAD_BALANCER: Final = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+LISTENER: Final = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
+TARGET_GROUP: Final = ("aws:lb/targetGroup:TargetGroup", "aws:alb/targetGroup:TargetGroup")
+
+LAUNCH_TEMPLATE: Final = ("aws:ec2/launchTemplate:LaunchTemplate",)
+AUTOSCALING_GROUP: Final = ("aws:autoscaling/group:Group",)
+SUBNET: Final = ("aws:ec2/subnet:Subnet",)
+
+DB_INSTANCE: Final = ("aws:rds/instance:Instance",)
+DB_PARAMETER_GROUP: Final = ("aws:rds/parameterGroup:ParameterGroup",)
+CACHE_REPLICATION_GROUP: Final = ("aws:elasticache/replicationGroup:ReplicationGroup",)
+
+DISTRIBUTION: Final = ("aws:cloudfront/distribution:Distribution",)
+ORIGIN_ACCESS_IDENTITY: Final = ("aws:cloudfront/originAccessIdentity:OriginAccessIdentity",)
+
+BUCKET: Final = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+BUCKET_PUBLIC_ACCESS_BLOCK: Final = ("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",)
+BUCKET_ENCRYPTION: Final = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+)
+BUCKET_VERSIONING: Final = (
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketVersioningV2:BucketVersioningV2",
+)
+BUCKET_POLICY: Final = ("aws:s3/bucketPolicy:BucketPolicy",)
+BUCKET_ACL: Final = ("aws:s3/bucketAcl:BucketAcl", "aws:s3/bucketAclV2:BucketAclV2")
+
+SECURITY_GROUP: Final = ("aws:ec2/securityGroup:SecurityGroup",)
+INGRESS_RULE: Final = ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",)
+LEGACY_SG_RULE: Final = ("aws:ec2/securityGroupRule:SecurityGroupRule",)
+
+ROLE: Final = ("aws:iam/role:Role",)
+MANAGED_POLICY: Final = ("aws:iam/policy:Policy",)
+INLINE_POLICY: Final = (
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/userPolicy:UserPolicy",
+    "aws:iam/groupPolicy:GroupPolicy",
+)
+POLICY_ATTACHMENT: Final = (
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment",
+)
+
+KMS_KEY: Final = ("aws:kms/key:Key",)
+ECR_REPOSITORY: Final = ("aws:ecr/repository:Repository",)
+ECR_LIFECYCLE_POLICY: Final = ("aws:ecr/lifecyclePolicy:LifecyclePolicy",)
+LOG_GROUP: Final = ("aws:cloudwatch/logGroup:LogGroup",)
+METRIC_ALARM: Final = ("aws:cloudwatch/metricAlarm:MetricAlarm",)
+SNS_TOPIC: Final = ("aws:sns/topic:Topic",)
