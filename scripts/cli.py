@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from scripts.deploy.commands import deploy, images, rollback, status
 from scripts.exit_codes import ExitCode
 
 
@@ -11,6 +12,12 @@ from scripts.exit_codes import ExitCode
 @click.version_option(package_name="scalestack")
 def cli() -> None:
     """Plan, check and ship a scalestack stack."""
+
+
+cli.add_command(deploy)
+cli.add_command(rollback)
+cli.add_command(status)
+cli.add_command(images)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,14 @@ from scripts.deploy.ports import (
     RefreshState,
     RegistryAuth,
     RolloutPreferences,
+    StaticSync,
     TargetHealth,
 )
 
 # get_command_invocation answers these while the command is still on its way or running.
 _SSM_RUNNING = frozenset({"Pending", "InProgress", "Delayed", "Cancelling"})
+# Static assets have content-hashed names (app_template/app/static.py), so a name never changes content.
+STATIC_CACHE_CONTROL = "public, max-age=31536000, immutable"
 # Parameter Store's standard tier holds 4 KB; the newest entries are the ones rollback needs.
 _HISTORY_MAX_BYTES = 4096
 
@@ -224,24 +227,29 @@ class S3CloudFrontCdn:
         self._s3 = s3
         self._cf = cloudfront
 
-    def sync_static(self, bucket: str, source: Path) -> list[str]:
-        """Upload files whose content differs from the bucket's copy; return the keys that changed."""
-        changed: list[str] = []
-        for path in sorted(p for p in source.rglob("*") if p.is_file()):
-            key = f"{source.name}/{path.relative_to(source).as_posix()}"
+    def publish(self, bucket: str, assets: Mapping[str, Path]) -> StaticSync:
+        """Upload assets whose content differs from the bucket's copy."""
+        sync = StaticSync(uploaded=[], overwritten=[])
+        for key, path in sorted(assets.items()):
             body = path.read_bytes()
             # A single-part upload's ETag is the MD5 of the body: same digest, same content.
             digest = hashlib.md5(body, usedforsecurity=False).hexdigest()
             try:
-                if self._s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"') == digest:
-                    continue
+                existing = self._s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
             except ClientError as err:
                 if error_code(err) not in {"404", "NoSuchKey", "NotFound"}:
                     raise
+                existing = None
+            if existing == digest:
+                continue
             content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
-            changed.append(key)
-        return changed
+            self._s3.put_object(
+                Bucket=bucket, Key=key, Body=body, ContentType=content_type, CacheControl=STATIC_CACHE_CONTROL
+            )
+            sync.uploaded.append(key)
+            if existing is not None:
+                sync.overwritten.append(key)
+        return sync
 
     def invalidate(self, distribution_id: str, paths: Sequence[str]) -> str:
         answer = self._cf.create_invalidation(

@@ -10,6 +10,7 @@ from `update` on the new image may be live, and a failure rolls back instead of 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
 from collections.abc import Callable, Mapping
@@ -42,6 +43,8 @@ from scripts.exit_codes import ExitCode
 INSTANCE_ENV_FILE = "/etc/scalestack/app.env"
 # More changed files than this and one wildcard is cheaper (CloudFront bills invalidation paths).
 MAX_INVALIDATION_PATHS = 15
+# CloudFront serves /static/ from the bucket under this prefix (app_template/app/static.py).
+STATIC_PREFIX = "static"
 REQUIRED_OUTPUTS = (
     "url",
     "ecrRepositoryUrl",
@@ -108,6 +111,15 @@ def migrate_commands(migrate: str | list[str] | None, image: str, region: str) -
     ]
 
 
+def static_assets(source: Path) -> dict[str, Path]:
+    """Bucket key per asset, named as app_template/app/static.py serves it: `<stem>.<sha256[:12]><suffix>`."""
+    return {
+        f"{STATIC_PREFIX}/{path.stem}.{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}{path.suffix}": path
+        for path in sorted(source.iterdir())
+        if path.is_file() and not path.name.startswith(".")
+    }
+
+
 @dataclass
 class Ports:
     engine: ImageEngine
@@ -144,11 +156,11 @@ class DeployRequest:
     revision: Revision
     actor: str  # who deploys: the caller's AWS identity, recorded in the history
     readiness_path: str = "/readyz"
-    smoke_path: str = "/api/version"
+    smoke_path: str = "/api/tags"
 
     @property
     def static_dir(self) -> Path:
-        return self.context / "static"
+        return self.context / "app" / "static"
 
 
 class _Run:
@@ -392,8 +404,8 @@ class Deployment(_Run):
             problems = [
                 p
                 for p in (
-                    self._check(base + self.request.readiness_path, None),
-                    self._check(base + self.request.smoke_path, self.tag),
+                    self._check(base + self.request.readiness_path, want_json=False),
+                    self._check(base + self.request.smoke_path, want_json=True),
                 )
                 if p
             ]
@@ -404,22 +416,19 @@ class Deployment(_Run):
                 self.ports.clock.sleep(self.timing.smoke_interval_seconds)
         raise DeployError(ExitCode.SMOKE_TEST_FAILED, f"smoke test failed at {base}: {'; '.join(problems)}")
 
-    def _check(self, url: str, expect_tag: str | None) -> str | None:
+    def _check(self, url: str, want_json: bool) -> str | None:
         try:
             response = self.ports.http.get(url, self.timing.http_timeout_seconds)
         except OSError as err:
             return f"GET {url}: {err}"
         if response.status != 200:
             return f"GET {url} answered {response.status}"
-        if expect_tag is None:
-            return None
-        # An API that reports its image tag proves the new version answers through CloudFront and the ALB.
-        try:
-            served = json.loads(response.body).get("imageTag")
-        except (ValueError, AttributeError):
-            served = None
-        if served is not None and served != expect_tag:
-            return f"GET {url} is served by {served}, not {expect_tag}"
+        if want_json:
+            # A 200 from a CDN or proxy error page is not the app: the API answers JSON.
+            try:
+                json.loads(response.body)
+            except ValueError:
+                return f"GET {url} answered 200 but not JSON"
         return None
 
     def _static(self) -> str:
@@ -438,12 +447,14 @@ class Deployment(_Run):
 
     def _publish_static(self, source: Path) -> str:
         assert self.outputs is not None
-        changed = self.ports.cdn.sync_static(self.outputs["staticBucketName"], source)
-        if not changed:
-            return "Static files unchanged: nothing to invalidate."
-        paths = [f"/{key}" for key in changed]
+        sync = self.ports.cdn.publish(self.outputs["staticBucketName"], static_assets(source))
+        uploaded = f"Uploaded {len(sync.uploaded)} static file(s)"
+        if not sync.overwritten:
+            # New keys were never cached; only an overwritten key can be stale in CloudFront.
+            return f"{uploaded}; no cached path changed, nothing to invalidate."
+        paths = [f"/{key}" for key in sync.overwritten]
         if len(paths) > MAX_INVALIDATION_PATHS:
-            paths = [f"/{source.name}/*"]
+            paths = [f"/{STATIC_PREFIX}/*"]
         distribution = self.outputs["cloudfrontDistributionId"]
         invalidation = self.ports.cdn.invalidate(distribution, paths)
         self.emit(
@@ -461,7 +472,7 @@ class Deployment(_Run):
                     f"{self.timing.invalidation_timeout_seconds:.0f}s; it finishes on its own.",
                 )
             self.ports.clock.sleep(self.timing.invalidation_poll_seconds)
-        return f"Uploaded {len(changed)} static file(s), invalidation {invalidation} completed."
+        return f"{uploaded}; invalidation {invalidation} of {len(paths)} path(s) completed."
 
     # --- endings ---------------------------------------------------------------------------------------
 

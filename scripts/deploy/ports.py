@@ -105,6 +105,12 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class StaticSync:
+    uploaded: list[str]  # keys written: new or changed
+    overwritten: list[str]  # keys that existed with other content: the only ones CloudFront may hold stale
+
+
+@dataclass(frozen=True)
 class HttpResponse:
     status: int
     body: bytes
@@ -180,7 +186,7 @@ class Fleet(Protocol):
 class Cdn(Protocol):
     """The static bucket and the CloudFront distribution in front of it."""
 
-    def sync_static(self, bucket: str, source: Path) -> list[str]: ...
+    def publish(self, bucket: str, assets: Mapping[str, Path]) -> StaticSync: ...
 
     def invalidate(self, distribution_id: str, paths: Sequence[str]) -> str: ...
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,22 @@ def describe_engine_event(event: auto.EngineEvent) -> str | None:
     return None
 
 
+@contextmanager
+def _pulumi_errors(code: ExitCode, doing: str) -> Iterator[None]:
+    try:
+        yield
+    except auto.errors.ConcurrentUpdateError:
+        raise DeployError(
+            code,
+            f"{doing}: another update holds the stack's lock. Wait for it, or, if it "
+            "died, `pulumi cancel` / `pulumi stack export|import` to clear the lock.",
+        ) from None
+    except auto.errors.CommandError as err:
+        # The CLI's own words are the useful part; the last lines name the resource and the provider error.
+        tail = "\n".join(str(err).strip().splitlines()[-8:])
+        raise DeployError(code, f"{doing} failed:\n{tail}") from None
+
+
 class PulumiStack:
     def __init__(self, stack_name: str, repo_root: Path = REPO_ROOT) -> None:
         self._name = stack_name
@@ -62,16 +80,18 @@ class PulumiStack:
         return self._stack
 
     def outputs(self) -> dict[str, Any]:
-        return {key: out.value for key, out in self._select().outputs().items()}
+        with _pulumi_errors(ExitCode.USAGE, f"reading the outputs of stack {self._name}"):
+            return {key: out.value for key, out in self._select().outputs().items()}
 
     def image_tag(self) -> str | None:
         try:
             return self._select().get_config(IMAGE_TAG_KEY).value
-        except auto.errors.CommandError:
+        except auto.errors.CommandError:  # not set yet
             return None
 
     def set_image_tag(self, tag: str) -> None:
-        self._select().set_config(IMAGE_TAG_KEY, auto.ConfigValue(value=tag))
+        with _pulumi_errors(ExitCode.INFRA_UPDATE_FAILED, f"setting {IMAGE_TAG_KEY}"):
+            self._select().set_config(IMAGE_TAG_KEY, auto.ConfigValue(value=tag))
 
     def up(self, log: LogFn) -> UpResult:
         def on_event(event: auto.EngineEvent) -> None:
@@ -79,6 +99,7 @@ class PulumiStack:
             if line:
                 log(line)
 
-        result = self._select().up(on_event=on_event, color="never", message="scalestack deploy")
+        with _pulumi_errors(ExitCode.INFRA_UPDATE_FAILED, f"`pulumi up` on stack {self._name}"):
+            result = self._select().up(on_event=on_event, color="never", message="scalestack deploy")
         changes = result.summary.resource_changes or {}
         return UpResult(changes={getattr(op, "value", str(op)): n for op, n in changes.items()})

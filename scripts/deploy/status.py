@@ -1,0 +1,170 @@
+"""`scalestack status` and `scalestack images`: what runs where, read from AWS, as one JSON-able document."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from scripts.deploy.aws import Aws, AwsFleet, EcrRegistry
+from scripts.deploy.ports import InstanceRefreshes
+
+
+def launch_template_image_tags(
+    ec2: Any, repository_url: str, versions: set[tuple[str, str]]
+) -> dict[str, str]:
+    """`<template id>:<version>` -> the image tag its user data runs (`<repository url>:<tag>`)."""
+    pattern = re.compile(re.escape(repository_url) + r":([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})")
+    tags: dict[str, str] = {}
+    for template_id, version in sorted(versions):
+        answer = ec2.describe_launch_template_versions(LaunchTemplateId=template_id, Versions=[version])
+        for item in answer["LaunchTemplateVersions"]:
+            user_data = base64.b64decode(item["LaunchTemplateData"].get("UserData", "")).decode(
+                errors="replace"
+            )
+            match = pattern.search(user_data)
+            tags[f"{template_id}:{item['VersionNumber']}"] = match.group(1) if match else "unknown"
+    return tags
+
+
+def _group(aws: Aws, group: str, repository_url: str) -> dict[str, Any]:
+    found = aws.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group])
+    if not found["AutoScalingGroups"]:
+        return {"name": group, "error": "no such auto scaling group"}
+    raw = found["AutoScalingGroups"][0]
+    versions = {
+        (i["LaunchTemplate"]["LaunchTemplateId"], str(i["LaunchTemplate"]["Version"]))
+        for i in raw.get("Instances", [])
+        if "LaunchTemplate" in i
+    }
+    tags = launch_template_image_tags(aws.client("ec2"), repository_url, versions)
+    instances = []
+    for i in raw.get("Instances", []):
+        template = i.get("LaunchTemplate", {})
+        key = f"{template.get('LaunchTemplateId')}:{template.get('Version')}"
+        instances.append(
+            {
+                "id": i["InstanceId"],
+                "state": i["LifecycleState"],
+                "health": i["HealthStatus"],
+                "zone": i.get("AvailabilityZone", ""),
+                "imageTag": tags.get(key, "unknown"),
+            }
+        )
+    return {
+        "name": group,
+        "min": raw["MinSize"],
+        "desired": raw["DesiredCapacity"],
+        "max": raw["MaxSize"],
+        "instances": instances,
+    }
+
+
+def _refresh(refreshes: InstanceRefreshes, group: str) -> dict[str, Any]:
+    try:
+        state = refreshes.latest(group)
+    except (ClientError, BotoCoreError) as err:
+        return {"error": str(err)}
+    if state is None:
+        return {"status": "none"}
+    return {
+        "id": state.refresh_id,
+        "status": state.status,
+        "percentage": state.percentage,
+        "reason": state.reason,
+        "startedAt": state.started_at.isoformat() if state.started_at else None,
+    }
+
+
+def replica_lag(cloudwatch: Any, replica_ids: list[str], now: datetime) -> dict[str, float | None]:
+    """Seconds behind the primary per replica: the newest 1-minute average of the last ten minutes."""
+    lag: dict[str, float | None] = {}
+    for replica in replica_ids:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/RDS",
+            MetricName="ReplicaLag",
+            Dimensions=[{"Name": "DBInstanceIdentifier", "Value": replica}],
+            StartTime=now - timedelta(minutes=10),
+            EndTime=now,
+            Period=60,
+            Statistics=["Average"],
+        )["Datapoints"]
+        lag[replica] = max(points, key=lambda p: p["Timestamp"])["Average"] if points else None
+    return lag
+
+
+def cache_status(elasticache: Any, group_id: str) -> dict[str, Any]:
+    groups = elasticache.describe_replication_groups(ReplicationGroupId=group_id)["ReplicationGroups"]
+    raw = groups[0]
+    return {
+        "id": group_id,
+        "status": raw["Status"],
+        "automaticFailover": raw.get("AutomaticFailover", "unknown"),
+        "members": len(raw.get("MemberClusters", [])),
+    }
+
+
+def collect_status(aws: Aws, outputs: Mapping[str, Any], refreshes: InstanceRefreshes) -> dict[str, Any]:
+    """Each section reads independently: one AWS error shows in its section instead of hiding the rest."""
+    fleet = AwsFleet(aws.client("autoscaling"), aws.client("elbv2"), aws.client("cloudwatch"))
+
+    def section(read: Any) -> Any:
+        try:
+            return read()
+        except (ClientError, BotoCoreError, LookupError, IndexError) as err:
+            return {"error": str(err)}
+
+    groups = {"web": outputs.get("webAsgName"), "worker": outputs.get("workerAsgName")}
+    replicas = list(outputs.get("dbInstanceIds") or [])[1:]  # primary first, then replicas
+    return {
+        "imageTag": outputs.get("imageTag"),
+        "url": outputs.get("url"),
+        "groups": {
+            role: {
+                **section(lambda g=name: _group(aws, g, outputs.get("ecrRepositoryUrl", ""))),
+                "refresh": _refresh(refreshes, name),
+            }
+            for role, name in groups.items()
+            if name
+        },
+        "targets": section(
+            lambda: [
+                {"id": t.target_id, "state": t.state, "reason": t.reason}
+                for t in fleet.target_health(outputs["webTargetGroupArn"])
+            ]
+        ),
+        "replicaLagSeconds": section(
+            lambda: replica_lag(aws.client("cloudwatch"), replicas, datetime.now(UTC))
+        ),
+        "cache": section(lambda: cache_status(aws.client("elasticache"), outputs["cacheReplicationGroupId"])),
+        "alarmsInAlarm": section(lambda: fleet.alarms_firing(list(outputs.get("alarmNames") or []))),
+    }
+
+
+def collect_images(
+    registry: EcrRegistry, repository_name: str, live_tag: str | None, now: datetime
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "tags": list(image.tags),
+            "digest": image.digest,
+            "sizeBytes": image.size_bytes,
+            "pushedAt": image.pushed_at.isoformat() if image.pushed_at else None,
+            "ageSeconds": int((now - image.pushed_at).total_seconds()) if image.pushed_at else None,
+            "live": live_tag in image.tags,
+        }
+        for image in registry.images(repository_name)
+    ]
+
+
+def human_age(seconds: int | None) -> str:
+    if seconds is None:
+        return "?"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
