@@ -155,7 +155,8 @@ class PostgresCluster:
 
     def wait_replicated(self) -> None:
         """Until the replica has replayed everything the primary has written so far."""
-        target = self.primary.sql("SELECT pg_current_wal_lsn()")
+        # The insert position: with synchronous_commit off the write position can trail the last commit.
+        target = self.primary.sql("SELECT pg_current_wal_insert_lsn()")
         wait_for(
             lambda: self.replica.sql(f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn") == "t",
             "the replica to catch up",
