@@ -45,7 +45,8 @@ class _FakeCloud(pulumi.runtime.Mocks):
         }
         computed = _COMPUTED.get(args.typ)
         if computed:
-            state.update(computed(name, self.region, args.inputs))
+            # Physical names the program chose win over logical ones, as after autonaming.
+            state.update(computed(str(state["name"]), self.region, args.inputs))
         return f"{name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
@@ -130,6 +131,7 @@ _COMPUTED: dict[str, Callable[[str, str, Mapping[str, Any]], dict[str, Any]]] = 
     "aws:s3/bucket:Bucket": lambda name, region, inputs: {
         "bucket": inputs.get("bucket", name),
         "bucketRegionalDomainName": f"{name}.s3.{region}.amazonaws.com",
+        "bucketDomainName": f"{name}.s3.amazonaws.com",
     },
     "aws:acm/certificate:Certificate": lambda name, region, inputs: {
         "domainValidationOptions": [
@@ -140,6 +142,9 @@ _COMPUTED: dict[str, Callable[[str, str, Mapping[str, Any]], dict[str, Any]]] = 
                 "resourceRecordValue": "_validation.acm-validations.aws.",
             }
         ]
+    },
+    "aws:route53/record:Record": lambda name, region, inputs: {
+        "fqdn": str(inputs.get("name", name)).rstrip(".")
     },
     "random:index/randomPassword:RandomPassword": lambda name, region, inputs: {
         "result": "x" * int(inputs.get("length", 32))

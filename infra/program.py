@@ -8,19 +8,32 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.app_group import AppGroup, AppGroupArgs, AppSettingsRef, HttpExposure, ImageRef
+from infra.components.app_settings import AppSettings, AppSettingsArgs
+from infra.components.cache import Cache, CacheArgs
+from infra.components.cdn import AppOrigin, Cdn, CdnArgs, CustomDomain
+from infra.components.database import Database, DatabaseArgs
+from infra.components.domain import Domain, DomainArgs
+from infra.components.load_balancer import LoadBalancer, LoadBalancerArgs
+from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.network import Network, NetworkArgs
-from infra.spec import NAMESPACE, REGION_KEY, SpecError, StackSpec, parse_config
+from infra.components.registry import Registry, RegistryArgs
+from infra.spec import NAMESPACE, REGION_KEY, SpecError, StackSpec, WebSpec, WorkerSpec, parse_config
+
+# Instance refresh pauses at half the fleet so the rollout alarms can judge the new version on real traffic.
+ROLLOUT_CHECKPOINTS = (50, 100)
+ROLLOUT_CHECKPOINT_DELAY_SECONDS = 180
 
 
 def build_stack(spec: StackSpec) -> dict[str, Any]:
-    provider = aws.Provider(
-        "aws",
-        region=spec.region,
-        default_tags=aws.ProviderDefaultTagsArgs(
-            tags={**spec.tags, "scalestack:stack": spec.stack, "scalestack:environment": spec.environment}
-        ),
-    )
-    regional = pulumi.ResourceOptions(providers={"aws": provider})
+    """Every resource of a stack, composed from the components; returns the stack outputs."""
+    tags = {**spec.tags, "scalestack:stack": spec.stack, "scalestack:environment": spec.environment}
+    default_tags = aws.ProviderDefaultTagsArgs(tags=tags)
+    regional_provider = aws.Provider("aws", region=spec.region, default_tags=default_tags)
+    edge_provider = aws.Provider("aws-us-east-1", region="us-east-1", default_tags=default_tags)
+    regional = pulumi.ResourceOptions(providers={"aws": regional_provider})
+    prefix, production = spec.name_prefix, spec.environment == "prod"
+
     network = Network(
         "network",
         NetworkArgs(
@@ -32,7 +45,242 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
         ),
         regional,
     )
-    return {"region": spec.region, "vpcId": network.vpc_id}
+    registry = Registry(
+        "registry", RegistryArgs(repository_name=prefix, force_delete=not production), regional
+    )
+    domain = (
+        Domain(
+            "domain",
+            DomainArgs(
+                name=spec.domain.name, hosted_zone_id=spec.domain.hosted_zone_id, cdn_provider=edge_provider
+            ),
+            regional,
+        )
+        if spec.domain
+        else None
+    )
+    load_balancer = LoadBalancer(
+        "alb",
+        LoadBalancerArgs(
+            vpc_id=network.vpc_id,
+            public_subnet_ids=network.public_subnet_ids,
+            certificate_arn=domain.origin_certificate_arn if domain else None,
+            idle_timeout_seconds=spec.load_balancer.idle_timeout_seconds,
+            deletion_protection=spec.load_balancer.deletion_protection,
+            access_log_retention_days=spec.load_balancer.access_log_retention_days,
+            destroy_logs_with_stack=not production,
+        ),
+        regional,
+    )
+
+    # The data tier admits the app groups' security groups, which exist only once the groups do.
+    web_group_id, resolve_web_group_id = pulumi.deferred_output()
+    worker_group_id, resolve_worker_group_id = pulumi.deferred_output()
+    clients = [web_group_id, worker_group_id]
+    db = spec.database
+    database = Database(
+        "database",
+        DatabaseArgs(
+            vpc_id=network.vpc_id,
+            subnet_ids=network.data_subnet_ids,
+            availability_zones=network.availability_zones,
+            client_security_group_ids=clients,
+            identifier=f"{prefix}-db",
+            engine_version=db.engine_version,
+            instance_class=db.instance_class,
+            allocated_storage_gib=db.allocated_storage_gib,
+            max_allocated_storage_gib=db.max_allocated_storage_gib,
+            multi_az=db.multi_az,
+            read_replicas=db.read_replicas,
+            backup_retention_days=db.backup_retention_days,
+            deletion_protection=db.deletion_protection,
+            performance_insights=db.performance_insights,
+            monitoring_interval_seconds=db.monitoring_interval_seconds,
+            slow_query_ms=db.slow_query_ms,
+            database_name=db.database_name,
+            master_username=db.master_username,
+            log_retention_days=spec.monitoring.log_retention_days,
+        ),
+        regional,
+    )
+    cache = Cache(
+        "cache",
+        CacheArgs(
+            vpc_id=network.vpc_id,
+            subnet_ids=network.data_subnet_ids,
+            client_security_group_ids=clients,
+            replication_group_id=f"{prefix}-cache",
+            engine=spec.cache.engine,
+            engine_version=spec.cache.engine_version,
+            node_type=spec.cache.node_type,
+            replicas=spec.cache.replicas,
+            snapshot_retention_days=spec.cache.snapshot_retention_days,
+            log_retention_days=spec.monitoring.log_retention_days,
+        ),
+        regional,
+    )
+    settings = AppSettings(
+        "settings",
+        AppSettingsArgs(
+            parameter_path=f"/{NAMESPACE}/{spec.stack}/app",
+            database_host=database.primary_address,
+            database_replica_hosts=database.replica_addresses,
+            database_name=db.database_name,
+            database_secret_arn=database.master_secret_arn,
+            cache_host=cache.primary_address,
+            cache_secret_arn=cache.auth_secret_arn,
+            port=spec.app.port,
+            environment=spec.app.environment,
+        ),
+        regional,
+    )
+    settings_ref = AppSettingsRef(
+        parameter_path=settings.parameter_path,
+        parameter_path_arn=settings.parameter_path_arn,
+        secret_arns=settings.secret_arns,
+        kms_key_arns=[database.kms_key_arn, cache.kms_key_arn],
+        render_script=settings.render_script,
+    )
+    image = ImageRef(registry.repository_url, registry.repository_arn, spec.image_tag)
+    rollout_alarms = Monitoring.rollout_alarm_names_for(prefix)
+    web = AppGroup(
+        "web",
+        _group_args(spec, spec.web, network, image, settings_ref, rollout_alarms, load_balancer),
+        regional,
+    )
+    worker = AppGroup(
+        "worker", _group_args(spec, spec.worker, network, image, settings_ref, [], None), regional
+    )
+    resolve_web_group_id(web.security_group_id)
+    resolve_worker_group_id(worker.security_group_id)
+
+    cdn = Cdn(
+        "cdn",
+        CdnArgs(
+            origin=AppOrigin(
+                domain_name=load_balancer.dns_name,
+                protocol="https" if domain else "http",
+                header_name=load_balancer.origin_header_name,
+                secret=load_balancer.origin_secret,
+                load_balancer_dns_name=load_balancer.dns_name,
+                load_balancer_zone_id=load_balancer.zone_id,
+            ),
+            edge_provider=edge_provider,
+            domain=CustomDomain(
+                domain.name, domain.origin_name, domain.hosted_zone_id, domain.cdn_certificate_arn
+            )
+            if domain
+            else None,
+            price_class=spec.cdn.price_class,
+            web_acl=spec.cdn.web_acl,
+            access_logs=spec.cdn.access_logs,
+            log_retention_days=spec.monitoring.log_retention_days,
+            destroy_buckets_with_stack=not production,
+        ),
+        regional,
+    )
+    assert web.target_group_arn_suffix is not None and web.target_group_arn is not None
+    monitoring = Monitoring(
+        "monitoring",
+        MonitoringArgs(
+            name_prefix=prefix,
+            load_balancer_arn_suffix=load_balancer.arn_suffix,
+            target_group_arn_suffix=web.target_group_arn_suffix,
+            database_instance_ids=database.instance_identifiers,
+            cache_replication_group_id=cache.replication_group_id,
+            distribution_id=cdn.distribution_id,
+            edge_provider=edge_provider,
+            web_asg_name=web.asg_name,
+            alarm_email=spec.monitoring.alarm_email,
+            error_rate_percent=spec.monitoring.error_rate_percent,
+            p99_latency_ms=spec.monitoring.p99_latency_ms,
+            replica_lag_seconds=spec.monitoring.replica_lag_seconds,
+            region=spec.region,
+        ),
+        regional,
+    )
+    return {
+        "url": cdn.url,
+        "region": spec.region,
+        "imageTag": spec.image_tag,
+        "albDnsName": load_balancer.dns_name,
+        "ecrRepositoryUrl": registry.repository_url,
+        "ecrRepositoryName": registry.repository_name,
+        "webAsgName": web.asg_name,
+        "workerAsgName": worker.asg_name,
+        "webTargetGroupArn": web.target_group_arn,
+        "cloudfrontDistributionId": cdn.distribution_id,
+        "staticBucketName": cdn.static_bucket_name,
+        "dbPrimaryEndpoint": database.primary_address,
+        "dbReplicaEndpoints": database.replica_addresses,
+        "dbInstanceIds": database.instance_identifiers,
+        "cacheReplicationGroupId": cache.replication_group_id,
+        "cacheEndpoint": cache.primary_address,
+        "alarmNames": monitoring.alarm_names,
+        "dashboardUrl": monitoring.dashboard_url,
+        "rollout": {
+            "minHealthyPercentage": spec.web.min_healthy_percent,
+            "checkpointPercentages": list(ROLLOUT_CHECKPOINTS),
+            "checkpointDelaySeconds": ROLLOUT_CHECKPOINT_DELAY_SECONDS,
+            "instanceWarmupSeconds": spec.web.health_check_grace_period_seconds,
+            "alarmNames": rollout_alarms,
+        },
+        "appCommands": {"migrate": spec.app.migrate_command, "worker": spec.app.worker_command},
+    }
+
+
+def _group_args(
+    spec: StackSpec,
+    group: WebSpec | WorkerSpec,
+    network: Network,
+    image: ImageRef,
+    settings: AppSettingsRef,
+    rollout_alarms: list[str],
+    load_balancer: LoadBalancer | None,
+) -> AppGroupArgs:
+    """One role's args: the web role takes traffic from the load balancer, the worker runs its command."""
+    http = (
+        HttpExposure(
+            listener_arn=load_balancer.listener_arn,
+            load_balancer_security_group_id=load_balancer.security_group_id,
+            load_balancer_arn_suffix=load_balancer.arn_suffix,
+            origin_header_name=load_balancer.origin_header_name,
+            origin_secret=load_balancer.origin_secret,
+            readiness_path=spec.app.readiness_path,
+            deregistration_delay_seconds=spec.load_balancer.deregistration_delay_seconds,
+            slow_start_seconds=spec.load_balancer.slow_start_seconds,
+            requests_per_target=spec.web.requests_per_target,
+        )
+        if load_balancer
+        else None
+    )
+    web_only = isinstance(group, WebSpec)
+    return AppGroupArgs(
+        region=spec.region,
+        vpc_id=network.vpc_id,
+        vpc_cidr=network.cidr,
+        subnet_ids=network.app_subnet_ids,
+        image=image,
+        settings=settings,
+        log_group_name=f"/{NAMESPACE}/{spec.stack}/{'web' if web_only else 'worker'}",
+        instance_type=group.instance_type,
+        min_size=group.min_size,
+        desired_capacity=group.desired_capacity,
+        max_size=group.max_size,
+        cpu_target_percent=group.cpu_target_percent,
+        root_volume_gib=group.root_volume_gib,
+        command=() if web_only else tuple(spec.app.worker_command),
+        container_port=spec.app.port,
+        http=http,
+        spot=isinstance(group, WorkerSpec) and group.spot,
+        warm_pool_size=group.warm_pool_size if isinstance(group, WebSpec) else 0,
+        health_check_grace_period_seconds=spec.web.health_check_grace_period_seconds,
+        min_healthy_percent=spec.web.min_healthy_percent,
+        rollout_alarm_names=tuple(rollout_alarms),
+        checkpoint_percentages=ROLLOUT_CHECKPOINTS,
+        checkpoint_delay_seconds=ROLLOUT_CHECKPOINT_DELAY_SECONDS,
+        log_retention_days=spec.monitoring.log_retention_days,
+    )
 
 
 def spec_from_engine() -> StackSpec:

@@ -1,0 +1,318 @@
+"""Alarms on what users feel and what runs out, an SNS topic they notify, and one dashboard."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import iam
+from infra.kms import encryption_key
+
+
+@dataclass(frozen=True)
+class MonitoringArgs:
+    name_prefix: str
+    """Alarm and dashboard names start with it; unique per account and region."""
+    load_balancer_arn_suffix: pulumi.Input[str]
+    target_group_arn_suffix: pulumi.Input[str]
+    database_instance_ids: Sequence[pulumi.Input[str]]
+    """Primary first, then the replicas."""
+    cache_replication_group_id: pulumi.Input[str]
+    distribution_id: pulumi.Input[str]
+    edge_provider: pulumi.ProviderResource
+    """us-east-1, where CloudFront publishes its metrics."""
+    web_asg_name: pulumi.Input[str]
+    alarm_email: str | None = None
+    error_rate_percent: float = 1.0
+    p99_latency_ms: int = 1500
+    replica_lag_seconds: int = 30
+    free_storage_gib: int = 5
+    region: str = "us-east-1"
+
+
+class Monitoring(pulumi.ComponentResource):
+    alarm_names: list[str]
+    rollout_alarm_names: list[str]
+    topic_arn: pulumi.Output[str]
+    dashboard_url: pulumi.Output[str]
+
+    @staticmethod
+    def rollout_alarm_names_for(name_prefix: str) -> list[str]:
+        """The alarms that stop an instance refresh: known before the groups exist, so they can name them."""
+        return [f"{name_prefix}-alb-5xx-rate", f"{name_prefix}-target-p99-latency"]
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("scalestack:observability:Monitoring", name, None, opts)
+        self._args = args
+        self.topic_arn = self._topic(name, None)
+        # CloudFront's metrics live in us-east-1 and an alarm may only notify a topic in its own region.
+        edge_topic = (
+            self.topic_arn if args.region == "us-east-1" else self._topic(f"{name}-edge", args.edge_provider)
+        )
+        self.alarm_names = []
+        self.rollout_alarm_names = self.rollout_alarm_names_for(args.name_prefix)
+        prefix = args.name_prefix
+        alb = {"LoadBalancer": args.load_balancer_arn_suffix}
+        target = {**alb, "TargetGroup": args.target_group_arn_suffix}
+        self._error_rate_alarm(f"{prefix}-alb-5xx-rate", alb)
+        self._alarm(
+            f"{prefix}-target-p99-latency",
+            "Slowest 1% of app responses",
+            metric("AWS/ApplicationELB", "TargetResponseTime", target, extended_statistic="p99"),
+            args.p99_latency_ms / 1000,
+        )
+        self._alarm(
+            f"{prefix}-unhealthy-hosts",
+            "Targets failing the readiness check",
+            metric("AWS/ApplicationELB", "UnHealthyHostCount", target, statistic="Maximum"),
+            0,
+        )
+        primary, *replicas = args.database_instance_ids
+        database = {"DBInstanceIdentifier": primary}
+        self._alarm(
+            f"{prefix}-db-cpu", "Database primary CPU", metric("AWS/RDS", "CPUUtilization", database), 80
+        )
+        self._alarm(
+            f"{prefix}-db-free-storage",
+            "Database free storage",
+            metric("AWS/RDS", "FreeStorageSpace", database, statistic="Minimum"),
+            args.free_storage_gib * 1024**3,
+            comparison="LessThanThreshold",
+        )
+        for i, replica in enumerate(replicas):
+            self._alarm(
+                f"{prefix}-db-replica-{i + 1}-lag",
+                "Replica behind the primary: reads see stale data",
+                metric("AWS/RDS", "ReplicaLag", {"DBInstanceIdentifier": replica}, statistic="Maximum"),
+                args.replica_lag_seconds,
+            )
+        cache = {"ReplicationGroupId": args.cache_replication_group_id}
+        self._alarm(
+            f"{prefix}-cache-cpu",
+            "Cache engine CPU",
+            metric("AWS/ElastiCache", "EngineCPUUtilization", cache),
+            80,
+        )
+        self._alarm(
+            f"{prefix}-cache-memory",
+            "Cache memory in use",
+            metric("AWS/ElastiCache", "DatabaseMemoryUsagePercentage", cache, statistic="Maximum"),
+            90,
+        )
+        self._alarm(
+            f"{prefix}-cache-evictions",
+            "Keys evicted for lack of memory",
+            metric("AWS/ElastiCache", "Evictions", cache, statistic="Sum"),
+            1000,
+        )
+        self._alarm(
+            f"{prefix}-cdn-5xx-rate",
+            "Share of CloudFront responses that are 5xx",
+            metric(
+                "AWS/CloudFront", "5xxErrorRate", {"DistributionId": args.distribution_id, "Region": "Global"}
+            ),
+            args.error_rate_percent,
+            topic=edge_topic,
+            provider=args.edge_provider,
+        )
+        dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=prefix,
+            dashboard_body=_dashboard_body(args),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.dashboard_url = pulumi.Output.concat(
+            f"https://{args.region}.console.aws.amazon.com/cloudwatch/home?region={args.region}#dashboards:name=",
+            dashboard.dashboard_name,
+        )
+        self.register_outputs({"alarmNames": self.alarm_names, "dashboardUrl": self.dashboard_url})
+
+    def _topic(self, name: str, provider: pulumi.ProviderResource | None) -> pulumi.Output[str]:
+        opts = pulumi.ResourceOptions(parent=self, provider=provider)
+        # The AWS-managed SNS key does not let CloudWatch publish: the topic gets a key that does.
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        key = aws.kms.Key(
+            f"{name}-alarms-key",
+            description="Alarm topic",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=account.apply(_alarm_key_policy),
+            opts=opts,
+        )
+        topic = aws.sns.Topic(f"{name}-alarms", kms_master_key_id=key.id, opts=opts)
+        if self._args.alarm_email:
+            aws.sns.TopicSubscription(
+                f"{name}-alarms-email",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=self._args.alarm_email,
+                opts=opts,
+            )
+        return topic.arn
+
+    def _error_rate_alarm(self, alarm_name: str, alb: dict[str, pulumi.Input[str]]) -> None:
+        """5xx as a share of requests, so a quiet night's single error does not page anyone."""
+
+        def query(query_id: str, metric_name: str) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+            return aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id=query_id,
+                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                    namespace="AWS/ApplicationELB",
+                    metric_name=metric_name,
+                    dimensions=alb,
+                    period=60,
+                    stat="Sum",
+                ),
+            )
+
+        aws.cloudwatch.MetricAlarm(
+            alarm_name,
+            name=alarm_name,
+            alarm_description="Share of load-balancer responses that are 5xx (app and ALB)",
+            comparison_operator="GreaterThanThreshold",
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            threshold=self._args.error_rate_percent,
+            treat_missing_data="notBreaching",
+            metric_queries=[
+                query("target5xx", "HTTPCode_Target_5XX_Count"),
+                query("elb5xx", "HTTPCode_ELB_5XX_Count"),
+                query("requests", "RequestCount"),
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id="rate",
+                    expression="100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / MAX([requests, 1])",
+                    label="5xx %",
+                    return_data=True,
+                ),
+            ],
+            alarm_actions=[self.topic_arn],
+            ok_actions=[self.topic_arn],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.alarm_names.append(alarm_name)
+
+    def _alarm(
+        self,
+        alarm_name: str,
+        description: str,
+        measured: dict[str, object],
+        threshold: float,
+        comparison: str = "GreaterThanThreshold",
+        topic: pulumi.Output[str] | None = None,
+        provider: pulumi.ProviderResource | None = None,
+    ) -> None:
+        notify = topic or self.topic_arn
+        aws.cloudwatch.MetricAlarm(
+            alarm_name,
+            name=alarm_name,
+            alarm_description=description,
+            comparison_operator=comparison,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            threshold=threshold,
+            treat_missing_data="notBreaching",
+            alarm_actions=[notify],
+            ok_actions=[notify],
+            **measured,
+            opts=pulumi.ResourceOptions(parent=self, provider=provider),
+        )
+        self.alarm_names.append(alarm_name)
+
+
+def metric(
+    namespace: str,
+    name: str,
+    dimensions: dict[str, pulumi.Input[str]],
+    statistic: str = "Average",
+    extended_statistic: str | None = None,
+) -> dict[str, object]:
+    return {
+        "namespace": namespace,
+        "metric_name": name,
+        "dimensions": dimensions,
+        "period": 60,
+        **({"extended_statistic": extended_statistic} if extended_statistic else {"statistic": statistic}),
+    }
+
+
+def _alarm_key_policy(account_id: str) -> str:
+    return iam.document(
+        [
+            {
+                "Sid": "AccountAdministers",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchPublishesAlarms",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+            },
+        ]
+    )
+
+
+def _dashboard_body(args: MonitoringArgs) -> pulumi.Output[str]:
+    def widget(title: str, metrics: list[list[object]], stat: str = "Average") -> dict[str, object]:
+        return {
+            "type": "metric",
+            "width": 12,
+            "height": 6,
+            "properties": {
+                "title": title,
+                "metrics": metrics,
+                "stat": stat,
+                "period": 60,
+                "region": args.region,
+            },
+        }
+
+    def build(v: list[object]) -> str:
+        alb, target, cache, asg, *databases = v
+        widgets = [
+            widget("Requests", [["AWS/ApplicationELB", "RequestCount", "LoadBalancer", alb]], "Sum"),
+            widget(
+                "5xx",
+                [
+                    ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", alb],
+                    ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", alb],
+                ],
+                "Sum",
+            ),
+            widget(
+                "Latency p99",
+                [["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", alb, "TargetGroup", target]],
+                "p99",
+            ),
+            widget(
+                "Web instances", [["AWS/AutoScaling", "GroupInServiceInstances", "AutoScalingGroupName", asg]]
+            ),
+            widget(
+                "Database CPU",
+                [["AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", db] for db in databases],
+            ),
+            widget(
+                "Replica lag",
+                [["AWS/RDS", "ReplicaLag", "DBInstanceIdentifier", db] for db in databases[1:]],
+                "Maximum",
+            ),
+            widget("Cache CPU", [["AWS/ElastiCache", "EngineCPUUtilization", "ReplicationGroupId", cache]]),
+            widget("Cache hits", [["AWS/ElastiCache", "CacheHitRate", "ReplicationGroupId", cache]]),
+        ]
+        return json.dumps({"widgets": widgets})
+
+    return pulumi.Output.all(
+        args.load_balancer_arn_suffix,
+        args.target_group_arn_suffix,
+        args.cache_replication_group_id,
+        args.web_asg_name,
+        *args.database_instance_ids,
+    ).apply(build)
