@@ -14,7 +14,9 @@ from infra.policies.values import flag, is_set, is_unknown, number
 
 
 def _fail(message: str, value: Any) -> str:
-    return message.replace("{value}", repr(value))
+    # Engine numbers are floats; 7.0 reads better as 7 in a message.
+    shown = int(value) if isinstance(value, float) and value.is_integer() else value
+    return message.replace("{value}", repr(shown))
 
 
 def flag_is(path: str, wanted: bool, message: str, *, default: bool | None = None) -> ResourceCheck:

@@ -12,8 +12,8 @@ def _auth(resource: Resource) -> str | None:
     if any(is_set(resource.get(key)) for key in ("authToken", "authTokenWo", "userGroupIds")):
         return None
     return (
-        "the cache accepts commands from any client that can reach it, with no AUTH token or RBAC user "
-        "group; set authToken (with transit encryption) or userGroupIds."
+        "the cache has no AUTH token or RBAC user group, so any client that reaches it can read and flush "
+        "it; set authToken (with transit encryption) or userGroupIds."
     )
 
 
@@ -54,8 +54,8 @@ RULES: list[Rule] = [
             one_of(
                 "transitEncryptionMode",
                 {"required"},
-                "the cache still accepts unencrypted connections (transitEncryptionMode={value}); set it to "
-                "'required'.",
+                "the cache still accepts unencrypted connections (transitEncryptionMode={value}), so "
+                "clients can fall back to clear text; set it to 'required'.",
                 default="required",
             ),
         ),

@@ -38,8 +38,8 @@ def _minimum_tls(resource: Resource) -> str | None:
     if is_unknown(version) or str(version).startswith(("TLSv1.2", "TLSv1.3")):
         return None
     return (
-        f"viewers may connect with {version}, below TLS 1.2, whose weak ciphers allow downgrade attacks; set "
-        "minimumProtocolVersion to TLSv1.2_2021."
+        f"viewers may connect with {version}, below TLS 1.2, so weak ciphers allow downgrade attacks; "
+        "set minimumProtocolVersion to TLSv1.2_2021."
     )
 
 
@@ -58,8 +58,8 @@ def _origin_https(resource: Resource) -> str | None:
         weak = sorted(_WEAK_ORIGIN_PROTOCOLS.intersection(items(get(config, "originSslProtocols")) or []))
         if weak:
             return (
-                f"CloudFront may reach origin {origin_id} with {', '.join(weak)}, protocols with known "
-                "breaks; set originSslProtocols to ['TLSv1.2']."
+                f"CloudFront may reach origin {origin_id} with {', '.join(weak)}, so the edge-to-app hop "
+                "can be downgraded to a broken protocol; set originSslProtocols to ['TLSv1.2']."
             )
     return None
 

@@ -141,7 +141,7 @@ RULES: list[Rule] = [
         types=t.LAUNCH_TEMPLATE,
         check=absent(
             "keyName",
-            "instances accept SSH logins with key pair {value}, a long-lived credential that bypasses IAM "
+            "instances accept SSH logins with key pair {value}, so a long-lived credential bypasses IAM "
             "and audit; drop keyName and use SSM Session Manager.",
         ),
     ),

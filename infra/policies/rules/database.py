@@ -195,8 +195,8 @@ RULES: list[Rule] = [
         at_least(
             "backupRetentionPeriod",
             7,
-            "backups are kept for {value} days, too few to recover from corruption noticed after a weekend; "
-            "keep at least 7.",
+            "backups are kept for {value} days, so corruption noticed after a long weekend can't be "
+            "rolled back; keep at least 7.",
         ),
     ),
     _primary_rule(
@@ -220,8 +220,8 @@ RULES: list[Rule] = [
         flag_is(
             "deletionProtection",
             True,
-            "the database can be deleted by one API call or an accidental replace; set "
-            "deletionProtection=true.",
+            "the database has no deletion protection, so one API call or an accidental replace "
+            "destroys it; set deletionProtection=true.",
             default=False,
         ),
     ),

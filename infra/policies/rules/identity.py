@@ -60,8 +60,8 @@ def _inline_admin(resource: Resource) -> str | None:
             broad = sorted({"*", "*:*", "iam:*"} & set(actions))
             if broad:
                 return (
-                    f"an inline policy grants {', '.join(broad)}, admin-level power hidden from the managed "
-                    "policy list; grant the specific actions in a managed policy."
+                    f"an inline policy grants {', '.join(broad)}, so admin-level power hides outside the "
+                    "managed policy list; grant the specific actions in a managed policy."
                 )
     return None
 
@@ -111,7 +111,11 @@ def _instance_role_scoped(stack: Stack) -> Iterator[Finding]:
     for role in filter(_trusts_ec2, stack.of_type(*t.ROLE)):
         problem = _instance_role_problem(stack, role)
         if problem:
-            yield Finding(role, f"the instance role {problem}, more than an app instance needs; scope it.")
+            yield Finding(
+                role,
+                f"the instance role {problem}, so a compromised instance gets more than the app needs; "
+                "grant only the app's actions.",
+            )
 
 
 def _instance_role_problem(stack: Stack, role: Resource) -> str | None:

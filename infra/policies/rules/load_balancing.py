@@ -101,8 +101,8 @@ RULES: list[Rule] = [
         check=flag_is(
             "enableDeletionProtection",
             True,
-            "the load balancer can be deleted by a single API call or a mistaken replace, taking the site "
-            "down; set enableDeletionProtection=true.",
+            "the load balancer has no deletion protection, so one API call or a mistaken replace takes the "
+            "site down; set enableDeletionProtection=true.",
             default=False,
         ),
     ),

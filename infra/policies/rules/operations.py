@@ -127,8 +127,8 @@ RULES: list[Rule] = [
         types=t.SNS_TOPIC,
         check=present(
             "kmsMasterKeyId",
-            "the topic stores alert messages unencrypted at rest; set kmsMasterKeyId to a key whose policy "
-            "lets cloudwatch.amazonaws.com use it.",
+            "the topic stores alert messages unencrypted at rest, so they are readable outside IAM's "
+            "control; set kmsMasterKeyId to a key whose policy lets cloudwatch.amazonaws.com use it.",
         ),
     ),
 ]

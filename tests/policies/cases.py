@@ -1,0 +1,604 @@
+"""Per rule: mutations of the baseline that must break it, and edge cases that must not.
+
+A violating case names the resource the violation must be reported on and any other rule the same
+mutation legitimately breaks, so a rule that fires too widely fails its test as surely as one that
+never fires.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .fixtures import MANAGED, SECRET, UNKNOWN_ARRAY, UNKNOWN_STRING, FixtureStack
+
+UNKNOWN_BOOL = "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7"
+UNKNOWN_NUMBER = "3eeb2bf0-c639-47a8-9e75-3b44932eb421"
+
+
+@dataclass(frozen=True)
+class Case:
+    rule: str
+    label: str
+    mutate: Callable[[FixtureStack], object]
+    resource: str = ""  # violating cases: the resource the violation names
+    also: frozenset[str] = frozenset()
+
+    @property
+    def id(self) -> str:
+        return f"{self.rule}:{self.label}"
+
+
+def _doc(*statements: dict[str, object]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def _role(stack: FixtureStack, name: str, service: str = "codebuild.amazonaws.com") -> FixtureStack:
+    trust = _doc({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})
+    return stack.add(name, "aws:iam/role:Role", {"assumeRolePolicy": trust})
+
+
+def _world_ssh(stack: FixtureStack) -> FixtureStack:
+    return stack.add(
+        "ssh-world",
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+        {
+            "securityGroupId": "sg-app",
+            "ipProtocol": "tcp",
+            "fromPort": 22.0,
+            "toPort": 22.0,
+            "cidrIpv4": "0.0.0.0/0",
+            "description": "ssh",
+        },
+        securityGroupId=["app-sg"],
+    )
+
+
+def _inline_admin(stack: FixtureStack) -> FixtureStack:
+    _role(stack, "ci-role")
+    return stack.add(
+        "ci-inline",
+        "aws:iam/rolePolicy:RolePolicy",
+        {"role": "ci-role", "policy": _doc({"Effect": "Allow", "Action": "iam:*", "Resource": "*"})},
+        role=["ci-role"],
+    )
+
+
+def _admin_attachment(stack: FixtureStack) -> FixtureStack:
+    _role(stack, "ci-role")
+    return stack.add(
+        "ci-admin",
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        {"role": "ci-role", "policyArn": MANAGED + "AdministratorAccess"},
+        role=["ci-role"],
+    )
+
+
+def _open_trust(stack: FixtureStack) -> FixtureStack:
+    trust = _doc({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"})
+    return stack.add("open-role", "aws:iam/role:Role", {"assumeRolePolicy": trust})
+
+
+PUBLIC_READ = {
+    "Effect": "Allow",
+    "Principal": "*",
+    "Action": "s3:GetObject",
+    "Resource": "arn:aws:s3:::static/*",
+}
+TLS_DENY = {
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": "s3:*",
+    "Resource": "arn:aws:s3:::static/*",
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
+
+VIOLATING: list[Case] = [
+    # Load balancing
+    Case("alb-drop-invalid-headers", "off", lambda s: s.set("alb", "dropInvalidHeaderFields", False), "alb"),
+    Case("alb-drop-invalid-headers", "default", lambda s: s.unset("alb", "dropInvalidHeaderFields"), "alb"),
+    Case("alb-access-logs", "absent", lambda s: s.unset("alb", "accessLogs"), "alb"),
+    Case("alb-access-logs", "disabled", lambda s: s.set("alb", "accessLogs.enabled", False), "alb"),
+    Case("alb-deletion-protection", "off", lambda s: s.set("alb", "enableDeletionProtection", False), "alb"),
+    Case(
+        "alb-listener-https",
+        "plain-http-forward",
+        lambda s: s.set("http", "defaultActions", [{"type": "forward", "targetGroupArn": "arn:tg"}]),
+        "http",
+    ),
+    Case(
+        "alb-listener-https",
+        "redirect-keeps-http",
+        lambda s: s.set("http", "defaultActions.0.redirect.protocol", "HTTP"),
+        "http",
+    ),
+    Case(
+        "alb-listener-tls-policy",
+        "old",
+        lambda s: s.set("https", "sslPolicy", "ELBSecurityPolicy-2016-08"),
+        "https",
+    ),
+    Case("alb-listener-tls-policy", "default", lambda s: s.unset("https", "sslPolicy"), "https"),
+    Case(
+        "alb-target-group-health-check",
+        "disabled",
+        lambda s: s.set("web-tg", "healthCheck.enabled", False),
+        "web-tg",
+    ),
+    Case(
+        "alb-target-group-health-check", "no-path", lambda s: s.unset("web-tg", "healthCheck.path"), "web-tg"
+    ),
+    # Compute
+    Case(
+        "ec2-imdsv2-required",
+        "optional",
+        lambda s: s.set("web-lt", "metadataOptions.httpTokens", "optional"),
+        "web-lt",
+    ),
+    Case("ec2-imdsv2-required", "default", lambda s: s.unset("web-lt", "metadataOptions"), "web-lt"),
+    Case(
+        "ec2-imds-hop-limit",
+        "two",
+        lambda s: s.set("web-lt", "metadataOptions.httpPutResponseHopLimit", 2.0),
+        "web-lt",
+    ),
+    Case(
+        "ec2-ebs-encrypted",
+        "false",
+        lambda s: s.set("web-lt", "blockDeviceMappings.0.ebs.encrypted", "false"),
+        "web-lt",
+    ),
+    Case("ec2-ebs-encrypted", "no-mappings", lambda s: s.unset("web-lt", "blockDeviceMappings"), "web-lt"),
+    Case(
+        "ec2-no-public-ip",
+        "associate",
+        lambda s: s.set(
+            "web-lt", "networkInterfaces", [{"deviceIndex": 0.0, "associatePublicIpAddress": "true"}]
+        ),
+        "web-lt",
+    ),
+    Case("ec2-no-ssh-key", "key", lambda s: s.set("web-lt", "keyName", "ops"), "web-lt"),
+    Case("asg-elb-health-check", "ec2", lambda s: s.set("web-asg", "healthCheckType", "EC2"), "web-asg"),
+    Case(
+        "asg-multi-az",
+        "one-subnet",
+        lambda s: s.set("web-asg", "vpcZoneIdentifiers", ["subnet-a"]).depend(
+            "web-asg", "vpcZoneIdentifiers", "private-a"
+        ),
+        "web-asg",
+    ),
+    Case(
+        "asg-multi-az",
+        "two-subnets-one-zone",
+        lambda s: s.set("private-b", "availabilityZone", "us-east-1a"),
+        "web-asg",
+    ),
+    Case(
+        "asg-instance-refresh-rollback",
+        "no-rollback",
+        lambda s: s.set("web-asg", "instanceRefresh.preferences.autoRollback", False),
+        "web-asg",
+    ),
+    Case("asg-instance-refresh-rollback", "none", lambda s: s.unset("web-asg", "instanceRefresh"), "web-asg"),
+    Case(
+        "asg-launch-template",
+        "launch-config",
+        lambda s: s.set("web-asg", "launchConfiguration", "lc-1"),
+        "web-asg",
+    ),
+    # RDS
+    Case("rds-storage-encrypted", "primary", lambda s: s.set("db", "storageEncrypted", False), "db"),
+    Case(
+        "rds-storage-encrypted",
+        "replica-explicit",
+        lambda s: s.set("db-replica-1", "storageEncrypted", False),
+        "db-replica-1",
+    ),
+    Case("rds-no-public-access", "public", lambda s: s.set("db", "publiclyAccessible", True), "db"),
+    Case(
+        "rds-no-public-access",
+        "public-replica",
+        lambda s: s.set("db-replica-1", "publiclyAccessible", True),
+        "db-replica-1",
+    ),
+    Case(
+        "rds-backups-enabled",
+        "zero",
+        lambda s: s.set("db", "backupRetentionPeriod", 0.0),
+        "db",
+        frozenset({"rds-backup-retention"}),
+    ),
+    Case("rds-backup-retention", "three-days", lambda s: s.set("db", "backupRetentionPeriod", 3.0), "db"),
+    Case("rds-multi-az", "single", lambda s: s.set("db", "multiAz", False), "db"),
+    Case("rds-deletion-protection", "off", lambda s: s.unset("db", "deletionProtection"), "db"),
+    Case("rds-final-snapshot", "skip", lambda s: s.set("db", "skipFinalSnapshot", True), "db"),
+    Case(
+        "rds-managed-credentials",
+        "password-in-state",
+        lambda s: s.unset("db", "manageMasterUserPassword").set("db", "password", SECRET),
+        "db",
+    ),
+    Case("rds-managed-credentials", "unmanaged", lambda s: s.unset("db", "manageMasterUserPassword"), "db"),
+    Case(
+        "rds-force-ssl",
+        "param-off",
+        lambda s: s.set("db-params", "parameters", [{"name": "rds.force_ssl", "value": "0"}]),
+        "db",
+    ),
+    Case(
+        "rds-force-ssl",
+        "old-default-group",
+        lambda s: (
+            s.set("db", "engineVersion", "14.9")
+            .unset("db", "parameterGroupName")
+            .depend("db", "parameterGroupName")
+        ),
+        "db",
+    ),
+    Case("rds-minor-upgrades", "off", lambda s: s.set("db", "autoMinorVersionUpgrade", False), "db"),
+    Case(
+        "rds-performance-insights",
+        "off",
+        lambda s: s.set("db-replica-1", "performanceInsightsEnabled", False),
+        "db-replica-1",
+    ),
+    Case(
+        "rds-log-exports", "missing", lambda s: s.set("db", "enabledCloudwatchLogsExports", ["upgrade"]), "db"
+    ),
+    Case(
+        "rds-replica-other-az",
+        "same",
+        lambda s: s.set("db-replica-1", "availabilityZone", "us-east-1a"),
+        "db-replica-1",
+    ),
+    Case(
+        "rds-replica-other-az",
+        "unpinned",
+        lambda s: s.unset("db-replica-1", "availabilityZone"),
+        "db-replica-1",
+    ),
+    # ElastiCache
+    Case(
+        "elasticache-encryption-at-rest",
+        "off",
+        lambda s: s.set("cache", "atRestEncryptionEnabled", False),
+        "cache",
+    ),
+    Case(
+        "elasticache-encryption-in-transit",
+        "off",
+        lambda s: s.set("cache", "transitEncryptionEnabled", False),
+        "cache",
+    ),
+    Case(
+        "elasticache-encryption-in-transit",
+        "preferred",
+        lambda s: s.set("cache", "transitEncryptionMode", "preferred"),
+        "cache",
+    ),
+    Case("elasticache-auth", "none", lambda s: s.unset("cache", "authToken"), "cache"),
+    Case(
+        "elasticache-automatic-failover",
+        "single-az",
+        lambda s: s.set("cache", "multiAzEnabled", False),
+        "cache",
+    ),
+    Case(
+        "elasticache-snapshot-retention",
+        "zero",
+        lambda s: s.set("cache", "snapshotRetentionLimit", 0.0),
+        "cache",
+    ),
+    # CloudFront
+    Case(
+        "cloudfront-https-only",
+        "allow-all",
+        lambda s: s.set("cdn", "orderedCacheBehaviors.0.viewerProtocolPolicy", "allow-all"),
+        "cdn",
+    ),
+    Case(
+        "cloudfront-minimum-tls",
+        "tls1",
+        lambda s: s.set("cdn", "viewerCertificate.minimumProtocolVersion", "TLSv1"),
+        "cdn",
+    ),
+    Case(
+        "cloudfront-minimum-tls",
+        "default-cert",
+        lambda s: s.set("cdn", "viewerCertificate", {"cloudfrontDefaultCertificate": True}),
+        "cdn",
+    ),
+    Case(
+        "cloudfront-origin-https",
+        "http-only",
+        lambda s: s.set("cdn", "origins.0.customOriginConfig.originProtocolPolicy", "http-only"),
+        "cdn",
+    ),
+    Case(
+        "cloudfront-origin-https",
+        "tls1",
+        lambda s: s.set("cdn", "origins.0.customOriginConfig.originSslProtocols", ["TLSv1", "TLSv1.2"]),
+        "cdn",
+    ),
+    Case("cloudfront-logging", "none", lambda s: s.unset("cdn", "loggingConfig"), "cdn"),
+    Case("cloudfront-waf", "none", lambda s: s.unset("cdn", "webAclId"), "cdn"),
+    Case(
+        "cloudfront-no-legacy-oai",
+        "origin",
+        lambda s: s.set(
+            "cdn",
+            "origins.1.s3OriginConfig",
+            {"originAccessIdentity": "origin-access-identity/cloudfront/E1"},
+        ),
+        "cdn",
+    ),
+    Case(
+        "cloudfront-no-legacy-oai",
+        "resource",
+        lambda s: s.add(
+            "oai", "aws:cloudfront/originAccessIdentity:OriginAccessIdentity", {"comment": "legacy"}
+        ),
+        "oai",
+    ),
+    # S3
+    Case(
+        "s3-block-public-access",
+        "one-flag-off",
+        lambda s: s.set("static-public-access-block", "restrictPublicBuckets", False),
+        "static",
+    ),
+    Case("s3-block-public-access", "missing", lambda s: s.drop("logs-public-access-block"), "logs"),
+    Case("s3-encryption", "missing", lambda s: s.drop("static-encryption"), "static"),
+    Case(
+        "s3-tls-only",
+        "no-deny",
+        lambda s: s.set("static-policy", "policy", _doc(PUBLIC_READ | {"Condition": {"x": 1}})),
+        "static",
+    ),
+    Case("s3-tls-only", "no-policy", lambda s: s.drop("logs-policy"), "logs"),
+    Case(
+        "s3-versioning",
+        "suspended",
+        lambda s: s.set("static-versioning", "versioningConfiguration.status", "Suspended"),
+        "static",
+    ),
+    Case(
+        "s3-no-public-acl",
+        "public-read",
+        lambda s: s.add(
+            "static-acl",
+            "aws:s3/bucketAcl:BucketAcl",
+            {"bucket": "static", "acl": "public-read"},
+            bucket=["static"],
+        ),
+        "static-acl",
+    ),
+    Case(
+        "s3-no-public-policy",
+        "star",
+        lambda s: s.set("static-policy", "policy", _doc(TLS_DENY, PUBLIC_READ)),
+        "static-policy",
+    ),
+    # Security groups
+    Case("sg-no-world-ingress", "ssh", _world_ssh, "ssh-world"),
+    Case(
+        "sg-no-world-ingress",
+        "ipv6-inline",
+        lambda s: s.set(
+            "db-sg",
+            "ingress",
+            [
+                {
+                    "protocol": "tcp",
+                    "fromPort": 5432.0,
+                    "toPort": 5432.0,
+                    "ipv6CidrBlocks": ["::/0"],
+                    "description": "x",
+                }
+            ],
+        ),
+        "db-sg",
+        frozenset({"sg-data-from-app-only"}),
+    ),
+    Case(
+        "sg-no-world-ingress",
+        "alb-ssh",
+        lambda s: s.set("alb-https", "fromPort", 22.0).set("alb-https", "toPort", 22.0),
+        "alb-https",
+    ),
+    Case(
+        "sg-no-all-ports",
+        "all-protocols",
+        lambda s: (
+            s.set("app-from-alb", "ipProtocol", "-1")
+            .unset("app-from-alb", "fromPort")
+            .unset("app-from-alb", "toPort")
+        ),
+        "app-from-alb",
+    ),
+    Case(
+        "sg-no-all-ports",
+        "full-range",
+        lambda s: s.set("app-from-alb", "fromPort", 0.0).set("app-from-alb", "toPort", 65535.0),
+        "app-from-alb",
+    ),
+    Case(
+        "sg-data-from-app-only",
+        "from-alb",
+        lambda s: s.depend("db-from-app", "referencedSecurityGroupId", "alb-sg"),
+        "db-from-app",
+    ),
+    Case(
+        "sg-data-from-app-only",
+        "vpc-cidr",
+        lambda s: (
+            s.unset("cache-from-app", "referencedSecurityGroupId")
+            .depend("cache-from-app", "referencedSecurityGroupId")
+            .set("cache-from-app", "cidrIpv4", "10.0.0.0/16")
+        ),
+        "cache-from-app",
+    ),
+    Case("sg-rule-description", "missing", lambda s: s.unset("app-from-alb", "description"), "app-from-alb"),
+    # IAM
+    Case(
+        "iam-no-star-star",
+        "managed",
+        lambda s: s.add(
+            "admin-policy",
+            "aws:iam/policy:Policy",
+            {"policy": _doc({"Effect": "Allow", "Action": "*", "Resource": "*"})},
+        ),
+        "admin-policy",
+    ),
+    Case("iam-no-inline-admin", "iam-star", _inline_admin, "ci-inline"),
+    Case("iam-no-admin-policy-attachment", "administrator", _admin_attachment, "ci-admin"),
+    Case("iam-trust-no-wildcard-principal", "any-aws", _open_trust, "open-role"),
+    Case(
+        "iam-instance-role-scoped",
+        "s3-full",
+        lambda s: s.set("instance-ssm", "policyArn", MANAGED + "AmazonS3FullAccess"),
+        "instance-role",
+    ),
+    Case(
+        "iam-instance-role-scoped",
+        "wildcard-action",
+        lambda s: s.set(
+            "app-policy",
+            "policy",
+            _doc({"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::x/*"}),
+        ),
+        "instance-role",
+    ),
+    # Operations
+    Case("kms-key-rotation", "off", lambda s: s.set("key", "enableKeyRotation", False), "key"),
+    Case(
+        "ecr-scan-on-push",
+        "off",
+        lambda s: s.set("app-repo", "imageScanningConfiguration.scanOnPush", False),
+        "app-repo",
+    ),
+    Case(
+        "ecr-immutable-tags",
+        "mutable",
+        lambda s: s.set("app-repo", "imageTagMutability", "MUTABLE"),
+        "app-repo",
+    ),
+    Case("ecr-lifecycle-policy", "none", lambda s: s.drop("app-repo-lifecycle"), "app-repo"),
+    Case("logs-retention-set", "forever", lambda s: s.unset("app-logs", "retentionInDays"), "app-logs"),
+    Case("cloudwatch-alarm-actions", "none", lambda s: s.set("cpu-high", "alarmActions", []), "cpu-high"),
+    Case(
+        "cloudwatch-alarm-actions",
+        "disabled",
+        lambda s: s.set("cpu-high", "actionsEnabled", False),
+        "cpu-high",
+    ),
+    Case("sns-topic-encrypted", "plain", lambda s: s.unset("alerts", "kmsMasterKeyId"), "alerts"),
+]
+
+# Edge cases a rule must let through: unknowns during preview, resources it isn't about, safe alternatives.
+COMPLIANT: list[Case] = [
+    Case(
+        "alb-drop-invalid-headers",
+        "nlb",
+        lambda s: s.set("alb", "loadBalancerType", "network").unset("alb", "dropInvalidHeaderFields"),
+    ),
+    Case(
+        "alb-drop-invalid-headers", "unknown", lambda s: s.set("alb", "dropInvalidHeaderFields", UNKNOWN_BOOL)
+    ),
+    Case("alb-listener-https", "unknown-protocol", lambda s: s.set("http", "protocol", UNKNOWN_STRING)),
+    Case(
+        "alb-listener-tls-policy",
+        "fs",
+        lambda s: s.set("https", "sslPolicy", "ELBSecurityPolicy-FS-1-2-Res-2020-10"),
+    ),
+    Case("alb-listener-tls-policy", "unknown", lambda s: s.set("https", "sslPolicy", UNKNOWN_STRING)),
+    Case(
+        "ec2-imdsv2-required",
+        "imds-off",
+        lambda s: s.set("web-lt", "metadataOptions", {"httpEndpoint": "disabled"}),
+    ),
+    Case(
+        "ec2-ebs-encrypted",
+        "unknown-mappings",
+        lambda s: s.set("web-lt", "blockDeviceMappings", UNKNOWN_ARRAY),
+    ),
+    Case(
+        "ec2-no-public-ip",
+        "private",
+        lambda s: s.set("web-lt", "networkInterfaces", [{"associatePublicIpAddress": "false"}]),
+    ),
+    Case(
+        "asg-elb-health-check",
+        "worker",
+        lambda s: s.unset("web-asg", "targetGroupArns").set("web-asg", "healthCheckType", "EC2"),
+    ),
+    Case(
+        "asg-multi-az",
+        "unknown-zone",
+        lambda s: s.set("private-b", "availabilityZone", UNKNOWN_STRING).set(
+            "private-a", "availabilityZone", UNKNOWN_STRING
+        ),
+    ),
+    Case("rds-storage-encrypted", "replica-inherits", lambda s: s.unset("db-replica-1", "storageEncrypted")),
+    Case("rds-no-public-access", "unknown", lambda s: s.set("db", "publiclyAccessible", UNKNOWN_BOOL)),
+    Case("rds-backups-enabled", "unknown", lambda s: s.set("db", "backupRetentionPeriod", UNKNOWN_NUMBER)),
+    Case(
+        "rds-force-ssl",
+        "pg16-default-group",
+        lambda s: s.unset("db", "parameterGroupName").depend("db", "parameterGroupName"),
+    ),
+    Case(
+        "rds-managed-credentials",
+        "iam-auth",
+        lambda s: s.unset("db", "manageMasterUserPassword").set(
+            "db", "iamDatabaseAuthenticationEnabled", True
+        ),
+    ),
+    Case(
+        "rds-replica-other-az", "unknown", lambda s: s.set("db-replica-1", "availabilityZone", UNKNOWN_STRING)
+    ),
+    Case(
+        "elasticache-auth",
+        "rbac",
+        lambda s: s.unset("cache", "authToken").set("cache", "userGroupIds", ["ug-1"]),
+    ),
+    Case("cloudfront-minimum-tls", "unknown", lambda s: s.set("cdn", "viewerCertificate", UNKNOWN_STRING)),
+    Case(
+        "s3-block-public-access",
+        "unknown",
+        lambda s: s.set("static-public-access-block", "blockPublicAcls", UNKNOWN_BOOL),
+    ),
+    Case("s3-tls-only", "unknown-policy", lambda s: s.set("static-policy", "policy", UNKNOWN_STRING)),
+    Case(
+        "s3-versioning",
+        "log-bucket",
+        lambda s: s.drop("static-versioning").depend("alb", "accessLogs", "logs", "static"),
+    ),
+    Case("sg-no-world-ingress", "alb-https", lambda s: s),
+    Case(
+        "sg-data-from-app-only",
+        "external-source",
+        lambda s: s.depend("db-from-app", "referencedSecurityGroupId"),
+    ),
+    Case("iam-no-star-star", "unknown", lambda s: s.set("app-policy", "policy", UNKNOWN_STRING)),
+    Case(
+        "iam-no-star-star",
+        "scoped-star",
+        lambda s: s.add(
+            "ro",
+            "aws:iam/policy:Policy",
+            {"policy": _doc({"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::x"})},
+        ),
+    ),
+    Case(
+        "kms-key-rotation",
+        "asymmetric",
+        lambda s: (
+            s.set("key", "customerMasterKeySpec", "RSA_2048")
+            .set("key", "keyUsage", "SIGN_VERIFY")
+            .unset("key", "enableKeyRotation")
+        ),
+    ),
+    Case("logs-retention-set", "unknown", lambda s: s.set("app-logs", "retentionInDays", UNKNOWN_NUMBER)),
+]
