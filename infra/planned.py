@@ -13,6 +13,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+# How the engine's wire format marks a secret value: {SECRET_SIGNATURE_KEY: SECRET_SIGNATURE, "value": ...}.
+SECRET_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270"
+SECRET_MASK = "[secret]"
+
+
+def masked(value: Any, inside_secret: bool = False) -> Any:
+    """The value with every scalar inside a secret replaced by a mask: a plan never prints a secret."""
+    if isinstance(value, Mapping):
+        if value.get(SECRET_SIGNATURE_KEY) == SECRET_SIGNATURE:
+            return masked(value.get("value"), inside_secret=True)
+        return {k: masked(v, inside_secret) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [masked(v, inside_secret) for v in value]
+    return SECRET_MASK if inside_secret and value is not None else value
+
+
 @dataclass(frozen=True)
 class PlannedResource:
     type: str  # Pulumi type token, e.g. "aws:rds/instance:Instance"
@@ -28,7 +45,7 @@ class PlannedResource:
             "type": self.type,
             "name": self.name,
             "parent": self.parent,
-            "inputs": dict(self.inputs),
+            "inputs": masked(self.inputs),
             "urn": self.urn,
             "propertyDependencies": {k: list(v) for k, v in self.property_dependencies.items()},
         }

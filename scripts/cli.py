@@ -6,6 +6,7 @@ import click
 
 from scripts.deploy.commands import deploy, images, rollback, status
 from scripts.exit_codes import ExitCode
+from scripts.plan_cmd import plan
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,6 +15,7 @@ def cli() -> None:
     """Plan, check and ship a scalestack stack."""
 
 
+cli.add_command(plan)
 cli.add_command(deploy)
 cli.add_command(rollback)
 cli.add_command(status)

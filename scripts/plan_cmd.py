@@ -1,0 +1,138 @@
+"""`scalestack plan`: what `pulumi up` would create for a stack, computed offline, checked against the policy."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from infra.offline import PlanError, plan_stack
+from infra.planned import Plan, PlannedResource, masked
+from infra.policies import PolicyReport, UnknownRuleError, evaluate
+from infra.spec import NAMESPACE, SpecError, StackSpec, load_spec_file, load_stack_spec
+from scripts.exit_codes import ExitCode
+
+
+def resolve_spec(stack: str | None, stack_file: Path | None) -> StackSpec:
+    """The spec named on the command line; exits with INVALID_SPEC and the spec's own message on error."""
+    if (stack is None) == (stack_file is None):
+        raise click.UsageError("give exactly one of --stack NAME or --stack-file PATH")
+    try:
+        return load_stack_spec(stack) if stack is not None else load_spec_file(stack_file)  # type: ignore[arg-type]
+    except SpecError as err:
+        fail(str(err), ExitCode.INVALID_SPEC)
+
+
+def fail(message: str, code: ExitCode) -> Any:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.command()
+@click.option("--stack", "-s", metavar="NAME", help="A stack in stacks/ (dev, staging, prod, ...).")
+@click.option(
+    "--stack-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH",
+    help="A stack file anywhere; its name is taken from Pulumi.<name>.yaml.",
+)
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def plan(stack: str | None, stack_file: Path | None, output_format: str) -> None:
+    """Show every resource `pulumi up` would create for a stack, offline, and check it against the policy.
+
+    Runs the stack's real program under Pulumi's mock engine: no Pulumi CLI, AWS credentials or network.
+    Exits 0 when the plan passes, 3 when the stack file is invalid, 4 when a mandatory policy rule is
+    violated.
+    """
+    spec = resolve_spec(stack, stack_file)
+    try:
+        result = plan_stack(spec)
+        report = evaluate(result.resources, spec.environment, spec.policy.waivers)
+    except UnknownRuleError as err:
+        fail(f"{spec.source}: {NAMESPACE}:policy.waivers: {err}", ExitCode.INVALID_SPEC)
+    except PlanError as err:
+        fail(f"the program for stack '{spec.stack}' cannot be planned: {err}", ExitCode.FAILURE)
+    if output_format == "json":
+        click.echo(json.dumps(plan_json(result, report), indent=2, default=str))
+    else:
+        render_text(result, report, spec)
+    if report.blocked:
+        sys.exit(ExitCode.POLICY_VIOLATION)
+
+
+def plan_json(result: Plan, report: PolicyReport) -> dict[str, Any]:
+    return {
+        "stack": result.stack,
+        "resources": [r.to_json() for r in result.resources],
+        "outputs": masked(result.outputs),
+        "policy": report.to_json(),
+    }
+
+
+def render_text(result: Plan, report: PolicyReport, spec: StackSpec) -> None:
+    console = Console()
+    custom = [r for r in result.resources if r.custom]
+    title = f"[bold]{result.stack}[/] ({spec.environment}, {spec.region}): {len(custom)} resources"
+    console.print(_tree(result, title))
+    console.print(_type_counts(custom))
+    outputs = Table(title="Stack outputs", show_header=False, title_justify="left")
+    for key, value in masked(result.outputs).items():
+        outputs.add_row(key, json.dumps(value) if isinstance(value, list | dict) else str(value))
+    console.print(outputs)
+    _render_policy(console, report)
+
+
+def _tree(result: Plan, title: str) -> Tree:
+    """Components as branches, the resources directly under each counted by type."""
+    root = Tree(title)
+    children: dict[str | None, list[PlannedResource]] = {}
+    for resource in result.resources:
+        children.setdefault(resource.parent, []).append(resource)
+
+    def grow(branch: Tree, parent: str | None) -> None:
+        below = children.get(parent, [])
+        for component in (r for r in below if not r.custom):
+            grow(branch.add(f"[cyan]{component.name}[/] [dim]{component.type}[/]"), component.urn)
+        for type_token, count in sorted(Counter(r.type for r in below if r.custom).items()):
+            branch.add(f"{count} × {type_token}")
+
+    grow(root, None)
+    return root
+
+
+def _type_counts(resources: list[PlannedResource]) -> Table:
+    table = Table(title="Resources by type", title_justify="left")
+    table.add_column("type")
+    table.add_column("count", justify="right")
+    for type_token, count in Counter(r.type for r in resources).most_common():
+        table.add_row(type_token, str(count))
+    return table
+
+
+def _render_policy(console: Console, report: PolicyReport) -> None:
+    summary = (
+        f"Policy: {report.rules} rules in force for {report.environment}, {len(report.violations)} violations"
+    )
+    if report.waived:
+        summary += f", {len(report.waived)} waived"
+    console.print(f"[bold]{summary}[/]")
+    for waived in report.waived:
+        console.print(f"  waived {waived.rule}: {waived.reason}")
+    if not report.violations:
+        return
+    table = Table(title_justify="left")
+    for column in ("level", "rule", "resource", "message"):
+        table.add_column(column)
+    for v in report.violations:
+        style = "red" if v.level == "mandatory" else "yellow"
+        table.add_row(f"[{style}]{v.level}[/]", v.rule, v.resource, v.message)
+    console.print(table)
