@@ -1,4 +1,4 @@
-"""`scalestack plan`: what `pulumi up` would create for a stack, computed offline, checked against the policy."""
+"""`scalestack plan`: what `pulumi up` would create for a stack, computed offline and checked by the policy."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def _tree(result: Plan, title: str) -> Tree:
         for component in (r for r in below if not r.custom):
             grow(branch.add(f"[cyan]{component.name}[/] [dim]{component.type}[/]"), component.urn)
         for type_token, count in sorted(Counter(r.type for r in below if r.custom).items()):
-            branch.add(f"{count} × {type_token}")
+            branch.add(f"{count} x {type_token}")
 
     grow(root, None)
     return root
