@@ -95,17 +95,3 @@ class RichReporter:
         style = "green" if summary.get("exitCode") == 0 else "bold red"
         self._console.rule(f"[{style}]{summary.get('result', '')}[/{style}]")
         self._console.print(summary.get("account", ""), markup=False, soft_wrap=True)
-
-
-class RecordingReporter:
-    """Keeps every event in memory: used by tests and by `--json`-less callers that want the history."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.summaries: list[dict[str, Any]] = []
-
-    def emit(self, event: Event) -> None:
-        self.events.append(event)
-
-    def summary(self, summary: dict[str, Any]) -> None:
-        self.summaries.append(summary)

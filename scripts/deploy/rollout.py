@@ -31,6 +31,10 @@ FAILED = frozenset({"Failed", "Cancelled", "RollbackSuccessful", "RollbackFailed
 DONE = frozenset({"Successful"}) | FAILED
 
 
+def _reason(state: RefreshState) -> str:
+    return f": {state.reason}" if state.reason else ""
+
+
 @dataclass(frozen=True)
 class RolloutTiming:
     poll_seconds: float = 15.0
@@ -73,6 +77,7 @@ class Rollout:
         self._target = target
         self._timing = timing
         self._emit = emit
+        self._undone: set[str] = set()  # groups whose refresh this rollout rolled back or cancelled
 
     def latest_ids(self) -> dict[str, str | None]:
         """The newest refresh per group, read before `up` so the refresh `up` starts stands out."""
@@ -148,13 +153,14 @@ class Rollout:
             t.failed_polls += 1
             if t.failed_polls == 1:
                 problems.append(
-                    f"{role} refresh {t.refresh_id} failed at {state.percentage}%: {state.reason}"
+                    f"{role} refresh {t.refresh_id} failed at {state.percentage}%{_reason(state)}"
                 )
                 self._roll_back_active(self._others(t.group), f"{role} failed")
             return t.failed_polls > self._timing.failed_grace_polls
         if state.status in FAILED:
-            if not any(p.startswith(f"{role} ") for p in problems):
-                problems.append(f"{role} refresh {t.refresh_id} ended {state.status}: {state.reason}")
+            # A group we rolled back because of the other one is not a second problem.
+            if t.group not in self._undone and not any(p.startswith(f"{role} ") for p in problems):
+                problems.append(f"{role} refresh {t.refresh_id} ended {state.status}{_reason(state)}")
                 self._roll_back_active(self._others(t.group), f"{role} ended {state.status}")
             return True
         if state.status == "InProgress" and role == "web":
@@ -211,6 +217,7 @@ class Rollout:
 
     def _undo(self, role: str, group: str, why: str) -> None:
         """Roll back (instances return to the previous launch template); cancel when AWS cannot roll back."""
+        self._undone.add(group)
         try:
             rid = self._refreshes.rollback(group)
             self._emit(

@@ -1,0 +1,383 @@
+"""In-process fakes of the pipeline's ports. They keep state and record every call in one shared journal, so
+tests assert the order of effects and what the stack ends up running, not that a mock was called."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from scripts.deploy.errors import DeployError
+from scripts.deploy.events import Event
+from scripts.deploy.pipeline import Ports, Timing
+from scripts.deploy.ports import (
+    CommandResult,
+    GroupInstance,
+    HistoryEntry,
+    HttpResponse,
+    ImageInfo,
+    LogFn,
+    RefreshState,
+    RegistryAuth,
+    RolloutPreferences,
+    StaticSync,
+    TargetHealth,
+    UpResult,
+)
+from scripts.deploy.rollout import RolloutTiming
+from scripts.exit_codes import ExitCode
+
+FAST = Timing(
+    rollout=RolloutTiming(
+        poll_seconds=1, timeout_seconds=600, health_timeout_seconds=30, failed_grace_polls=2
+    ),
+    smoke_attempts=3,
+    smoke_interval_seconds=1,
+    invalidation_timeout_seconds=30,
+    invalidation_poll_seconds=1,
+)
+
+OUTPUTS: dict[str, Any] = {
+    "url": "https://d111.cloudfront.net",
+    "ecrRepositoryUrl": "123456789012.dkr.ecr.us-east-1.amazonaws.com/scalestack-dev",
+    "ecrRepositoryName": "scalestack-dev",
+    "webAsgName": "web-asg",
+    "workerAsgName": "worker-asg",
+    "webTargetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/abc",
+    "cloudfrontDistributionId": "E2EXAMPLE",
+    "staticBucketName": "static-bucket",
+    "alarmNames": ["web-5xx", "web-latency"],
+    "imageTag": "v1",
+    "rollout": {
+        "minHealthyPercentage": 90,
+        "checkpointPercentages": [50],
+        "checkpointDelaySeconds": 120,
+        "instanceWarmupSeconds": 60,
+    },
+    "appCommands": {"migrate": ["migrate"]},
+}
+
+
+class Journal(list[tuple[str, Any]]):
+    def names(self) -> list[str]:
+        return [name for name, _ in self]
+
+
+def s(status: str, pct: int, reason: str = "") -> tuple[str, int, str]:
+    return (status, pct, reason)
+
+
+SUCCESS = [
+    s("Pending", 0),
+    s("InProgress", 0),
+    s("InProgress", 50),
+    s("InProgress", 100),
+    s("Successful", 100),
+]
+ROLLED_BACK_BY_AWS = [
+    s("InProgress", 0),
+    s("InProgress", 50),
+    s("Failed", 50, "instances failed health checks"),
+    s("RollbackInProgress", 50),
+    s("RollbackSuccessful", 100, "rolled back"),
+]
+ROLLBACK = [s("RollbackInProgress", 30), s("RollbackSuccessful", 100)]
+
+
+@dataclass
+class _Refresh:
+    refresh_id: str
+    script: list[tuple[str, int, str]]
+    position: int = 0
+
+    def peek(self) -> RefreshState:
+        status, pct, reason = self.script[min(self.position, len(self.script) - 1)]
+        return RefreshState(self.refresh_id, status, pct, reason, None)
+
+
+class FakeRefreshes:
+    """Each refresh plays a script of states, one step per poll interval (the fake clock's sleep, as time
+    passes in AWS); `rollback` swaps in the rollback script, `cancel` ends it Cancelled."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.refreshes: dict[str, list[_Refresh]] = {}
+        self.scripts: dict[
+            str, list[list[tuple[str, int, str]]]
+        ] = {}  # group -> scripts of refreshes to come
+        self._counter = 0
+
+    def add(self, group: str) -> str:
+        self._counter += 1
+        queue = self.scripts.get(group) or [SUCCESS]
+        script = queue.pop(0) if len(queue) > 1 else queue[0]
+        refresh = _Refresh(f"{group}-r{self._counter}", list(script))
+        self.refreshes.setdefault(group, []).append(refresh)
+        return refresh.refresh_id
+
+    def latest(self, group: str) -> RefreshState | None:
+        found = self.refreshes.get(group)
+        return found[-1].peek() if found else None
+
+    def get(self, group: str, refresh_id: str) -> RefreshState:
+        return next(r for r in self.refreshes[group] if r.refresh_id == refresh_id).peek()
+
+    def tick(self) -> None:
+        for refreshes in self.refreshes.values():
+            refreshes[-1].position += 1
+
+    def start(self, group: str, preferences: RolloutPreferences, alarms: Sequence[str]) -> str:
+        refresh_id = self.add(group)
+        self.journal.append(("refresh.start", (group, preferences, tuple(alarms))))
+        return refresh_id
+
+    def rollback(self, group: str) -> str:
+        refresh = self.refreshes[group][-1]
+        self.journal.append(("refresh.rollback", group))
+        refresh.script, refresh.position = list(ROLLBACK), 0
+        return refresh.refresh_id
+
+    def cancel(self, group: str) -> str:
+        refresh = self.refreshes[group][-1]
+        self.journal.append(("refresh.cancel", group))
+        refresh.script, refresh.position = [s("Cancelled", refresh.peek().percentage)], 0
+        return refresh.refresh_id
+
+
+class FakeEngine:
+    def __init__(self, journal: Journal, registry: FakeRegistry) -> None:
+        self.journal = journal
+        self.registry = registry
+        self.reachable = True
+        self.build_error: str | None = None
+        self.push_error: str | None = None
+
+    def ping(self) -> None:
+        if not self.reachable:
+            raise DeployError(ExitCode.ENGINE_UNREACHABLE, "cannot reach a Docker engine")
+
+    def build(
+        self, context: Path, image: str, build_args: Mapping[str, str], labels: Mapping[str, str], log: LogFn
+    ) -> str:
+        self.journal.append(("build", (image, dict(build_args), dict(labels))))
+        if self.build_error:
+            raise DeployError(ExitCode.BUILD_FAILED, f"docker build failed: {self.build_error}")
+        log("Step 1/1 : FROM python")
+        return "sha256:feed"
+
+    def push(self, repository: str, tag: str, auth: RegistryAuth, log: LogFn) -> None:
+        self.journal.append(("push", (repository, tag, auth.username)))
+        if self.push_error:
+            raise DeployError(ExitCode.PUSH_FAILED, f"docker push failed: {self.push_error}")
+        self.registry.tags.add(tag)
+
+
+class FakeRegistry:
+    def __init__(self, journal: Journal, tags: set[str]) -> None:
+        self.journal = journal
+        self.tags = tags
+
+    def login(self) -> RegistryAuth:
+        self.journal.append(("ecr.login", None))
+        return RegistryAuth("AWS", "secret", "https://123456789012.dkr.ecr.us-east-1.amazonaws.com")
+
+    def has_tag(self, repository_name: str, tag: str) -> bool:
+        return tag in self.tags
+
+    def images(self, repository_name: str) -> list[ImageInfo]:
+        return [ImageInfo((t,), f"sha256:{t}", None, 1) for t in sorted(self.tags)]
+
+
+class FakeStack:
+    """Pulumi: a config tag and outputs; `up` makes outputs follow config and, like the ASGs'
+    instance_refresh block, starts a refresh on both groups when the image tag changed."""
+
+    def __init__(self, journal: Journal, refreshes: FakeRefreshes, outputs: dict[str, Any]) -> None:
+        self.journal = journal
+        self.refreshes = refreshes
+        self.deployed = dict(outputs)
+        self.config_tag: str = outputs["imageTag"]
+        self.up_errors: list[str | None] = []  # one per `up` call, None = succeeds
+        self.starts_refresh = True
+
+    def outputs(self) -> dict[str, Any]:
+        return dict(self.deployed)
+
+    def image_tag(self) -> str | None:
+        return self.config_tag
+
+    def set_image_tag(self, tag: str) -> None:
+        self.journal.append(("config.imageTag", tag))
+        self.config_tag = tag
+
+    def up(self, log: LogFn) -> UpResult:
+        self.journal.append(("up", self.config_tag))
+        error = self.up_errors.pop(0) if self.up_errors else None
+        changed = self.deployed["imageTag"] != self.config_tag
+        if changed and self.starts_refresh:
+            for group in (self.deployed["webAsgName"], self.deployed["workerAsgName"]):
+                self.refreshes.add(group)
+        if error:
+            raise DeployError(ExitCode.INFRA_UPDATE_FAILED, f"`pulumi up` failed: {error}")
+        log("update aws:ec2/launchTemplate:LaunchTemplate web-lt")
+        self.deployed["imageTag"] = self.config_tag
+        return UpResult({"update": 2 if changed else 0, "same": 40})
+
+
+class FakeCommands:
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.result = CommandResult("Success", "Running upgrade -> 0002\n", "")
+
+    def run(
+        self, instance_id: str, commands: Sequence[str], comment: str, timeout_seconds: int
+    ) -> CommandResult:
+        self.journal.append(("ssm.run", (instance_id, list(commands))))
+        return self.result
+
+
+class FakeFleet:
+    def __init__(self) -> None:
+        self.instances_by_group: dict[str, list[GroupInstance]] = {
+            "web-asg": [
+                GroupInstance("i-web1", "InService", "Healthy", "3"),
+                GroupInstance("i-web2", "InService", "Healthy", "3"),
+            ],
+        }
+        self.targets: list[TargetHealth] = [
+            TargetHealth("i-web1", "healthy"),
+            TargetHealth("i-web2", "healthy"),
+        ]
+        self.firing: list[str] = []
+
+    def instances(self, group: str) -> list[GroupInstance]:
+        return self.instances_by_group.get(group, [])
+
+    def target_health(self, target_group_arn: str) -> list[TargetHealth]:
+        return list(self.targets)
+
+    def alarms_firing(self, alarm_names: Sequence[str]) -> list[str]:
+        return [a for a in self.firing if a in alarm_names]
+
+
+class FakeCdn:
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.bucket: dict[str, bytes] = {}
+        self.statuses = ["InProgress", "Completed"]
+
+    def publish(self, bucket: str, assets: Mapping[str, Path]) -> StaticSync:
+        sync = StaticSync([], [])
+        for key, path in assets.items():
+            body = path.read_bytes()
+            if self.bucket.get(key) != body:
+                sync.uploaded.append(key)
+                if key in self.bucket:
+                    sync.overwritten.append(key)
+                self.bucket[key] = body
+        self.journal.append(("s3.publish", sorted(sync.uploaded)))
+        return sync
+
+    def invalidate(self, distribution_id: str, paths: Sequence[str]) -> str:
+        self.journal.append(("cloudfront.invalidate", list(paths)))
+        return "I1"
+
+    def invalidation_status(self, distribution_id: str, invalidation_id: str) -> str:
+        return self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+
+
+class FakeHistory:
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.items: list[HistoryEntry] = []
+        self.broken = False
+
+    def entries(self) -> list[HistoryEntry]:
+        return list(self.items)
+
+    def record(self, entry: HistoryEntry) -> None:
+        if self.broken:
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "PutParameter"
+            )
+        self.journal.append(("history.record", (entry.tag, entry.kind)))
+        self.items.append(entry)
+
+
+class FakeHttp:
+    def __init__(self) -> None:
+        self.answers: dict[str, list[HttpResponse]] = {}
+        self.requests: list[str] = []
+
+    def get(self, url: str, timeout_seconds: float) -> HttpResponse:
+        self.requests.append(url)
+        queue = self.answers.get(url.split("://", 1)[1].split("/", 1)[1])
+        if not queue:
+            return HttpResponse(200, b'{"status": "ok"}' if "api" in url else b"ready")
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+
+class FakeClock:
+    def __init__(self, on_sleep: Callable[[], None]) -> None:
+        self.now = 0.0
+        self.interrupt_after: float | None = None
+        self.on_sleep = on_sleep
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.on_sleep()
+        if self.interrupt_after is not None and self.now >= self.interrupt_after:
+            raise KeyboardInterrupt
+
+
+@dataclass
+class World:
+    journal: Journal = field(default_factory=Journal)
+    ecr_tags: set[str] = field(default_factory=lambda: {"v1"})
+
+    def __post_init__(self) -> None:
+        self.refreshes = FakeRefreshes(self.journal)
+        self.registry = FakeRegistry(self.journal, self.ecr_tags)
+        self.engine = FakeEngine(self.journal, self.registry)
+        self.stack = FakeStack(self.journal, self.refreshes, OUTPUTS)
+        self.commands = FakeCommands(self.journal)
+        self.fleet = FakeFleet()
+        self.cdn = FakeCdn(self.journal)
+        self.history = FakeHistory(self.journal)
+        self.http = FakeHttp()
+        self.clock = FakeClock(self.refreshes.tick)
+
+    def ports(self) -> Ports:
+        return Ports(
+            self.engine,
+            self.registry,
+            self.stack,
+            self.refreshes,
+            self.commands,
+            self.fleet,
+            self.cdn,
+            self.history,
+            self.http,
+            self.clock,
+        )
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.summaries: list[dict[str, Any]] = []
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+    def summary(self, summary: dict[str, Any]) -> None:
+        self.summaries.append(summary)
+
+    def messages(self, step: str | None = None) -> list[str]:
+        return [e.message for e in self.events if step is None or e.step == step]
