@@ -7,6 +7,7 @@ import click
 from scripts.deploy.commands import deploy, images, rollback, status
 from scripts.exit_codes import ExitCode
 from scripts.plan_cmd import plan
+from scripts.policy_cmd import policy
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,6 +21,7 @@ cli.add_command(deploy)
 cli.add_command(rollback)
 cli.add_command(status)
 cli.add_command(images)
+cli.add_command(policy)
 
 
 def main() -> None:
