@@ -13,7 +13,7 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, cast
 
 import structlog
 from redis.asyncio import Redis
@@ -103,8 +103,7 @@ class RedisStore:
         self._redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
     async def get(self, key: str) -> bytes | None:
-        value: bytes | None = await self._redis.get(key)
-        return value
+        return cast(bytes | None, await self._redis.get(key))
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         await self._redis.set(key, value, px=int(ttl * 1000))

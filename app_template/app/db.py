@@ -72,7 +72,7 @@ class Database:
         return [replica.engine for replica in rotated if replica.available] + [self.primary]
 
     async def read(self, query: Callable[[AsyncConnection], Awaitable[T]], *, use_primary: bool = False) -> T:
-        """Runs `query` on a replica (round robin); on a replica failure, on the next one, then the primary."""
+        """Runs `query` on a replica (round robin); if that replica fails, on the next, then the primary."""
         *replicas, primary = self._read_order(use_primary)
         for engine in replicas:
             try:

@@ -49,8 +49,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> HTMLResponse:
+        stylesheet = static_url("app.css")
         page = (
-            f'<!doctype html><title>scalestack app</title><link rel="stylesheet" href="{static_url("app.css")}">'
+            f'<!doctype html><title>scalestack app</title><link rel="stylesheet" href="{stylesheet}">'
             '<h1>scalestack app template</h1><p>API docs at <a href="/docs">/docs</a>; '
             "items at <code>/api/items</code>.</p>"
         )

@@ -7,6 +7,7 @@ advisory locks; a file lock beside the database does the same job between worker
 
 import asyncio
 import fcntl
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -39,11 +40,13 @@ async def _file_lock(database: str | None) -> AsyncIterator[None]:
     if not database or database == ":memory:":
         yield
         return
-    path = Path(database)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{path}.migrate-lock", "w") as lock_file:
-        await asyncio.to_thread(fcntl.flock, lock_file, fcntl.LOCK_EX)
-        yield  # closing the file releases the lock
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    lock_fd = os.open(f"{database}.migrate-lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, lock_fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(lock_fd)  # releases the lock
 
 
 async def migrate(settings: Settings) -> None:
@@ -52,7 +55,9 @@ async def migrate(settings: Settings) -> None:
         if engine.dialect.name == "postgresql":
             async with engine.begin() as connection:
                 # Transaction-scoped, so a crashed migrator cannot leave the lock held.
-                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
                 await connection.run_sync(_upgrade)
         else:
             async with _file_lock(engine.url.database), engine.begin() as connection:

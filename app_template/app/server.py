@@ -9,9 +9,11 @@ import signal
 import sys
 import time
 from types import FrameType
-from typing import Any
+from typing import Any, ClassVar
 
+from fastapi import FastAPI
 from gunicorn.arbiter import Arbiter
+from uvicorn.config import Config
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
@@ -19,14 +21,17 @@ from app.settings import get_settings
 
 
 class DrainingServer(Server):
-    drain_deadline: float | None = None
+    def __init__(self, config: Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self.app = app
+        self.drain_deadline: float | None = None
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if sig != signal.SIGTERM:
             super().handle_exit(sig, frame)
         # A repeated SIGTERM (systemd signals the whole control group) must not cut the drain short.
         elif self.drain_deadline is None:
-            self.config.app.state.shutting_down = True
+            self.app.state.shutting_down = True
             self.drain_deadline = time.monotonic() + get_settings().shutdown_drain_seconds
 
     async def on_tick(self, counter: int) -> bool:
@@ -35,8 +40,8 @@ class DrainingServer(Server):
         return await super().on_tick(counter)
 
 
-class Worker(UvicornWorker):
-    CONFIG_KWARGS: dict[str, Any] = {"loop": "uvloop", "http": "httptools"}
+class Worker(UvicornWorker):  # type: ignore[misc]  # uvicorn-worker ships no type hints
+    CONFIG_KWARGS: ClassVar[dict[str, Any]] = {"loop": "uvloop", "http": "httptools"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -48,7 +53,7 @@ class Worker(UvicornWorker):
 
     async def _serve(self) -> None:
         self.config.app = self.wsgi
-        server = DrainingServer(config=self.config)
+        server = DrainingServer(self.config, self.wsgi)
         self._install_sigquit_handler()
         await server.serve(sockets=self.sockets)
         if not server.started:

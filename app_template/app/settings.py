@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     )
     db_connect_timeout_seconds: float = Field(2.0, gt=0, description="Connect timeout per database server.")
     db_pool_size: int = Field(10, ge=1, description="Connections per server and per worker process.")
-    cache_ttl_seconds: float = Field(60.0, gt=0, description="Freshness of a cached item in the shared cache.")
+    cache_ttl_seconds: float = Field(
+        60.0, gt=0, description="Freshness of a cached item in the shared cache."
+    )
     cache_ttl_jitter: float = Field(
         0.1, ge=0, lt=1, description="Relative random spread of TTLs, so hot keys do not expire together."
     )

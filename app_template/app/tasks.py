@@ -51,9 +51,7 @@ def _json_logs(**_: Any) -> None:
 def _upsert(dialect: str, tag: str) -> Insert:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(TagCount).values(tag=tag, count=1)
-    return statement.on_conflict_do_update(
-        index_elements=[TagCount.tag], set_={"count": TagCount.count + 1}
-    )
+    return statement.on_conflict_do_update(index_elements=[TagCount.tag], set_={"count": TagCount.count + 1})
 
 
 async def _count_tags(tags: list[str]) -> None:

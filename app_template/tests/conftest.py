@@ -1,4 +1,4 @@
-"""Fixtures that start real servers. Under CI=true a missing server binary fails the run; elsewhere it skips."""
+"""Fixtures that start real servers. Under CI=true a missing server fails the run; elsewhere it skips."""
 
 import os
 from collections.abc import Iterator

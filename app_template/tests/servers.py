@@ -127,7 +127,9 @@ full_page_writes = off
 
     def sql(self, query: str, database: str = "app") -> str:
         argv = [str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "app", "-d", database]
-        done = subprocess.run([*argv, "-AtX", "-c", query], check=True, capture_output=True, text=True, timeout=20)
+        done = subprocess.run(
+            [*argv, "-AtX", "-c", query], check=True, capture_output=True, text=True, timeout=20
+        )
         return done.stdout.strip()
 
     def statement_calls(self, pattern: str) -> int:
@@ -184,7 +186,17 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

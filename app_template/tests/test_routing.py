@@ -24,7 +24,11 @@ def calls(pg: PostgresCluster, pattern: str) -> tuple[int, int]:
 
 def insert_behind_the_apps_back(pg: PostgresCluster, name: str) -> int:
     """An item the app has never seen, so nothing of it is cached anywhere."""
-    item_id = int(pg.primary.sql(f"INSERT INTO items (name, price_cents, tags) VALUES ('{name}', 100, '[]') RETURNING id").splitlines()[0])
+    item_id = int(
+        pg.primary.sql(
+            f"INSERT INTO items (name, price_cents, tags) VALUES ('{name}', 100, '[]') RETURNING id"
+        ).splitlines()[0]
+    )
     pg.wait_replicated()
     return item_id
 
@@ -83,7 +87,9 @@ def test_a_client_reads_its_own_writes_from_the_primary(pg: PostgresCluster, pg_
         pg.replica.sql("SELECT pg_wal_replay_resume()")
 
 
-def test_a_cold_key_under_100_concurrent_requests_costs_one_query(pg: PostgresCluster, pg_app: AppServer) -> None:
+def test_a_cold_key_under_100_concurrent_requests_costs_one_query(
+    pg: PostgresCluster, pg_app: AppServer
+) -> None:
     item_id = insert_behind_the_apps_back(pg, "stampede")
     before = calls(pg, ITEM_BY_ID)
     responses = asyncio.run(get_many(pg_app.url, f"/api/items/{item_id}", count=100, concurrency=100))
@@ -122,7 +128,9 @@ def test_a_stopped_redis_costs_no_failed_request(
     try:
         cold_id = insert_behind_the_apps_back(pg, "cold")
         with httpx.Client(base_url=pg_app.url, timeout=10) as client:
-            statuses = [client.get(f"/api/items/{item_id}").status_code for item_id in (cached_id, cold_id) * 10]
+            statuses = [
+                client.get(f"/api/items/{item_id}").status_code for item_id in (cached_id, cold_id) * 10
+            ]
             statuses.append(client.post("/api/items", json={"name": "during outage", "price": 1}).status_code)
             assert statuses == [200] * 20 + [201]
             readiness = client.get("/readyz")
@@ -131,4 +139,8 @@ def test_a_stopped_redis_costs_no_failed_request(
         assert warnings and warnings[0]["level"] == "warning"
     finally:
         redis_server.start()
-    wait_for(lambda: httpx.get(f"{pg_app.url}/readyz").json()["cache"] == "ok", "the cache to come back", timeout=10)
+    wait_for(
+        lambda: httpx.get(f"{pg_app.url}/readyz").json()["cache"] == "ok",
+        "the cache to come back",
+        timeout=10,
+    )

@@ -20,6 +20,7 @@ log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/items", tags=["items"])
 
 _COLUMNS = (Item.id, Item.name, Item.price_cents, Item.tags, Item.created_at)
+ItemRow = Row[int, str, int, list[str], datetime]
 ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 NOT_FOUND = orjson.dumps({"detail": "item not found"})
 
@@ -37,7 +38,7 @@ def _cache_key(item_id: int) -> str:
     return f"item:v1:{item_id}"
 
 
-def _as_dict(row: Row[Any]) -> dict[str, Any]:
+def _as_dict(row: ItemRow) -> dict[str, Any]:
     created_at: datetime = row.created_at
     if created_at.tzinfo is None:  # SQLite keeps no zone; the server wrote UTC
         created_at = created_at.replace(tzinfo=UTC)
@@ -85,9 +86,11 @@ async def _enqueue_tag_count(tags: list[str]) -> None:
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ItemOut)
 async def create_item(body: ItemCreate, db: DbDep, cache: CacheDep) -> Response:
     async with db.transaction() as connection:
-        statement = insert(Item).values(
-            name=body.name, price_cents=int(body.price * 100), tags=body.tags
-        ).returning(*_COLUMNS)
+        statement = (
+            insert(Item)
+            .values(name=body.name, price_cents=int(body.price * 100), tags=body.tags)
+            .returning(*_COLUMNS)
+        )
         row = (await connection.execute(statement)).one()
     payload = orjson.dumps(_as_dict(row))
     await cache.put(_cache_key(row.id), payload)
@@ -98,12 +101,16 @@ async def create_item(body: ItemCreate, db: DbDep, cache: CacheDep) -> Response:
 
 
 @router.get("/{item_id}", response_model=ItemOut, responses={404: {"description": "No such item"}})
-async def read_item(item_id: ItemId, db: DbDep, cache: CacheDep, wrote_recently: WroteRecentlyDep) -> Response:
+async def read_item(
+    item_id: ItemId, db: DbDep, cache: CacheDep, wrote_recently: WroteRecentlyDep
+) -> Response:
     if wrote_recently:
         # The cache may hold what a lagging replica said a moment ago: read this client's write itself.
         payload = await db.read(lambda c: _fetch_one(c, item_id), use_primary=True)
     else:
-        payload = await cache.get_or_load(_cache_key(item_id), lambda: db.read(lambda c: _fetch_one(c, item_id)))
+        payload = await cache.get_or_load(
+            _cache_key(item_id), lambda: db.read(lambda c: _fetch_one(c, item_id))
+        )
     if payload is None:
         return _json(NOT_FOUND, status.HTTP_404_NOT_FOUND, "no-store")
     return _json(payload, status.HTTP_200_OK, _cacheable())
@@ -116,7 +123,7 @@ async def list_items(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[int | None, Query(ge=0, description="`next_cursor` of the previous page.")] = None,
 ) -> Response:
-    async def page(connection: AsyncConnection) -> list[Row[Any]]:
+    async def page(connection: AsyncConnection) -> list[ItemRow]:
         # Keyset pagination: the primary key index finds the start; no OFFSET scan grows with depth.
         statement = select(*_COLUMNS).order_by(Item.id).limit(limit + 1)
         if cursor is not None:
@@ -137,10 +144,10 @@ async def update_item(item_id: ItemId, body: ItemUpdate, db: DbDep, cache: Cache
         changes["price_cents"] = int(changes.pop("price") * 100)
     async with db.transaction() as connection:
         if changes:
-            statement = update(Item).where(Item.id == item_id).values(**changes).returning(*_COLUMNS)
+            updating = update(Item).where(Item.id == item_id).values(**changes).returning(*_COLUMNS)
+            row = (await connection.execute(updating)).one_or_none()
         else:
-            statement = select(*_COLUMNS).where(Item.id == item_id)
-        row = (await connection.execute(statement)).one_or_none()
+            row = (await connection.execute(select(*_COLUMNS).where(Item.id == item_id))).one_or_none()
     if row is None:
         return _json(NOT_FOUND, status.HTTP_404_NOT_FOUND, "no-store")
     payload = orjson.dumps(_as_dict(row))
@@ -148,7 +155,9 @@ async def update_item(item_id: ItemId, body: ItemUpdate, db: DbDep, cache: Cache
     return _written(payload, status.HTTP_200_OK)
 
 
-@router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses={404: {"description": "No such item"}})
+@router.delete(
+    "/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses={404: {"description": "No such item"}}
+)
 async def delete_item(item_id: ItemId, db: DbDep, cache: CacheDep) -> Response:
     async with db.transaction() as connection:
         deleted = (await connection.execute(delete(Item).where(Item.id == item_id))).rowcount
