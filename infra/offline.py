@@ -36,18 +36,15 @@ class _FakeCloud(pulumi.runtime.Mocks):
         self.region = region
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        name = args.name
+        # A physical name the program chose wins over the logical one, which stands in for autonaming.
+        state: dict[str, Any] = {"name": args.name, **args.inputs}
+        physical = str(state["name"])
         service = args.typ.split(":")[1].split("/")[0]
-        state: dict[str, Any] = {
-            "name": name,
-            "arn": f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{name}",
-            **args.inputs,
-        }
+        state.setdefault("arn", f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{physical}")
         computed = _COMPUTED.get(args.typ)
         if computed:
-            # Physical names the program chose win over logical ones, as after autonaming.
-            state.update(computed(str(state["name"]), self.region, args.inputs))
-        return f"{name}-id", state
+            state.update(computed(physical, self.region, args.inputs))
+        return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         answer = _CALLS.get(args.token)

@@ -65,6 +65,7 @@ RDS_CLASS = re.compile(
     rf"^db\.(t3|t4g|m5|m5d|m6g|m6gd|m6i|m6id|m7g|m7i|r5|r5d|r6g|r6gd|r6i|r6id|r7g|r7i)\.{_SIZE}$"
 )
 CACHE_NODE_TYPE = re.compile(rf"^cache\.(t3|t4g|m5|m6g|m7g|r5|r6g|r6gd|r7g)\.{_SIZE}$")
+STACK_NAME = re.compile(r"[a-z][a-z0-9-]{0,19}")
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
@@ -349,10 +350,17 @@ REFUSED_KEYS: Mapping[str, str] = {
 }
 
 
+def _check_stack_name(stack: str) -> None:
+    if not STACK_NAME.fullmatch(stack):
+        raise SpecError(
+            f"stack name '{stack}': use a lower-case letter then up to 19 lower-case letters, digits or '-' "
+            "(it becomes part of AWS names such as the database identifier)"
+        )
+
+
 def load_stack_spec(stack: str, stacks_dir: Path = STACKS_DIR) -> StackSpec:
     """The spec of a stack by name, from `<stacks_dir>/Pulumi.<stack>.yaml`."""
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", stack):
-        raise SpecError(f"stack name '{stack}': use letters, digits, '-', '_' or '.' (at most 100)")
+    _check_stack_name(stack)
     path = stacks_dir / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
@@ -380,6 +388,7 @@ def load_spec_file(path: Path, stack: str | None = None) -> StackSpec:
 
 def parse_config(config: Mapping[str, Any], *, stack: str, source: str) -> StackSpec:
     """Validate Pulumi config (`aws:region` and `scalestack:*` keys) merged over the environment's profile."""
+    _check_stack_name(stack)
     document = _namespaced(config, source)
     environment = document.get("environment")
     if environment not in PROFILES:
@@ -390,7 +399,7 @@ def parse_config(config: Mapping[str, Any], *, stack: str, source: str) -> Stack
     try:
         spec = StackSpec.model_validate({**merged, "stack": stack, "source": source})
     except ValidationError as err:
-        raise SpecError(_join([_describe(e, source) for e in err.errors() if e["loc"][:1] != ("stack",)]))
+        raise SpecError(_join([_describe(e, source) for e in err.errors()])) from None
     violations = _environment_violations(spec)
     if violations:
         raise SpecError(_join(violations))
