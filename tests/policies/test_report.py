@@ -1,0 +1,139 @@
+"""The report `scalestack plan` prints and the levels CrossGuard enforces: per environment, with waivers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from infra.planned import PlannedResource
+from infra.policies import RULES, UnknownRuleError, evaluate
+from infra.policies.crossguard import pulumi_config, to_policies
+from infra.policies.pack import PackConfigError, select
+from scripts.exit_codes import ExitCode
+from scripts.policy_cmd import policy
+
+from .fixtures import baseline
+
+
+@dataclass(frozen=True)
+class W:
+    rule: str
+    reason: str
+
+
+def _public_db_and_no_final_snapshot() -> list[PlannedResource]:
+    stack = baseline().set("db", "publiclyAccessible", True).set("db", "skipFinalSnapshot", True)
+    stack.set("alb", "dropInvalidHeaderFields", False)
+    return stack.planned()
+
+
+def test_levels_follow_the_environment() -> None:
+    planned = _public_db_and_no_final_snapshot()
+    levels = {
+        env: {v.rule: v.level for v in evaluate(planned, env).violations}
+        for env in ("dev", "staging", "prod")
+    }
+    # Public database: mandatory everywhere. Standard rule: advisory in dev. Prod-only rule: off in dev.
+    assert levels["dev"] == {"rds-no-public-access": "mandatory", "alb-drop-invalid-headers": "advisory"}
+    assert levels["staging"] == {
+        "rds-no-public-access": "mandatory",
+        "alb-drop-invalid-headers": "mandatory",
+        "rds-final-snapshot": "advisory",
+    }
+    assert set(levels["prod"].values()) == {"mandatory"} and len(levels["prod"]) == 3
+
+
+def test_report_json_has_exactly_the_contract_keys() -> None:
+    report = evaluate(_public_db_and_no_final_snapshot(), "prod")
+    document = report.to_json()
+    assert set(document) == {"rules", "violations"}
+    assert document["rules"] == len(RULES)
+    assert all(set(v) == {"rule", "resource", "message", "level"} for v in document["violations"])
+    assert {v["resource"] for v in document["violations"]} == {"db", "alb"}
+    json.dumps(document)
+    assert report.blocked
+    assert not evaluate(baseline().planned(), "prod").blocked
+
+
+def test_waived_rule_reports_nothing_and_is_listed_with_its_reason() -> None:
+    planned = _public_db_and_no_final_snapshot()
+    report = evaluate(planned, "prod", [W("rds-final-snapshot", "scratch database, recreated nightly")])
+    assert "rds-final-snapshot" not in {v.rule for v in report.violations}
+    assert [(w.rule, w.reason) for w in report.waived] == [
+        ("rds-final-snapshot", "scratch database, recreated nightly")
+    ]
+    assert report.rules == len(RULES) - 1
+
+
+def test_advisory_only_violations_do_not_block() -> None:
+    stack = baseline().set("alb", "dropInvalidHeaderFields", False)
+    report = evaluate(stack.planned(), "dev")
+    assert [v.level for v in report.violations] == ["advisory"]
+    assert not report.blocked
+
+
+def test_waiver_for_unknown_rule_is_an_error_not_a_silent_pass() -> None:
+    with pytest.raises(UnknownRuleError, match="rds-no-publc-access"):
+        evaluate(baseline().planned(), "prod", [W("rds-no-publc-access", "typo in the rule id")])
+    with pytest.raises(UnknownRuleError):
+        to_policies("prod", {"no-such-rule": "x"})
+
+
+def test_crossguard_levels_and_pulumi_config_match_the_rules() -> None:
+    for environment in ("dev", "staging", "prod"):
+        policies = {
+            p.name: p.enforcement_level.value for p in to_policies(environment) if p.enforcement_level
+        }
+        assert policies == {r.id: r.enforcement.level(environment).value for r in RULES}
+    config = pulumi_config("prod", {"cloudfront-waf": "internal tool behind VPN"})
+    assert config["cloudfront-waf"] == {"enforcementLevel": "disabled"}
+    assert config["rds-no-public-access"] == {"enforcementLevel": "mandatory"}
+
+
+def test_pack_selects_levels_from_its_environment() -> None:
+    assert select({}).environment == "prod"
+    assert select({"SCALESTACK_ENVIRONMENT": "dev"}).environment == "dev"
+    assert select({"SCALESTACK_STACK": "staging"}).environment == "staging"
+    with pytest.raises(PackConfigError, match="SCALESTACK_ENVIRONMENT"):
+        select({"SCALESTACK_ENVIRONMENT": "qa"})
+    with pytest.raises(PackConfigError, match="no stack 'nope'"):
+        select({"SCALESTACK_STACK": "nope"})
+
+
+def test_pack_entry_point_builds_the_pack_from_the_shared_rules() -> None:
+    source = (Path(__file__).resolve().parents[2] / "policy_pack" / "__main__.py").read_text()
+    assert "PolicyPack(" in source and "select(os.environ)" in source and "selection.policies()" in source
+
+
+def test_policy_list_cli() -> None:
+    runner = CliRunner()
+    listed = runner.invoke(policy, ["--list", "--format", "json"])
+    assert listed.exit_code == ExitCode.OK
+    rows = json.loads(listed.output)["rules"]
+    assert len(rows) == len(RULES) >= 40
+    assert rows[0]["levels"].keys() == {"dev", "staging", "prod"}
+
+    per_stack = runner.invoke(policy, ["--list", "--stack", "prod", "--format", "json"])
+    assert per_stack.exit_code == ExitCode.OK
+    assert json.loads(per_stack.output)["environment"] == "prod"
+
+    text = runner.invoke(policy, ["--list"])
+    assert text.exit_code == ExitCode.OK and "rds-no-public-access" in text.output
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["--stack", "nope"], ExitCode.INVALID_SPEC, "no stack 'nope'"),
+        (["--format", "xml"], ExitCode.USAGE, "'xml' is not one of"),
+        (["--pulumi-config"], ExitCode.USAGE, "needs --stack"),
+    ],
+)
+def test_policy_cli_errors_are_clear(args: list[str], code: int, says: str) -> None:
+    result = CliRunner().invoke(policy, args)
+    assert result.exit_code == code
+    assert says in result.output
