@@ -1,0 +1,150 @@
+"""`scalestack plan` as a user runs it: output, exit codes, and no traceback on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+from click.testing import CliRunner
+
+from infra.offline import PlanError, plan_stack
+from infra.spec import load_stack_spec
+from scripts.cli import cli
+from scripts.exit_codes import ExitCode
+
+RDS = "aws:rds/instance:Instance"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    assert "Traceback" not in result.output + result.stderr
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_prod_json_lists_the_topology_and_passes_the_policy() -> None:
+    code, out, _ = run("plan", "--stack", "prod", "--format", "json")
+    assert code == ExitCode.OK
+    document = json.loads(out)
+    assert set(document) == {"stack", "resources", "outputs", "policy"}
+    types = [r["type"] for r in document["resources"]]
+    assert types.count("aws:lb/loadBalancer:LoadBalancer") == 1
+    assert types.count("aws:autoscaling/group:Group") == 2
+    assert types.count(RDS) == 3
+    primary = next(r for r in document["resources"] if r["name"] == "database-primary")
+    replicas = [r for r in document["resources"] if r["type"] == RDS and r is not primary]
+    assert {r["inputs"]["replicateSourceDb"] for r in replicas} == {primary["inputs"]["identifier"]}
+    assert document["policy"]["violations"] == [] and document["policy"]["rules"] >= 40
+    cache = next(r for r in document["resources"] if r["type"].startswith("aws:elasticache/replicationGroup"))
+    assert cache["inputs"]["authToken"] == "[secret]"  # secrets never reach the output
+
+
+def test_text_plan_shows_components_counts_outputs_and_policy() -> None:
+    code, out, _ = run("plan", "--stack", "dev")
+    assert code == ExitCode.OK
+    for expected in (
+        "dev (dev, us-east-1)",
+        "network",
+        "scalestack:data:Database",
+        "Resources by type",
+        "Stack outputs",
+        "Policy:",
+    ):
+        assert expected in out
+
+
+def test_stack_file_anywhere(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.review-42.yaml"
+    path.write_text(Path("stacks/Pulumi.dev.yaml").read_text())
+    code, out, _ = run("plan", "--stack-file", str(path), "--format", "json")
+    assert code == ExitCode.OK and json.loads(out)["stack"] == "review-42"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["plan", "--stack", "nope"], ExitCode.INVALID_SPEC, "error: no stack 'nope'"),
+        (
+            ["plan", "--stack-file", "/nonexistent/Pulumi.x.yaml"],
+            ExitCode.INVALID_SPEC,
+            "cannot read the stack file",
+        ),
+        (["plan"], ExitCode.USAGE, "give exactly one of --stack NAME or --stack-file PATH"),
+        (["plan", "--stack", "dev", "--stack-file", "x"], ExitCode.USAGE, "give exactly one of"),
+        (
+            ["plan", "--stack", "dev", "--format", "yaml"],
+            ExitCode.USAGE,
+            "'yaml' is not one of 'text', 'json'",
+        ),
+        (
+            ["plan", "--stak", "dev"],
+            ExitCode.USAGE,
+            "No such option '--stak'. (Did you mean one of: '--stack'",
+        ),
+    ],
+)
+def test_bad_input_exits_with_its_code_and_a_clear_message(args: list[str], code: int, message: str) -> None:
+    exit_code, _, err = run(*args)
+    assert exit_code == code and message in err
+
+
+def test_a_public_database_or_a_bad_waiver_is_refused(tmp_path: Path) -> None:
+    base = Path("stacks/Pulumi.dev.yaml").read_text()
+    public = tmp_path / "Pulumi.public.yaml"
+    public.write_text(base + "  scalestack:database:\n    publiclyAccessible: true\n")
+    code, _, err = run("plan", "--stack-file", str(public))
+    assert code == ExitCode.INVALID_SPEC and "publiclyAccessible is refused" in err
+    waiver = tmp_path / "Pulumi.waiver.yaml"
+    waiver.write_text(
+        base
+        + "  scalestack:policy:\n    waivers:\n      - rule: no-such-rule\n        reason: because we said so\n"
+    )
+    code, _, err = run("plan", "--stack-file", str(waiver))
+    assert code == ExitCode.INVALID_SPEC and "scalestack:policy.waivers" in err and "no-such-rule" in err
+
+
+def test_the_console_script_runs_without_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "Pulumi.bad.yaml"
+    bad.write_text(
+        "config:\n  aws:region: us-east-1\n  scalestack:environment: dev\n  scalestack:imageTag: '1'\n  scalestack:web: {minSize: 9}\n"
+    )
+    scalestack = Path(sys.executable).with_name("scalestack")
+    done = subprocess.run(
+        [str(scalestack), "plan", "--stack-file", str(bad)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == ExitCode.INVALID_SPEC
+    assert done.stderr.startswith(
+        f"error: {bad}: scalestack:web: needs minSize <= desiredCapacity <= maxSize"
+    )
+    assert "Traceback" not in done.stderr
+
+
+def test_duplicate_resource_names_fail_the_plan() -> None:
+    def twice(_: object) -> dict[str, object]:
+        first = aws.s3.Bucket("same")
+        aws.s3.Bucket("same")
+        return {"bucket": first.id}
+
+    with pytest.raises(PlanError, match=r"duplicate resource names.*aws:s3/bucket:Bucket::same"):
+        plan_stack(load_stack_spec("dev"), build=twice)
+
+
+def test_the_plan_records_what_reaches_the_engine() -> None:
+    def program(_: object) -> dict[str, object]:
+        group = aws.ec2.SecurityGroup("group", description="d")
+        aws.vpc.SecurityGroupIngressRule(
+            "rule", security_group_id=group.id, ip_protocol="tcp", from_port=1, to_port=1
+        )
+        return {"group": group.id, "secret": pulumi.Output.secret("s3cr3t")}
+
+    plan = plan_stack(load_stack_spec("dev"), build=program)
+    rule = next(r for r in plan.resources if r.name == "rule")
+    assert rule.inputs["fromPort"] == 1.0  # the engine's view: camelCase, numbers as floats
+    assert rule.property_dependencies["securityGroupId"] == (
+        plan.by_type("aws:ec2/securityGroup:SecurityGroup")[0].urn,
+    )
+    assert plan.outputs["group"] == "group-id"
