@@ -218,7 +218,9 @@ class AwsFleet:
         names = list(alarm_names)
         for start in range(0, len(names), 100):  # DescribeAlarms takes at most 100 names
             answer = self._cw.describe_alarms(AlarmNames=names[start : start + 100], StateValue="ALARM")
-            firing.extend(a["AlarmName"] for a in answer["MetricAlarms"] + answer.get("CompositeAlarms", []))
+            alarms = answer["MetricAlarms"] + answer.get("CompositeAlarms", [])
+            # Filter again: moto ignores StateValue when AlarmNames is given.
+            firing.extend(a["AlarmName"] for a in alarms if a.get("StateValue") == "ALARM")
         return firing
 
 

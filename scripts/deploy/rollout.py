@@ -116,8 +116,9 @@ class Rollout:
         problems: list[str] = []
         deadline = self._clock.monotonic() + self._timing.timeout_seconds
         timed_out = False
+        pending = list(tracked)
         while True:
-            pending = [role for role, t in tracked.items() if not self._settled(role, t, problems)]
+            pending = [role for role in pending if not self._settled(role, tracked[role], problems)]
             if not pending:
                 break
             if self._clock.monotonic() > deadline:

@@ -1,0 +1,263 @@
+"""Instance refresh and Run Command are not in moto: the real adapters on real boto3 clients, answered by
+botocore's Stubber in the order AWS would answer, through realistic sequences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from scripts.deploy.aws import AutoScalingRefreshes, SsmCommandRunner
+from scripts.deploy.errors import DeployError
+from scripts.deploy.ports import RolloutPreferences, TargetHealth
+from scripts.deploy.rollout import Rollout, RolloutTarget, RolloutTiming
+from scripts.exit_codes import ExitCode
+
+from .fakes import FakeClock, FakeFleet
+
+PREFS = RolloutPreferences(
+    min_healthy_percentage=90,
+    checkpoint_percentages=(50,),
+    checkpoint_delay_seconds=120,
+    instance_warmup_seconds=60,
+)
+TARGET = RolloutTarget(
+    groups={"web": "web-asg", "worker": "worker-asg"},
+    target_group_arn="arn:tg",
+    alarm_names=("web-5xx",),
+    preferences=PREFS,
+)
+COMMAND_ID = "6a1b5c1e-0d9f-4c7e-9f64-2b8f3e0f8a11"
+TIMING = RolloutTiming(poll_seconds=1, timeout_seconds=100, health_timeout_seconds=5, failed_grace_polls=2)
+
+
+@pytest.fixture
+def asg(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Stubber]]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    client = boto3.client("autoscaling", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def refresh(rid: str, status: str, pct: int = 0, reason: str = "") -> dict[str, Any]:
+    item = {
+        "InstanceRefreshId": rid,
+        "AutoScalingGroupName": "g",
+        "Status": status,
+        "PercentageComplete": pct,
+        "StartTime": datetime(2026, 1, 1, tzinfo=UTC),
+    }
+    if reason:
+        item["StatusReason"] = reason
+    return {"InstanceRefreshes": [item]}
+
+
+def expect_get(stubber: Stubber, group: str, rid: str, status: str, pct: int = 0, reason: str = "") -> None:
+    stubber.add_response(
+        "describe_instance_refreshes",
+        refresh(rid, status, pct, reason),
+        {"AutoScalingGroupName": group, "InstanceRefreshIds": [rid]},
+    )
+
+
+def expect_latest(stubber: Stubber, group: str, rid: str, status: str, pct: int = 0) -> None:
+    stubber.add_response(
+        "describe_instance_refreshes",
+        refresh(rid, status, pct),
+        {"AutoScalingGroupName": group, "MaxRecords": 1},
+    )
+
+
+def make_rollout(client: Any, fleet: FakeFleet | None = None) -> tuple[Rollout, list[tuple[str, str]]]:
+    printed: list[tuple[str, str]] = []
+    rollout = Rollout(
+        AutoScalingRefreshes(client),
+        fleet or FakeFleet(),
+        FakeClock(lambda: None),
+        TARGET,
+        TIMING,
+        lambda status, message, data: printed.append((status, message)),
+    )
+    return rollout, printed
+
+
+def test_follows_the_refresh_the_update_started_to_success(asg: tuple[Any, Stubber]) -> None:
+    client, stubber = asg
+    expect_latest(stubber, "web-asg", "web-new", "Pending")
+    expect_latest(stubber, "worker-asg", "worker-new", "Pending")
+    expect_get(stubber, "web-asg", "web-new", "Pending")
+    expect_get(stubber, "worker-asg", "worker-new", "Pending")
+    expect_get(stubber, "web-asg", "web-new", "InProgress", 50, "Waiting for checkpoint to complete")
+    expect_get(stubber, "worker-asg", "worker-new", "InProgress", 50)
+    expect_get(stubber, "web-asg", "web-new", "Successful", 100)
+    expect_get(stubber, "worker-asg", "worker-new", "Successful", 100)
+    rollout, printed = make_rollout(client)
+
+    ids = rollout.begin({"web": "web-old", "worker": "worker-old"})
+    rollout.follow(ids)
+
+    assert ids == {"web": "web-new", "worker": "worker-new"}
+    assert printed == [
+        ("progress", "web: following refresh web-new started by the update"),
+        ("progress", "worker: following refresh worker-new started by the update"),
+        ("progress", "web: Pending 0%"),
+        ("progress", "worker: Pending 0%"),
+        ("progress", "web: InProgress 50% (Waiting for checkpoint to complete)"),
+        ("progress", "web: checkpoint 50% passed: targets healthy, no alarm firing"),
+        ("progress", "worker: InProgress 50%"),
+        ("progress", "web: Successful 100%"),
+        ("progress", "worker: Successful 100%"),
+        ("progress", "web targets: 2 healthy"),
+    ]
+
+
+def test_starts_a_refresh_with_the_stack_preferences_when_the_update_did_not(
+    asg: tuple[Any, Stubber],
+) -> None:
+    client, stubber = asg
+    for group in ("web-asg", "worker-asg"):
+        expect_latest(stubber, group, f"{group}-old", "Successful", 100)  # the same one as before `up`
+        stubber.add_response(
+            "start_instance_refresh",
+            {"InstanceRefreshId": f"{group}-new"},
+            {
+                "AutoScalingGroupName": group,
+                "Strategy": "Rolling",
+                "Preferences": {
+                    "MinHealthyPercentage": 90,
+                    "InstanceWarmup": 60,
+                    "AutoRollback": True,
+                    "SkipMatching": True,
+                    "ScaleInProtectedInstances": "Refresh",
+                    "StandbyInstances": "Terminate",
+                    "CheckpointPercentages": [50, 100],
+                    "CheckpointDelay": 120,
+                    "AlarmSpecification": {"Alarms": ["web-5xx"]},
+                },
+            },
+        )
+    rollout, printed = make_rollout(client)
+
+    ids = rollout.begin({"web": "web-asg-old", "worker": "worker-asg-old"})
+
+    assert ids == {"web": "web-asg-new", "worker": "worker-asg-new"}
+    assert printed[0] == ("progress", "web: started refresh web-asg-new")
+
+
+def test_failed_then_rolled_back_by_aws_rolls_the_other_group_back(asg: tuple[Any, Stubber]) -> None:
+    """InProgress -> Failed -> RollbackInProgress -> RollbackSuccessful, with the worker mid-refresh."""
+    client, stubber = asg
+    expect_get(stubber, "web-asg", "w1", "InProgress", 0)
+    expect_get(stubber, "worker-asg", "k1", "InProgress", 0)
+    expect_get(stubber, "web-asg", "w1", "Failed", 50, "Instances failed ELB health checks")
+    expect_latest(stubber, "worker-asg", "k1", "InProgress", 40)
+    stubber.add_response(
+        "rollback_instance_refresh", {"InstanceRefreshId": "k1"}, {"AutoScalingGroupName": "worker-asg"}
+    )
+    expect_get(stubber, "worker-asg", "k1", "RollbackInProgress", 40)
+    expect_get(stubber, "web-asg", "w1", "RollbackInProgress", 50)
+    expect_get(stubber, "worker-asg", "k1", "RollbackSuccessful", 100)
+    expect_get(stubber, "web-asg", "w1", "RollbackSuccessful", 100)
+    rollout, printed = make_rollout(client)
+
+    with pytest.raises(DeployError) as failure:
+        rollout.follow({"web": "w1", "worker": "k1"})
+
+    assert failure.value.code == ExitCode.ROLLOUT_FAILED
+    assert failure.value.message == "web refresh w1 failed at 50%: Instances failed ELB health checks"
+    assert printed == [
+        ("progress", "web: InProgress 0%"),
+        ("progress", "worker: InProgress 0%"),
+        ("failed", "web: Failed 50% (Instances failed ELB health checks)"),
+        ("progress", "worker: rolling back refresh (web failed)"),
+        ("progress", "worker: RollbackInProgress 40%"),
+        ("progress", "web: RollbackInProgress 50%"),
+        ("failed", "worker: RollbackSuccessful 100%"),
+        ("failed", "web: RollbackSuccessful 100%"),
+    ]
+
+
+def test_unhealthy_checkpoint_rolls_back_and_falls_back_to_cancel(asg: tuple[Any, Stubber]) -> None:
+    client, stubber = asg
+    fleet = FakeFleet()
+    fleet.targets = [TargetHealth("i-new", "unhealthy", "Health checks failed")]
+    expect_get(stubber, "web-asg", "w1", "InProgress", 50, "Waiting for checkpoint to complete")
+    expect_latest(stubber, "web-asg", "w1", "InProgress", 50)
+    stubber.add_response(
+        "rollback_instance_refresh", {"InstanceRefreshId": "w1"}, {"AutoScalingGroupName": "web-asg"}
+    )
+    expect_latest(stubber, "worker-asg", "k1", "InProgress", 50)
+    stubber.add_client_error(
+        "rollback_instance_refresh",
+        "IrreversibleInstanceRefresh",
+        "cannot roll back",
+        expected_params={"AutoScalingGroupName": "worker-asg"},
+    )
+    stubber.add_response(
+        "cancel_instance_refresh", {"InstanceRefreshId": "k1"}, {"AutoScalingGroupName": "worker-asg"}
+    )
+    expect_get(stubber, "worker-asg", "k1", "Cancelling", 50)
+    expect_get(stubber, "web-asg", "w1", "RollbackSuccessful", 100)
+    expect_get(stubber, "worker-asg", "k1", "Cancelled", 50)
+    rollout, printed = make_rollout(client, fleet)
+
+    with pytest.raises(DeployError) as failure:
+        rollout.follow({"web": "w1", "worker": "k1"})
+
+    assert "web checkpoint 50% failed: unhealthy targets: i-new unhealthy (Health checks failed)" in (
+        failure.value.message
+    )
+    assert ("progress", "web: rolling back refresh (checkpoint failed)") in printed
+    assert any(
+        status == "warning" and "cancelled refresh k1 instead" in message for status, message in printed
+    )
+
+
+@pytest.fixture
+def ssm(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Stubber]]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    client = boto3.client("ssm", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(("final", "stdout"), [("Success", "Running upgrade 0001 -> 0002"), ("Failed", "")])
+def test_run_command_waits_for_the_invocation(ssm: tuple[Any, Stubber], final: str, stdout: str) -> None:
+    client, stubber = ssm
+    commands = ["set -eu", "docker run --rm img migrate"]
+    stubber.add_response(
+        "send_command",
+        {"Command": {"CommandId": COMMAND_ID}},
+        {
+            "InstanceIds": ["i-web1"],
+            "DocumentName": "AWS-RunShellScript",
+            "Comment": "migrate",
+            "Parameters": {"commands": commands, "executionTimeout": ["600"]},
+        },
+    )
+    invocation = {"CommandId": COMMAND_ID, "InstanceId": "i-web1"}
+    stubber.add_client_error("get_command_invocation", "InvocationDoesNotExist", expected_params=invocation)
+    stubber.add_response("get_command_invocation", {"Status": "InProgress"}, invocation)
+    stubber.add_response(
+        "get_command_invocation",
+        {
+            "Status": final,
+            "StandardOutputContent": stdout,
+            "StandardErrorContent": "" if stdout else "lock timeout",
+        },
+        invocation,
+    )
+    clock = FakeClock(lambda: None)
+
+    result = SsmCommandRunner(client, clock, poll_seconds=2).run("i-web1", commands, "migrate", 600)
+
+    assert (result.status, result.stdout) == (final, stdout)
+    assert clock.now == 4  # two polls while pending, none after the answer
