@@ -266,6 +266,8 @@ class Waiver(_Section):
 
 
 class PolicySpec(_Section):
+    """Policy rules this stack waives, each with its reason (see SECURITY.md)."""
+
     waivers: list[Waiver] = Field(default_factory=list)
 
 
@@ -274,8 +276,12 @@ class StackSpec(_Section):
 
     stack: str
     source: str
-    environment: Environment
-    region: str = Field(alias=REGION_KEY, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
+    environment: Environment = Field(
+        description="Which profile of defaults, requirements and policy levels applies."
+    )
+    region: str = Field(
+        alias=REGION_KEY, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", description="AWS region."
+    )
     image_tag: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", description="Image the app runs.")
     network: NetworkSpec
     domain: DomainSpec | None = None
@@ -287,7 +293,9 @@ class StackSpec(_Section):
     cache: CacheSpec
     cdn: CdnSpec
     monitoring: MonitoringSpec
-    tags: dict[Annotated[str, Field(min_length=1, max_length=128)], Annotated[str, Field(max_length=256)]]
+    tags: dict[Annotated[str, Field(min_length=1, max_length=128)], Annotated[str, Field(max_length=256)]] = (
+        Field(description="Tags on every resource, beside scalestack:stack and scalestack:environment.")
+    )
     policy: PolicySpec = Field(default_factory=PolicySpec)
 
     @property
