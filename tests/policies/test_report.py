@@ -137,3 +137,8 @@ def test_policy_cli_errors_are_clear(args: list[str], code: int, says: str) -> N
     result = CliRunner().invoke(policy, args)
     assert result.exit_code == code
     assert says in result.output
+
+
+def test_security_md_names_every_rule() -> None:
+    text = (Path(__file__).resolve().parents[2] / "SECURITY.md").read_text()
+    assert [r.id for r in RULES if f"`{r.id}`" not in text] == []
