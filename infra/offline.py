@@ -193,9 +193,9 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     },
                 )
             )
-            self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, resource_id, state)
+            self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, resource_id or "", state)
         obj = _sync_await(rpc.serialize_properties(state, {}))
-        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=obj)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=obj)
 
 
 def plan_stack(spec: StackSpec, build: Callable[[StackSpec], Mapping[str, Any]] | None = None) -> Plan:
@@ -208,7 +208,7 @@ def plan_stack(spec: StackSpec, build: Callable[[StackSpec], Mapping[str, Any]] 
     pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=spec.stack, preview=False, monitor=monitor)
     exported: dict[str, Any] = {}
 
-    @pulumi.runtime.test  # type: ignore[misc]
+    @pulumi.runtime.test
     def run() -> pulumi.Output[Any]:
         return pulumi.Output.from_input(build(spec)).apply(exported.update)
 

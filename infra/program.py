@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -74,9 +75,13 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
     )
 
     # The data tier admits the app groups' security groups, which exist only once the groups do.
+    web_group_id: pulumi.Output[str]
+    worker_group_id: pulumi.Output[str]
+    resolve_web_group_id: Callable[[pulumi.Output[str]], None]
+    resolve_worker_group_id: Callable[[pulumi.Output[str]], None]
     web_group_id, resolve_web_group_id = pulumi.deferred_output()
     worker_group_id, resolve_worker_group_id = pulumi.deferred_output()
-    clients = [web_group_id, worker_group_id]
+    clients: list[pulumi.Input[str]] = [web_group_id, worker_group_id]
     db = spec.database
     database = Database(
         "database",

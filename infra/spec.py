@@ -280,7 +280,7 @@ class StackSpec(_Section):
         description="Which profile of defaults, requirements and policy levels applies."
     )
     region: str = Field(
-        alias=REGION_KEY, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", description="AWS region."
+        alias="aws:region", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", description="AWS region."
     )
     image_tag: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", description="Image the app runs.")
     network: NetworkSpec
@@ -399,11 +399,11 @@ def parse_config(config: Mapping[str, Any], *, stack: str, source: str) -> Stack
     _check_stack_name(stack)
     document = _namespaced(config, source)
     environment = document.get("environment")
-    if environment not in PROFILES:
+    if not isinstance(environment, str) or environment not in PROFILES:
         allowed = ", ".join(PROFILES)
         raise SpecError(f"{source}: {NAMESPACE}:environment must be one of {allowed} (got {environment!r})")
     _refuse_forbidden_keys(document, source)
-    merged = deep_merge(PROFILES[environment], document)
+    merged = deep_merge(PROFILES[str(environment)], document)
     try:
         spec = StackSpec.model_validate({**merged, "stack": stack, "source": source})
     except ValidationError as err:

@@ -1,4 +1,4 @@
-"""`scalestack plan`: what `pulumi up` would create for a stack, computed offline and checked by the policy."""
+"""`scalestack plan`: what `pulumi up` would create for a stack, computed offline, checked by the policy."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -30,7 +30,7 @@ def resolve_spec(stack: str | None, stack_file: Path | None) -> StackSpec:
         fail(str(err), ExitCode.INVALID_SPEC)
 
 
-def fail(message: str, code: ExitCode) -> Any:
+def fail(message: str, code: ExitCode) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 

@@ -13,9 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from infra.profiles import PROFILES
@@ -107,9 +106,6 @@ def test_random_bytes_and_text(content: bytes | str) -> None:
 @FUZZ
 @given(st.sampled_from(BASES), st.sampled_from(REAL_KEYS), values)
 def test_random_values_at_real_keys(base: str, key: tuple[str, ...], value: Any) -> None:
-    # Known bug, pinned by test_environment_of_a_container_type_is_a_spec_error below; drop this
-    # assume() together with that test's xfail marker once the loader handles it.
-    assume(not (key == ("environment",) and isinstance(value, list | dict)))
     path, result = _load(yaml.safe_dump(_with_value(base, key, value), allow_unicode=True))
     if isinstance(result, SpecError):
         message = str(result)
@@ -132,11 +128,6 @@ def test_shipped_stack_files_still_load() -> None:
         assert isinstance(result, StackSpec), result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="infra/spec.py parse_config tests `environment not in PROFILES` on an unhashable list/dict",
-)
 def test_environment_of_a_container_type_is_a_spec_error() -> None:
     path, result = _load(yaml.safe_dump(_with_value("dev", ("environment",), ["prod"])))
     assert (

@@ -141,7 +141,7 @@ def test_database_primary_and_replicas(stack: str, planned: Planned) -> None:
 def test_cache_encrypted_with_auth_and_failover_where_replicated(stack: str, planned: Planned) -> None:
     spec, plan = planned(stack)
     group = inputs(one(plan, "aws:elasticache/replicationGroup:ReplicationGroup"))
-    assert group["atRestEncryptionEnabled"] == "true" and group["transitEncryptionEnabled"] is True
+    assert group["atRestEncryptionEnabled"] is True and group["transitEncryptionEnabled"] is True
     assert len(group["authToken"]) >= 32
     assert group["numCacheClusters"] == 1 + spec.cache.replicas
     assert group["automaticFailoverEnabled"] is (spec.cache.replicas >= 1)

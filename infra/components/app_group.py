@@ -114,7 +114,6 @@ class AppGroup(pulumi.ComponentResource):
 
     asg_name: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
-    role_arn: pulumi.Output[str]
     target_group_arn: pulumi.Output[str] | None
     target_group_arn_suffix: pulumi.Output[str] | None
 
@@ -171,7 +170,6 @@ class AppGroup(pulumi.ComponentResource):
         asg = self._auto_scaling_group(name, args, template, target_group, child)
         self.asg_name = asg.name
         self._scaling_policies(name, args, asg, target_group, child)
-        self.role_arn = profile.role
         self.register_outputs({"asgName": self.asg_name, "securityGroupId": self.security_group_id})
 
     def _instance_profile(
@@ -334,10 +332,10 @@ class AppGroup(pulumi.ComponentResource):
             target_group_arns=[target_group.arn] if target_group else [],
             termination_policies=["OldestLaunchTemplate", "OldestInstance"],
             enabled_metrics=[
-                "GroupDesiredCapacity",
-                "GroupInServiceInstances",
-                "GroupPendingInstances",
-                "GroupTotalInstances",
+                aws.autoscaling.Metric.GROUP_DESIRED_CAPACITY,
+                aws.autoscaling.Metric.GROUP_IN_SERVICE_INSTANCES,
+                aws.autoscaling.Metric.GROUP_PENDING_INSTANCES,
+                aws.autoscaling.Metric.GROUP_TOTAL_INSTANCES,
             ],
             instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
                 strategy="Rolling", preferences=preferences
@@ -443,7 +441,7 @@ def _user_data(args: AppGroupArgs, log_group: pulumi.Input[str]) -> pulumi.Outpu
 
 
 def _boot_script(args: AppGroupArgs, repository_url: str, render: str, log_group: str) -> str:
-    """Install Docker, log in to ECR, and run the image as a systemd service that renders its settings first."""
+    """Install Docker and run the image as a systemd service that renders its settings before each start."""
     registry = repository_url.split("/", 1)[0]
     image = f"{repository_url}:{args.image.tag}"
     ports = f"-p {args.container_port}:{args.container_port}" if args.http else ""

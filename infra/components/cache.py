@@ -87,7 +87,7 @@ class Cache(pulumi.ComponentResource):
             multi_az_enabled=failover,
             subnet_group_name=subnets.name,
             security_group_ids=[group.id],
-            at_rest_encryption_enabled="true",
+            at_rest_encryption_enabled=True,
             kms_key_id=key.arn,
             transit_encryption_enabled=True,
             transit_encryption_mode="required",
@@ -96,7 +96,7 @@ class Cache(pulumi.ComponentResource):
             snapshot_retention_limit=args.snapshot_retention_days,
             snapshot_window="02:00-03:00",
             maintenance_window="sun:05:30-sun:06:30",
-            auto_minor_version_upgrade="true",
+            auto_minor_version_upgrade=True,
             apply_immediately=False,
             log_delivery_configurations=[
                 aws.elasticache.ReplicationGroupLogDeliveryConfigurationArgs(

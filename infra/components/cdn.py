@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,7 +16,6 @@ CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 USE_ORIGIN_CACHE_CONTROL_WITH_QUERY_STRINGS = "4cc15a8a-d715-48a4-82b8-cc0b614638fe"
 ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 SECURITY_HEADERS = "67f7725c-6f97-4210-82d7-5512b31e9d03"
-CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
 MINIMUM_VIEWER_TLS = "TLSv1.2_2021"
 MANAGED_RULE_GROUPS = (
     "AWSManagedRulesCommonRuleSet",
@@ -77,6 +77,8 @@ class Cdn(pulumi.ComponentResource):
     def __init__(self, name: str, args: CdnArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("scalestack:edge:Cdn", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        distribution_arn: pulumi.Output[str]
+        resolve_distribution_arn: Callable[[pulumi.Output[str]], None]
         distribution_arn, resolve_distribution_arn = pulumi.deferred_output()
         static = SecureBucket(
             f"{name}-static",
@@ -205,8 +207,8 @@ class Cdn(pulumi.ComponentResource):
         )
 
     def _web_acl(self, name: str, args: CdnArgs) -> aws.wafv2.WebAcl:
-        def visibility(metric: str) -> aws.wafv2.WebAclVisibilityConfigArgs:
-            return aws.wafv2.WebAclVisibilityConfigArgs(
+        def visibility(metric: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:
+            return aws.wafv2.WebAclRuleVisibilityConfigArgs(
                 cloudwatch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
             )
 
@@ -242,7 +244,9 @@ class Cdn(pulumi.ComponentResource):
             scope="CLOUDFRONT",
             default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
             rules=[*managed, rate_limit],
-            visibility_config=visibility(f"{name}-waf"),
+            visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(
+                cloudwatch_metrics_enabled=True, metric_name=f"{name}-waf", sampled_requests_enabled=True
+            ),
             opts=pulumi.ResourceOptions(parent=self, provider=args.edge_provider),
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -96,7 +97,7 @@ class Database(pulumi.ComponentResource):
                     opts=child,
                 )
 
-        common = {
+        common: dict[str, Any] = {
             "instance_class": args.instance_class,
             "storage_type": "gp3",
             "storage_encrypted": True,
@@ -152,7 +153,7 @@ class Database(pulumi.ComponentResource):
         self.primary_address = primary.address
         self.replica_addresses = [r.address for r in replicas]
         self.instance_identifiers = [primary.identifier, *(r.identifier for r in replicas)]
-        self.master_secret_arn = primary.master_user_secrets.apply(lambda secrets: secrets[0].secret_arn)
+        self.master_secret_arn = primary.master_user_secrets.apply(lambda secrets: str(secrets[0].secret_arn))
         self.register_outputs(
             {"primaryAddress": self.primary_address, "replicaAddresses": self.replica_addresses}
         )

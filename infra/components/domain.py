@@ -20,7 +20,7 @@ class DomainArgs:
 
 
 class Domain(pulumi.ComponentResource):
-    """Two validated certificates: the app's name (us-east-1, for CloudFront) and the origin's (regional, ALB)."""
+    """Two validated certificates: the app's name (us-east-1, CloudFront) and the origin's (regional, ALB)."""
 
     name: str
     origin_name: str

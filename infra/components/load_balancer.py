@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from infra.components.bucket import SecureBucket, SecureBucketArgs
+from infra.components.bucket import SecureBucket, SecureBucketArgs, StatementsFor
 
 CLOUDFRONT_ORIGIN_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 ORIGIN_HEADER = "X-Origin-Verify"
@@ -146,13 +147,13 @@ class LoadBalancer(pulumi.ComponentResource):
         self.register_outputs({"dnsName": self.dns_name, "listenerArn": self.listener_arn})
 
 
-def _log_delivery_statements(parent: pulumi.Resource) -> object:
+def _log_delivery_statements(parent: pulumi.Resource) -> StatementsFor:
     """ALB access-log delivery: the regional ELB account (older regions) and the log-delivery service."""
     invoke = pulumi.InvokeOutputOptions(parent=parent)
     elb_account = aws.elb.get_service_account_output(opts=invoke).arn
     account_id = aws.get_caller_identity_output(opts=invoke).account_id
 
-    def statements(bucket_arn: pulumi.Output[str]) -> pulumi.Output[list[dict[str, object]]]:
+    def statements(bucket_arn: pulumi.Output[str]) -> pulumi.Output[list[dict[str, Any]]]:
         return pulumi.Output.all(bucket_arn, elb_account, account_id).apply(
             lambda v: [
                 {

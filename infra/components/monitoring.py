@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -135,13 +136,12 @@ class Monitoring(pulumi.ComponentResource):
         opts = pulumi.ResourceOptions(parent=self, provider=provider)
         # The AWS-managed SNS key does not let CloudWatch publish: the topic gets a key that does.
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
-        key = aws.kms.Key(
+        key = encryption_key(
             f"{name}-alarms-key",
-            description="Alarm topic",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
+            "Alarm topic",
+            self,
             policy=account.apply(_alarm_key_policy),
-            opts=opts,
+            provider=provider,
         )
         topic = aws.sns.Topic(f"{name}-alarms", kms_master_key_id=key.id, opts=opts)
         if self._args.alarm_email:
@@ -199,7 +199,7 @@ class Monitoring(pulumi.ComponentResource):
         self,
         alarm_name: str,
         description: str,
-        measured: dict[str, object],
+        measured: dict[str, Any],
         threshold: float,
         comparison: str = "GreaterThanThreshold",
         topic: pulumi.Output[str] | None = None,
@@ -229,7 +229,7 @@ def metric(
     dimensions: dict[str, pulumi.Input[str]],
     statistic: str = "Average",
     extended_statistic: str | None = None,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     return {
         "namespace": namespace,
         "metric_name": name,

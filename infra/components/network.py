@@ -55,7 +55,7 @@ class Network(pulumi.ComponentResource):
         super().__init__("scalestack:network:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         zones = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=self))
-        self.availability_zones = zones.names[: args.availability_zones]
+        self.availability_zones = list(zones.names[: args.availability_zones])
         self.cidr = args.cidr
         self._region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
 

@@ -29,23 +29,7 @@ def test_the_three_environments_are_shipped() -> None:
     assert {"dev", "staging", "prod"} <= set(SHIPPED)
 
 
-# Known gap, reported to the stacks' owner: staging has no domain, so its ALB listener is plain HTTP and
-# CloudFront uses the default certificate and an http-only origin. Strict: once staging gets a domain (or
-# recorded waivers), this xfail turns into a failure that says to delete it.
-_KNOWN_GAPS = {
-    "staging": "staging has no domain: alb-listener-https, cloudfront-minimum-tls, cloudfront-origin-https"
-}
-
-
-@pytest.mark.parametrize(
-    "stack",
-    [
-        pytest.param(s, marks=pytest.mark.xfail(reason=_KNOWN_GAPS[s], strict=True))
-        if s in _KNOWN_GAPS
-        else s
-        for s in SHIPPED
-    ],
-)
+@pytest.mark.parametrize("stack", SHIPPED)
 def test_shipped_stack_has_no_mandatory_violation(stack: str) -> None:
     _, _, report = _checked(stack)
     assert [(v.rule, v.resource, v.message) for v in report.mandatory] == []
