@@ -11,6 +11,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from infra.kms import encryption_key
+from infra.security_groups import admitting_clients
 
 PORT = 6379
 
@@ -55,20 +56,7 @@ class Cache(pulumi.ComponentResource):
             f"{name}-auth-value", secret_id=secret.id, secret_string=token.result, opts=child
         )
         self.auth_secret_arn = secret.arn
-        group = aws.ec2.SecurityGroup(
-            f"{name}-sg", vpc_id=args.vpc_id, description="Redis from the app only", opts=child
-        )
-        for i, client in enumerate(args.client_security_group_ids):
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-from-client-{i}",
-                security_group_id=group.id,
-                referenced_security_group_id=client,
-                ip_protocol="tcp",
-                from_port=PORT,
-                to_port=PORT,
-                description="Redis from an app group",
-                opts=child,
-            )
+        group = admitting_clients(name, args.vpc_id, "Redis", PORT, args.client_security_group_ids, self)
         subnets = aws.elasticache.SubnetGroup(f"{name}-subnets", subnet_ids=list(args.subnet_ids), opts=child)
         slow_log = aws.cloudwatch.LogGroup(
             f"{name}-slow-log", retention_in_days=args.log_retention_days, opts=child

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from infra import iam
 from infra.kms import encryption_key
+from infra.security_groups import admitting_clients
 
 PORT = 5432
 LOG_EXPORTS = ("postgresql", "upgrade")
@@ -67,20 +68,7 @@ class Database(pulumi.ComponentResource):
         )
         self.kms_key_arn = key.arn
         subnets = aws.rds.SubnetGroup(f"{name}-subnets", subnet_ids=list(args.subnet_ids), opts=child)
-        group = aws.ec2.SecurityGroup(
-            f"{name}-sg", vpc_id=args.vpc_id, description="PostgreSQL from the app only", opts=child
-        )
-        for i, client in enumerate(args.client_security_group_ids):
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-from-client-{i}",
-                security_group_id=group.id,
-                referenced_security_group_id=client,
-                ip_protocol="tcp",
-                from_port=PORT,
-                to_port=PORT,
-                description="PostgreSQL from an app group",
-                opts=child,
-            )
+        group = admitting_clients(name, args.vpc_id, "PostgreSQL", PORT, args.client_security_group_ids, self)
         parameters = self._parameter_group(name, args, child)
         monitoring_role = self._monitoring_role(name, child) if args.monitoring_interval_seconds else None
         identifiers = [
