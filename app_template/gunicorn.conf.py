@@ -14,8 +14,8 @@ keepalive = 75
 graceful_timeout = int(_settings.graceful_timeout_seconds)
 timeout = 60
 # Recycle workers now and then (bounds slow leaks); the jitter keeps them from restarting together.
-max_requests = 20_000
-max_requests_jitter = 2_000
+max_requests = 100_000
+max_requests_jitter = 10_000
 # The app writes the access log itself, as JSON with the request id (app.middleware).
 accesslog = None
 logconfig_dict = logging_config(_settings.log_level)

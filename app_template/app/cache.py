@@ -15,13 +15,13 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar, cast
 
-import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.logs import get_logger
 from app.settings import Settings
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 Loader = Callable[[], Awaitable[bytes | None]]
 R = TypeVar("R")

@@ -11,13 +11,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import structlog
 from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from app.logs import get_logger
 from app.settings import Settings
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 T = TypeVar("T")
 
 # Errors that say "this server cannot answer now", as opposed to errors in the query itself.
@@ -30,12 +30,18 @@ def is_unavailable(error: BaseException) -> bool:
     return isinstance(error, exc.DBAPIError) and error.connection_invalidated
 
 
-def _engine(url: str, settings: Settings) -> AsyncEngine:
-    options: dict[str, Any] = {"pool_pre_ping": True}
+def _engine(url: str, settings: Settings, *, reads: bool = False, ping: bool = True) -> AsyncEngine:
+    options: dict[str, Any] = {"pool_pre_ping": ping}
+    if reads:
+        # Autocommit for the whole pool: a lone SELECT then costs one statement, with no BEGIN/ROLLBACK
+        # around it (a per-checkout isolation level would add statements to reset it on return).
+        options["isolation_level"] = "AUTOCOMMIT"
     if url.startswith("postgresql"):
         options |= {
+            # No overflow: under a burst, waiting for a pooled connection is cheaper than opening new
+            # ones that are closed again right after (a PostgreSQL backend process each).
             "pool_size": settings.db_pool_size,
-            "max_overflow": settings.db_pool_size,
+            "max_overflow": 0,
             "connect_args": {"timeout": settings.db_connect_timeout_seconds},
         }
     return create_async_engine(url, **options)
@@ -55,7 +61,12 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.primary = _engine(settings.database_url, settings)
-        self.replicas = [Replica(_engine(url, settings)) for url in settings.database_replica_urls]
+        self._primary_reads = _engine(settings.database_url, settings, reads=True)
+        # Replica connections skip the pre-ping round trip: a dead one fails the read over to the next
+        # server anyway. The primary keeps it, as nothing is behind it to fail over to.
+        self.replicas = [
+            Replica(_engine(url, settings, reads=True, ping=False)) for url in settings.database_replica_urls
+        ]
         self._turn = itertools.count()
 
     @asynccontextmanager
@@ -66,10 +77,10 @@ class Database:
 
     def _read_order(self, use_primary: bool) -> list[AsyncEngine]:
         if use_primary or not self.replicas:
-            return [self.primary]
+            return [self._primary_reads]
         start = next(self._turn) % len(self.replicas)
         rotated = self.replicas[start:] + self.replicas[:start]
-        return [replica.engine for replica in rotated if replica.available] + [self.primary]
+        return [replica.engine for replica in rotated if replica.available] + [self._primary_reads]
 
     async def read(self, query: Callable[[AsyncConnection], Awaitable[T]], *, use_primary: bool = False) -> T:
         """Runs `query` on a replica (round robin); if that replica fails, on the next, then the primary."""
@@ -102,5 +113,5 @@ class Database:
             await connection.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
-        for engine in [self.primary, *(replica.engine for replica in self.replicas)]:
+        for engine in [self.primary, self._primary_reads, *(replica.engine for replica in self.replicas)]:
             await engine.dispose()

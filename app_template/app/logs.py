@@ -3,10 +3,11 @@
 import logging
 import logging.config
 import sys
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import structlog
+from structlog.typing import EventDict, FilteringBoundLogger
 
 _SHARED_PROCESSORS: list[Any] = [
     structlog.contextvars.merge_contextvars,
@@ -53,14 +54,31 @@ def logging_config(level: str) -> dict[str, Any]:
 
 def configure_logging(level: str) -> None:
     logging.config.dictConfig(logging_config(level))
+    # The app's own records (the access log among them, one per request) skip the stdlib machinery:
+    # a native structlog logger that writes orjson bytes costs a fraction of a stdlib record.
     structlog.configure(
         processors=[
-            structlog.stdlib.filter_by_level,
-            *_SHARED_PROCESSORS,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            structlog.contextvars.merge_contextvars,
+            _rename_logger_key,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(serializer=orjson.dumps),
         ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        logger_factory=structlog.BytesLoggerFactory(sys.stdout.buffer),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
         cache_logger_on_first_use=True,
     )
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+
+
+def get_logger(name: str) -> FilteringBoundLogger:
+    """A logger whose lines carry `logger: name`, like the lines of the stdlib loggers."""
+    # Bound lazily as "logger_name" ("logger" is get_logger's own parameter); _rename_logger_key fixes
+    # the key. Binding with .bind() here would freeze the configuration in force at import time.
+    return cast(FilteringBoundLogger, structlog.get_logger(logger_name=name))
+
+
+def _rename_logger_key(_: Any, __: str, event_dict: EventDict) -> EventDict:
+    if "logger_name" in event_dict:
+        event_dict["logger"] = event_dict.pop("logger_name")
+    return event_dict

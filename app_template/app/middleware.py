@@ -8,7 +8,9 @@ import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-access_log = structlog.get_logger("app.access")
+from app.logs import get_logger
+
+access_log = get_logger("app.access")
 
 # Echoed into logs and headers, so only a conservative alphabet and length is honoured.
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")

@@ -12,20 +12,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import structlog
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.logs import configure_logging
+from app.logs import configure_logging, get_logger
 from app.settings import APP_DIR, Settings, get_settings
 
 # Any fixed 64-bit number that no other code in the same database uses as an advisory lock key.
 MIGRATION_LOCK_KEY = 0x5CA1E57AC6
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 def _upgrade(connection: Connection) -> None:

@@ -7,7 +7,6 @@ import asyncio
 import ssl
 from typing import Any
 
-import structlog
 from celery import Celery
 from celery.signals import setup_logging
 from sqlalchemy import Insert
@@ -15,11 +14,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from app.logs import configure_logging
+from app.logs import configure_logging, get_logger
 from app.models import TagCount
 from app.settings import Settings, get_settings
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 def make_celery(settings: Settings) -> Celery:

@@ -35,7 +35,8 @@ def free_port() -> int:
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = START_TIMEOUT_SECONDS) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
+        # Not yet up: refused connections, timeouts, a server still starting (psql's non-zero exit).
+        with contextlib.suppress(OSError, httpx.HTTPError, subprocess.CalledProcessError):
             if condition():
                 return
         time.sleep(0.05)

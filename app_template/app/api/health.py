@@ -3,13 +3,13 @@
 import asyncio
 from collections.abc import Awaitable
 
-import structlog
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from app.api.deps import CacheDep, DbDep
+from app.logs import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 router = APIRouter(tags=["health"])
 
 PROBE_TIMEOUT_SECONDS = 2.0

@@ -4,19 +4,19 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-import structlog
 from fastapi import APIRouter, Path, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.api.deps import READ_YOUR_WRITES_COOKIE, CacheDep, DbDep, WroteRecentlyDep
+from app.logs import get_logger
 from app.models import Item
 from app.schemas import ItemCreate, ItemOut, ItemPage, ItemUpdate
 from app.settings import get_settings
 from app.tasks import count_tags
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 router = APIRouter(prefix="/api/items", tags=["items"])
 
 _COLUMNS = (Item.id, Item.name, Item.price_cents, Item.tags, Item.created_at)
