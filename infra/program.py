@@ -285,6 +285,7 @@ def _group_args(
         checkpoint_percentages=ROLLOUT_CHECKPOINTS,
         checkpoint_delay_seconds=ROLLOUT_CHECKPOINT_DELAY_SECONDS,
         log_retention_days=spec.monitoring.log_retention_days,
+        metrics_namespace=f"{NAMESPACE}/{spec.stack}",
     )
 
 

@@ -208,6 +208,8 @@ def test_instance_role_reaches_only_this_stacks_repository_and_settings(stack: s
     assert all(
         arn.startswith("arn:aws:secretsmanager:") for arn in by_action["secretsmanager:GetSecretValue"]
     )
+    metrics = next(s for s in policy["Statement"] if s["Action"] == ["cloudwatch:PutMetricData"])
+    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": f"scalestack/{stack}"}}
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)

@@ -101,6 +101,8 @@ class AppGroupArgs:
     stop_timeout_seconds: int = 30
     """Time the container gets between SIGTERM and SIGKILL: covers the app's graceful shutdown."""
     log_retention_days: int = 30
+    metrics_namespace: str = "scalestack"
+    """The only CloudWatch namespace the instances may publish custom metrics to."""
 
 
 class AppGroup(pulumi.ComponentResource):
@@ -187,7 +189,7 @@ class AppGroup(pulumi.ComponentResource):
             secrets=list(args.settings.secret_arns),
             keys=list(args.settings.kms_key_arns),
             logs=log_group.arn,
-        ).apply(lambda v: _instance_statements(**v))
+        ).apply(lambda v: _instance_statements(**v, metrics_namespace=args.metrics_namespace))
         aws.iam.RolePolicy(f"{name}-access", role=role.id, policy=iam.rendered(statements), opts=child)
         return aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)
 
@@ -409,9 +411,9 @@ def _ami_parameter(instance_type: str) -> str:
 
 
 def _instance_statements(
-    repository: str, parameters: str, secrets: list[str], keys: list[str], logs: str
+    repository: str, parameters: str, secrets: list[str], keys: list[str], logs: str, metrics_namespace: str
 ) -> list[iam.Statement]:
-    """What an instance may do: pull this repository, read this stack's settings, write its own logs."""
+    """What an instance may do: pull this repository, read this stack's settings, write logs and metrics."""
     statements = [
         # GetAuthorizationToken has no resource-level permissions; it grants nothing by itself.
         iam.allow(["ecr:GetAuthorizationToken"], ["*"]),
@@ -425,6 +427,12 @@ def _instance_statements(
         ),
         iam.allow(
             ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], [logs, f"{logs}:*"]
+        ),
+        # PutMetricData has no resource-level permissions; the condition pins the namespace instead.
+        iam.allow(
+            ["cloudwatch:PutMetricData"],
+            ["*"],
+            Condition={"StringEquals": {"cloudwatch:namespace": metrics_namespace}},
         ),
     ]
     if secrets:
