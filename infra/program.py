@@ -27,7 +27,11 @@ ROLLOUT_CHECKPOINT_DELAY_SECONDS = 180
 
 
 def build_stack(spec: StackSpec) -> dict[str, Any]:
-    """Every resource of a stack, composed from the components; returns the stack outputs."""
+    """Every resource of a stack, composed from the components; returns the stack outputs.
+
+    The network, database and cache sections of the spec name their keys as the components' args do,
+    so they pass through whole; a key added to one must be added to the other (a TypeError says so).
+    """
     tags = {**spec.tags, "scalestack:stack": spec.stack, "scalestack:environment": spec.environment}
     default_tags = aws.ProviderDefaultTagsArgs(tags=tags)
     regional_provider = aws.Provider("aws", region=spec.region, default_tags=default_tags)
@@ -37,13 +41,7 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
 
     network = Network(
         "network",
-        NetworkArgs(
-            cidr=spec.network.cidr,
-            availability_zones=spec.network.availability_zones,
-            nat_gateways=spec.network.nat_gateways,
-            interface_endpoints=spec.network.interface_endpoints,
-            flow_log_retention_days=spec.monitoring.log_retention_days,
-        ),
+        NetworkArgs(**spec.network.model_dump(), flow_log_retention_days=spec.monitoring.log_retention_days),
         regional,
     )
     registry = Registry(
@@ -82,7 +80,6 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
     web_group_id, resolve_web_group_id = pulumi.deferred_output()
     worker_group_id, resolve_worker_group_id = pulumi.deferred_output()
     clients: list[pulumi.Input[str]] = [web_group_id, worker_group_id]
-    db = spec.database
     database = Database(
         "database",
         DatabaseArgs(
@@ -91,19 +88,7 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
             availability_zones=network.availability_zones,
             client_security_group_ids=clients,
             identifier=f"{prefix}-db",
-            engine_version=db.engine_version,
-            instance_class=db.instance_class,
-            allocated_storage_gib=db.allocated_storage_gib,
-            max_allocated_storage_gib=db.max_allocated_storage_gib,
-            multi_az=db.multi_az,
-            read_replicas=db.read_replicas,
-            backup_retention_days=db.backup_retention_days,
-            deletion_protection=db.deletion_protection,
-            performance_insights=db.performance_insights,
-            monitoring_interval_seconds=db.monitoring_interval_seconds,
-            slow_query_ms=db.slow_query_ms,
-            database_name=db.database_name,
-            master_username=db.master_username,
+            **spec.database.model_dump(),
             log_retention_days=spec.monitoring.log_retention_days,
         ),
         regional,
@@ -115,11 +100,7 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
             subnet_ids=network.data_subnet_ids,
             client_security_group_ids=clients,
             replication_group_id=f"{prefix}-cache",
-            engine=spec.cache.engine,
-            engine_version=spec.cache.engine_version,
-            node_type=spec.cache.node_type,
-            replicas=spec.cache.replicas,
-            snapshot_retention_days=spec.cache.snapshot_retention_days,
+            **spec.cache.model_dump(),
             log_retention_days=spec.monitoring.log_retention_days,
         ),
         regional,
@@ -130,7 +111,7 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
             parameter_path=f"/{NAMESPACE}/{spec.stack}/app",
             database_host=database.primary_address,
             database_replica_hosts=database.replica_addresses,
-            database_name=db.database_name,
+            database_name=spec.database.database_name,
             database_secret_arn=database.master_secret_arn,
             cache_host=cache.primary_address,
             cache_secret_arn=cache.auth_secret_arn,
