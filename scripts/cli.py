@@ -15,6 +15,7 @@ from scripts.exit_codes import ExitCode
 COMMANDS = {
     "plan": "scripts.plan_cmd:plan",
     "policy": "scripts.policy_cmd:policy",
+    "cost": "scripts.cost_cmd:cost",
     "deploy": "scripts.deploy.commands:deploy",
     "rollback": "scripts.deploy.commands:rollback",
     "status": "scripts.deploy.commands:status",
