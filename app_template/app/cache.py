@@ -135,7 +135,7 @@ class Cache:
         self.settings = settings
         self.store = store
         self.local = LocalCache(settings.local_cache_max_items)
-        self._loading: dict[str, asyncio.Future[bytes | None]] = {}
+        self._loading: dict[str, asyncio.Task[bytes | None]] = {}
         self._store_down_until = 0.0
 
     async def get_or_load(self, key: str, loader: Loader) -> bytes | None:
@@ -143,22 +143,13 @@ class Cache:
         value = self.local.get(key)
         if value is not None:
             return value
-        pending = self._loading.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
-        self._loading[key] = future
-        try:
-            value = await self._fetch(key, loader)
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # marks it retrieved when no other caller was waiting
-            raise
-        else:
-            future.set_result(value)
-            return value
-        finally:
-            del self._loading[key]
+        # The load runs as a task of its own, so a caller that goes away cannot cancel it for the others.
+        loading = self._loading.get(key)
+        if loading is None:
+            loading = asyncio.create_task(self._fetch(key, loader))
+            self._loading[key] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(key, None))
+        return await asyncio.shield(loading)
 
     async def put(self, key: str, payload: bytes) -> None:
         """Write-through after a write, so the next read does not race a lagging replica."""

@@ -77,7 +77,9 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
-def run_wrk(wrk: str, name: str, url: str, path: str, args: argparse.Namespace, script: Path | None) -> Result:
+def run_wrk(
+    wrk: str, name: str, url: str, path: str, args: argparse.Namespace, script: Path | None
+) -> Result:
     argv = [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--latency"]
     if script is not None:
         argv += ["-s", str(script)]
@@ -98,7 +100,9 @@ def run_wrk(wrk: str, name: str, url: str, path: str, args: argparse.Namespace, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=int, default=5, help="seconds per case and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
@@ -159,20 +163,23 @@ def main() -> None:
 
 def report(rounds: list[list[Result]], args: argparse.Namespace) -> None:
     cores = os.cpu_count()
-    print(f"\napp template on loopback: gunicorn with {cores} uvicorn workers; wrk, PostgreSQL and Redis share")
-    print(f"the same {cores} cores. wrk -t{args.threads} -c{args.connections} -d{args.duration}s per case,")
-    print(f"{args.rounds} interleaved rounds, medians; ratio = median of (case req/s / trivial req/s) per round.")
+    print(f"\napp template on loopback: gunicorn with {cores} uvicorn workers; wrk, PostgreSQL and Redis")
+    wrk_flags = f"-t{args.threads} -c{args.connections} -d{args.duration}s"
+    print(f"share the same {cores} cores. wrk {wrk_flags} per case, {args.rounds} interleaved rounds;")
+    print("medians; ratio = median over rounds of (case req/s / trivial req/s in the same round).")
     print(f"{'case':<32} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'errors':>7}")
     ratios: list[float] = []
-    for index, (first, *_) in enumerate(zip(*rounds, strict=True)):
+    for index in range(len(rounds[0])):
         runs = [results[index] for results in rounds]
-        ratio = statistics.median(r.requests_per_s / results[0].requests_per_s for r, results in zip(runs, rounds))
+        ratio = statistics.median(
+            results[index].requests_per_s / results[0].requests_per_s for results in rounds
+        )
         ratios.append(ratio)
         rps = statistics.median(r.requests_per_s for r in runs)
         p50 = statistics.median(r.p50_ms for r in runs)
         p99 = statistics.median(r.p99_ms for r in runs)
         errors = sum(r.errors for r in runs)
-        print(f"{first.name:<32} {rps:>8.0f} {p50:>8.2f} {p99:>8.2f} {ratio:>6.2f} {errors:>7}")
+        print(f"{runs[0].name:<32} {rps:>8.0f} {p50:>8.2f} {p99:>8.2f} {ratio:>6.2f} {errors:>7}")
     verdict = "met" if ratios[1] >= TARGET_CACHED_RATIO else "MISSED"
     print(f"\ntarget: cached read >= {TARGET_CACHED_RATIO} of trivial: {verdict} ({ratios[1]:.2f})")
     print("\nwrk commands of the last round (ports and script paths change per run):")
