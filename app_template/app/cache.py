@@ -166,25 +166,24 @@ class Cache:
         await self.store.ping()
 
     async def _fetch(self, key: str, loader: Loader) -> bytes | None:
-        raw = await self._guard(lambda: self.store.get(key))
-        stale: bytes | None = None
-        if raw is not None:
-            fresh_until, payload = _unpack(raw)
-            if fresh_until > time.time():
-                self._keep_local(key, payload)
-                return payload
-            stale = payload
-        if await self._guard(lambda: self.store.add(f"lock:{key}", b"1", LOCK_SECONDS), fallback=True):
+        payload, fresh = await self._lookup(key)
+        if fresh:
+            return payload
+        if await self._lock(key):
             return await self._load(key, loader)
-        if stale is not None:
-            return stale
+        if payload is not None:  # stale, and another caller is refreshing it
+            return payload
         return await self._wait_for_other_loader(key, loader)
 
     async def _load(self, key: str, loader: Loader) -> bytes | None:
         try:
-            payload = await loader()
-            if payload is not None:
-                await self.put(key, payload)
+            # Checked again under the lock: the previous holder may have stored the value and released
+            # the lock between this caller's miss and its taking the lock.
+            payload, fresh = await self._lookup(key)
+            if not fresh:
+                payload = await loader()
+                if payload is not None:
+                    await self.put(key, payload)
             return payload
         finally:
             await self._guard(lambda: self.store.delete(f"lock:{key}"))
@@ -193,15 +192,29 @@ class Cache:
         deadline = time.monotonic() + LOCK_SECONDS
         while time.monotonic() < deadline:
             await asyncio.sleep(WAIT_STEP_SECONDS)
-            raw = await self._guard(lambda: self.store.get(key))
-            if raw is not None:
-                payload = _unpack(raw)[1]
-                self._keep_local(key, payload)
+            payload, _ = await self._lookup(key)
+            if payload is not None:
                 return payload
             # The lock is gone with no value: the other loader found nothing, or Redis went away.
-            if await self._guard(lambda: self.store.add(f"lock:{key}", b"1", LOCK_SECONDS), fallback=True):
+            if await self._lock(key):
                 return await self._load(key, loader)
         return await loader()
+
+    async def _lookup(self, key: str) -> tuple[bytes | None, bool]:
+        """The shared tier's value for `key` and whether it is still fresh."""
+        raw = await self._guard(lambda: self.store.get(key))
+        if raw is None:
+            return None, False
+        fresh_until, payload = _unpack(raw)
+        fresh = fresh_until > time.time()
+        if fresh:
+            self._keep_local(key, payload)
+        return payload, fresh
+
+    async def _lock(self, key: str) -> bool:
+        """Takes the per-key loader lock; without a working store every caller may load."""
+        taken = await self._guard(lambda: self.store.add(f"lock:{key}", b"1", LOCK_SECONDS), fallback=True)
+        return bool(taken)
 
     def _keep_local(self, key: str, payload: bytes) -> None:
         if self.settings.local_cache_ttl_seconds > 0:

@@ -27,9 +27,11 @@ def make_celery(settings: Settings) -> Celery:
         broker_url=settings.redis_url or "memory://",
         task_always_eager=settings.redis_url is None,
         task_ignore_result=True,
-        # A request must not hang on a broker that is down: fail the publish fast and let the caller log it.
+        # A request must not hang on a broker that is down: publishing fails at once (kombu would
+        # otherwise retry the connection for seconds) and the caller logs it. The worker's own
+        # reconnecting is governed by broker_connection_retry, which this leaves on.
         task_publish_retry=False,
-        broker_transport_options={"socket_connect_timeout": 1, "socket_timeout": 1},
+        broker_transport_options={"max_retries": 0, "socket_connect_timeout": 1, "socket_timeout": 1},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
     )

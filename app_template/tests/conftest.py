@@ -73,4 +73,5 @@ def pg_app(
         "REDIS_RETRY_SECONDS": "1",
     }
     with running(AppServer(env, Path(root) / "app.log")) as server:
+        pg.wait_replicated()  # the replica must have the tables the app just migrated
         yield server
