@@ -13,9 +13,15 @@ worker_class = "app.server.Worker"
 keepalive = 75
 graceful_timeout = int(_settings.graceful_timeout_seconds)
 timeout = 60
+# Each worker listens on its own SO_REUSEPORT socket and the kernel spreads new connections evenly.
+# On one shared socket an asyncio worker accepts every pending connection at once, so a burst (an ALB
+# opening connections, a rolling deploy) can leave one worker with most of them and the others idle.
+reuse_port = True
 # Recycle workers now and then (bounds slow leaks); the jitter keeps them from restarting together.
-max_requests = 100_000
-max_requests_jitter = 10_000
+# Rarely: a restart drops the worker's in-process cache and pools, and closes its connections, which
+# at a few thousand requests per second a smaller count would do every minute.
+max_requests = _settings.max_requests_per_worker
+max_requests_jitter = _settings.max_requests_per_worker // 10
 # The app writes the access log itself, as JSON with the request id (app.middleware).
 accesslog = None
 logconfig_dict = logging_config(_settings.log_level)

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     web_concurrency: int | None = Field(
         None, ge=1, description="gunicorn worker processes; unset means one per CPU."
     )
+    max_requests_per_worker: int = Field(
+        1_000_000, ge=0, description="Recycle a worker after about this many requests (±10%); 0 never."
+    )
     log_level: str = Field("INFO", description="Root log level.")
     access_log: bool = Field(True, description="One JSON line per request.")
 
