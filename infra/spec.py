@@ -8,6 +8,7 @@ overrides them, and the merged document is validated here. Keys are camelCase, a
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -40,21 +41,18 @@ class _Section(BaseModel):
     )
 
 
-def _instance_types() -> frozenset[str]:
+@functools.cache
+def _ec2_instance_types() -> frozenset[str]:
+    """The SDK's current list of EC2 types; imported on first use, so a spec error costs no SDK import."""
     import pulumi_aws as aws
 
     return frozenset(t.value for t in aws.ec2.InstanceType)
 
 
-_EC2_INSTANCE_TYPES: frozenset[str] | None = None
-
-
 def _check_instance_type(value: str) -> str:
-    global _EC2_INSTANCE_TYPES
-    if _EC2_INSTANCE_TYPES is None:
-        _EC2_INSTANCE_TYPES = _instance_types()
-    if value not in _EC2_INSTANCE_TYPES:
-        close = difflib.get_close_matches(value, _EC2_INSTANCE_TYPES, n=3)
+    known = _ec2_instance_types()
+    if value not in known:
+        close = difflib.get_close_matches(value, known, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ValueError(f"'{value}' is not an EC2 instance type{hint}")
     return value
