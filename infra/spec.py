@@ -43,7 +43,7 @@ class _Section(BaseModel):
 
 @functools.cache
 def _ec2_instance_types() -> frozenset[str]:
-    """The SDK's current list of EC2 types; imported on first use, so a spec error costs no SDK import."""
+    """The SDK's current list of EC2 types (AWS adds types; the SDK follows, the kit follows the SDK)."""
     import pulumi_aws as aws
 
     return frozenset(t.value for t in aws.ec2.InstanceType)
