@@ -30,7 +30,7 @@ def require(available: bool, what: str) -> None:
 @pytest.fixture(scope="session")
 def pg() -> Iterator[PostgresCluster]:
     require(postgres_bin_dir() is not None, "PostgreSQL")
-    cluster = PostgresCluster()
+    cluster = PostgresCluster(replicas=2)
     try:
         yield cluster
     finally:
@@ -61,11 +61,11 @@ def embedded_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer
 def pg_app(
     pg: PostgresCluster, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[AppServer]:
-    """Primary, replica and Redis, two gunicorn workers, with short windows so tests can wait them out."""
+    """Primary, two replicas and Redis; two gunicorn workers; short windows so tests can wait them out."""
     root = tmp_path_factory.mktemp("pg_app")
     env = {
         "DATABASE_URL": pg.primary.url,
-        "DATABASE_REPLICA_URLS": pg.replica.url,
+        "DATABASE_REPLICA_URLS": pg.replica_urls,
         "REDIS_URL": redis_server.url,
         "MIGRATE_ON_START": "true",
         "READ_YOUR_WRITES_SECONDS": "2",
@@ -73,5 +73,5 @@ def pg_app(
         "REDIS_RETRY_SECONDS": "1",
     }
     with running(AppServer(env, Path(root) / "app.log")) as server:
-        pg.wait_replicated()  # the replica must have the tables the app just migrated
+        pg.wait_replicated()  # the replicas must have the tables the app just migrated
         yield server

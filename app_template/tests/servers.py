@@ -1,11 +1,12 @@
 """Real servers on free 127.0.0.1 ports, for the tests and the benchmark (bench/app).
 
-PostgreSQL (a primary and a streaming replica) and Redis come from the Debian packages. PostgreSQL
+PostgreSQL (a primary and streaming replicas) and Redis come from the Debian packages. PostgreSQL
 refuses to run as root, so when the tests run as root its processes run as an unprivileged user.
 Every wait here is bounded; every server is stopped by its `stop()`, which the fixtures always call.
 """
 
 import contextlib
+import functools
 import glob
 import os
 import pwd
@@ -133,6 +134,9 @@ full_page_writes = off
         )
         return done.stdout.strip()
 
+    def has_replayed(self, lsn: str) -> bool:
+        return self.sql(f"SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn") == "t"
+
     def statement_calls(self, pattern: str) -> int:
         """How many times statements matching `pattern` (SQL LIKE) ran on this server: its own evidence."""
         escaped = pattern.replace("'", "''")
@@ -142,9 +146,9 @@ full_page_writes = off
 
 
 class PostgresCluster:
-    """A primary with database `app` and pg_stat_statements, and one streaming replica."""
+    """A primary with database `app` and pg_stat_statements, and streaming replicas of it."""
 
-    def __init__(self) -> None:
+    def __init__(self, replicas: int = 1) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="app-pg-"))
         user = _unprivileged_user()
         if user is not None:
@@ -153,21 +157,24 @@ class PostgresCluster:
         self.primary.start()
         self.primary.sql("CREATE DATABASE app", database="postgres")
         self.primary.sql("CREATE EXTENSION pg_stat_statements")
-        self.replica = Postgres(self.root, "replica", replica_of=self.primary)
-        self.replica.start()
+        self.replicas = [Postgres(self.root, f"replica{n}", replica_of=self.primary) for n in range(replicas)]
+        for replica in self.replicas:
+            replica.start()
+
+    @property
+    def replica_urls(self) -> str:
+        return ",".join(replica.url for replica in self.replicas)
 
     def wait_replicated(self) -> None:
-        """Until the replica has replayed everything the primary has written so far."""
+        """Until every replica has replayed everything the primary has written so far."""
         # The insert position: with synchronous_commit off the write position can trail the last commit.
         target = self.primary.sql("SELECT pg_current_wal_insert_lsn()")
-        wait_for(
-            lambda: self.replica.sql(f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn") == "t",
-            "the replica to catch up",
-            timeout=15,
-        )
+        for replica in self.replicas:
+            wait_for(functools.partial(replica.has_replayed, target), "the replicas to catch up", timeout=15)
 
     def stop(self) -> None:
-        self.replica.stop("immediate")
+        for replica in self.replicas:
+            replica.stop("immediate")
         self.primary.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
 

@@ -1,4 +1,4 @@
-"""Read/write routing and failure handling on PostgreSQL primary + streaming replica + Redis.
+"""Read/write routing and failure handling on a PostgreSQL primary, two streaming replicas and Redis.
 
 The evidence is each server's own pg_stat_statements: which server ran which statement, how often.
 """
@@ -18,9 +18,13 @@ ITEM_PAGE = "SELECT items.id%FROM items%ORDER BY items.id%"
 INSERT_ITEM = "INSERT INTO items %"
 
 
-def calls(pg: PostgresCluster, pattern: str) -> tuple[int, int]:
-    """(primary, replica) execution counts of statements matching `pattern`."""
-    return pg.primary.statement_calls(pattern), pg.replica.statement_calls(pattern)
+def calls(pg: PostgresCluster, pattern: str) -> list[int]:
+    """Execution counts of statements matching `pattern`: [primary, replica 0, replica 1]."""
+    return [server.statement_calls(pattern) for server in (pg.primary, *pg.replicas)]
+
+
+def delta(before: list[int], after: list[int]) -> list[int]:
+    return [b - a for a, b in zip(before, after, strict=True)]
 
 
 def insert_behind_the_apps_back(pg: PostgresCluster, name: str) -> int:
@@ -50,42 +54,42 @@ def test_writes_go_to_the_primary(pg: PostgresCluster, client: httpx.Client) -> 
     before = calls(pg, INSERT_ITEM)
     for n in range(3):
         assert client.post("/api/items", json={"name": f"w{n}", "price": 1}).status_code == 201
-    after = calls(pg, INSERT_ITEM)
-    assert after[0] - before[0] == 3
-    assert after[1] == before[1]
+    assert delta(before, calls(pg, INSERT_ITEM)) == [3, 0, 0]
 
 
-def test_reads_go_to_the_replica(pg: PostgresCluster, pg_app: AppServer) -> None:
+def test_reads_are_spread_over_the_replicas(pg: PostgresCluster, pg_app: AppServer) -> None:
     before = calls(pg, ITEM_PAGE)
-    responses = asyncio.run(get_many(pg_app.url, "/api/items?limit=5", count=20, concurrency=5))
+    responses = asyncio.run(get_many(pg_app.url, "/api/items?limit=5", count=40, concurrency=4))
     assert all(response.status_code == 200 for response in responses)
-    after = calls(pg, ITEM_PAGE)
-    assert after[1] - before[1] == 20
-    assert after[0] == before[0]
+    primary, *replicas = delta(before, calls(pg, ITEM_PAGE))
+    assert primary == 0 and sum(replicas) == 40
+    # Round robin within each of the two workers: neither replica is left idle or takes nearly all.
+    assert all(10 <= count <= 30 for count in replicas), replicas
 
 
 def test_a_client_reads_its_own_writes_from_the_primary(pg: PostgresCluster, pg_app: AppServer) -> None:
-    pg.replica.sql("SELECT pg_wal_replay_pause()")  # the replica now lags as far as this test needs
+    for replica in pg.replicas:  # the replicas now lag as far as this test needs
+        replica.sql("SELECT pg_wal_replay_pause()")
     try:
         with httpx.Client(base_url=pg_app.url) as writer, httpx.Client(base_url=pg_app.url) as other:
             created = writer.post("/api/items", json={"name": "mine", "price": 3}).json()
             newest = {"limit": 1, "cursor": created["id"] - 1}
             before = calls(pg, ITEM_PAGE)
-            assert [item["id"] for item in writer.get("/api/items", params=newest).json()["items"]] == [
-                created["id"]
-            ]
-            assert other.get("/api/items", params=newest).json()["items"] == []  # the lagging replica
-            after = calls(pg, ITEM_PAGE)
-            assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
+            mine = writer.get("/api/items", params=newest).json()["items"]
+            assert [item["id"] for item in mine] == [created["id"]]
+            assert other.get("/api/items", params=newest).json()["items"] == []  # a lagging replica
+            primary, *replicas = delta(before, calls(pg, ITEM_PAGE))
+            assert (primary, sum(replicas)) == (1, 1)
 
-            # After the window (2 s here) the writer's reads go back to the (still lagging) replica.
+            # After the window (2 s here) the writer's reads go back to the (still lagging) replicas.
             wait_for(
                 lambda: writer.get("/api/items", params=newest).json()["items"] == [],
                 "the read-your-writes window to close",
                 timeout=5,
             )
     finally:
-        pg.replica.sql("SELECT pg_wal_replay_resume()")
+        for replica in pg.replicas:
+            replica.sql("SELECT pg_wal_replay_resume()")
 
 
 def test_a_cold_key_under_100_concurrent_requests_costs_one_query(
@@ -100,24 +104,37 @@ def test_a_cold_key_under_100_concurrent_requests_costs_one_query(
     assert sum(after) - sum(before) == 1
 
 
-def test_a_stopped_replica_costs_no_failed_request(pg: PostgresCluster, pg_app: AppServer) -> None:
-    pg.replica.stop("immediate")
+def read_pages(pg_app: AppServer, count: int) -> None:
+    responses = asyncio.run(get_many(pg_app.url, "/api/items?limit=3", count=count, concurrency=8))
+    assert [response.status_code for response in responses] == [200] * count
+
+
+def test_stopped_replicas_cost_no_failed_request(pg: PostgresCluster, pg_app: AppServer) -> None:
+    first, second = pg.replicas
+    first.stop("immediate")
     try:
-        before = pg.primary.statement_calls(ITEM_PAGE)
-        responses = asyncio.run(get_many(pg_app.url, "/api/items?limit=3", count=40, concurrency=8))
-        assert [response.status_code for response in responses] == [200] * 40
-        assert pg.primary.statement_calls(ITEM_PAGE) - before == 40
+        before = [pg.primary.statement_calls(ITEM_PAGE), second.statement_calls(ITEM_PAGE)]
+        read_pages(pg_app, 40)  # the remaining replica takes them all
+        after = [pg.primary.statement_calls(ITEM_PAGE), second.statement_calls(ITEM_PAGE)]
+        assert delta(before, after) == [0, 40]
+
+        second.stop("immediate")
+        before_primary = pg.primary.statement_calls(ITEM_PAGE)
+        read_pages(pg_app, 20)  # no replica left: the primary takes them
+        assert pg.primary.statement_calls(ITEM_PAGE) - before_primary == 20
     finally:
-        pg.replica.start()
-    # Once the retry window (1 s here) has passed, reads find the replica again.
-    replica_before = pg.replica.statement_calls(ITEM_PAGE)
-
-    def replica_serves_again() -> bool:
-        assert httpx.get(f"{pg_app.url}/api/items?limit=3").status_code == 200
-        return pg.replica.statement_calls(ITEM_PAGE) > replica_before
-
-    wait_for(replica_serves_again, "reads to return to the replica", timeout=10)
+        first.start()
+        second.start()
     assert any("replica unavailable" in line for line in pg_app.log_lines())
+
+    # Once the retry window (1 s here) has passed, reads find both replicas again.
+    before = calls(pg, ITEM_PAGE)
+
+    def both_replicas_serve() -> bool:
+        read_pages(pg_app, 8)
+        return all(count > 0 for count in delta(before, calls(pg, ITEM_PAGE))[1:])
+
+    wait_for(both_replicas_serve, "reads to return to the replicas", timeout=10)
 
 
 def test_a_stopped_redis_costs_no_failed_request(

@@ -127,7 +127,7 @@ def main() -> None:
         redis.start()
         env = {
             "DATABASE_URL": pg.primary.url,
-            "DATABASE_REPLICA_URLS": pg.replica.url,
+            "DATABASE_REPLICA_URLS": pg.replica_urls,
             "REDIS_URL": redis.url,
             "MIGRATE_ON_START": "true",
         }
