@@ -3,7 +3,7 @@
 Tier 1 lives in each worker process for about a second: a hot key then costs a dict lookup instead of a
 Redis round trip, at the price of other processes seeing an invalidation up to that second late.
 Tier 2 is Redis (or, on the embedded default, a per-process store of the same shape).
-A cold key is loaded by one caller: callers in the same process share an asyncio future, and processes
+A cold key is loaded by one caller: callers in the same process await one loading task, and processes
 share a Redis lock (`SET NX`); the others serve the stale copy if there is one, or wait for the new one.
 When Redis fails the app logs a warning, stops asking Redis for a few seconds, and loads from the database.
 """

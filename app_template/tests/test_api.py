@@ -3,13 +3,16 @@
 import json
 import re
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.servers import AppServer
+from tests.servers import APP_DIR, AppServer
 
 
 def item_count(app: AppServer) -> int:
@@ -173,3 +176,11 @@ def test_static_assets_have_hashed_names_and_a_year_of_caching(client: httpx.Cli
     assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert asset.headers["content-type"].startswith("text/css")
     assert client.get("/static/app.css").status_code == 404
+
+
+def test_static_build_writes_the_names_the_app_serves(client: httpx.Client, tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "app.static", str(tmp_path)], cwd=APP_DIR, check=True, timeout=30)
+    built = [path.name for path in tmp_path.iterdir()]
+    assert built and all(re.fullmatch(r"[\w-]+\.[0-9a-f]{12}\.\w+", name) for name in built)
+    for name in built:  # the files uploaded to S3 are byte for byte what the app serves under that name
+        assert client.get(f"/static/{name}").content == (tmp_path / name).read_bytes()
