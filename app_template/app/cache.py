@@ -66,7 +66,7 @@ class Store(Protocol):
     async def get(self, key: str) -> bytes | None: ...
     async def set(self, key: str, value: bytes, ttl: float) -> None: ...
     async def add(self, key: str, value: bytes, ttl: float) -> bool: ...
-    async def delete(self, *keys: str) -> None: ...
+    async def delete(self, key: str) -> None: ...
     async def ping(self) -> None: ...
     async def close(self) -> None: ...
 
@@ -86,9 +86,8 @@ class MemoryStore:
     async def add(self, key: str, value: bytes, ttl: float) -> bool:
         return self._local.add(key, value, ttl)
 
-    async def delete(self, *keys: str) -> None:
-        for key in keys:
-            self._local.delete(key)
+    async def delete(self, key: str) -> None:
+        self._local.delete(key)
 
     async def ping(self) -> None:
         return None
@@ -111,8 +110,8 @@ class RedisStore:
     async def add(self, key: str, value: bytes, ttl: float) -> bool:
         return bool(await self._redis.set(key, value, px=int(ttl * 1000), nx=True))
 
-    async def delete(self, *keys: str) -> None:
-        await self._redis.delete(*keys)
+    async def delete(self, key: str) -> None:
+        await self._redis.delete(key)
 
     async def ping(self) -> None:
         await self._redis.ping()
@@ -157,10 +156,6 @@ class Cache:
         ttl = self._jittered_ttl()
         packed = _pack(payload, time.time() + ttl)
         await self._guard(lambda: self.store.set(key, packed, ttl + self.settings.cache_stale_seconds))
-
-    async def invalidate(self, key: str) -> None:
-        self.local.delete(key)
-        await self._guard(lambda: self.store.delete(key))
 
     async def ping(self) -> None:
         await self.store.ping()

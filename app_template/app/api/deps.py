@@ -10,10 +10,16 @@ from fastapi import Depends, Request
 
 from app.cache import Cache
 from app.db import Database
+from app.settings import Settings
 
 # The cookie a write sets so that the same client's reads go to the primary while replicas catch up.
 # A cookie rather than server state because the load balancer may send the next request elsewhere.
 READ_YOUR_WRITES_COOKIE = "ryw"
+
+
+async def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def get_db(request: Request) -> Database:
@@ -30,6 +36,7 @@ async def wrote_recently(request: Request) -> bool:
     return READ_YOUR_WRITES_COOKIE in request.cookies
 
 
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Database, Depends(get_db)]
 CacheDep = Annotated[Cache, Depends(get_cache)]
 WroteRecentlyDep = Annotated[bool, Depends(wrote_recently)]

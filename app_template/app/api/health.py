@@ -6,7 +6,7 @@ from collections.abc import Awaitable
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from app.api.deps import CacheDep, DbDep
+from app.api.deps import CacheDep, DbDep, SettingsDep
 from app.logs import get_logger
 
 log = get_logger(__name__)
@@ -32,7 +32,7 @@ async def _probe(name: str, check: Awaitable[None]) -> bool:
 
 
 @router.get("/readyz")
-async def readyz(request: Request, db: DbDep, cache: CacheDep) -> JSONResponse:
+async def readyz(request: Request, db: DbDep, cache: CacheDep, settings: SettingsDep) -> JSONResponse:
     if request.app.state.shutting_down:
         return JSONResponse({"status": "shutting down"}, status.HTTP_503_SERVICE_UNAVAILABLE)
     database_ok, cache_ok = await asyncio.gather(
@@ -41,7 +41,7 @@ async def readyz(request: Request, db: DbDep, cache: CacheDep) -> JSONResponse:
     )
     # A cache outage degrades latency, not correctness (reads fall back to the database), and it hits
     # every instance at once: failing readiness for it would empty the target group for nothing.
-    ready = database_ok and (cache_ok or not request.app.state.settings.readiness_requires_cache)
+    ready = database_ok and (cache_ok or not settings.readiness_requires_cache)
     body = {
         "status": "ok" if ready else "unavailable",
         "database": "ok" if database_ok else "unavailable",

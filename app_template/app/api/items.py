@@ -9,11 +9,11 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.api.deps import READ_YOUR_WRITES_COOKIE, CacheDep, DbDep, WroteRecentlyDep
+from app.api.deps import READ_YOUR_WRITES_COOKIE, CacheDep, DbDep, SettingsDep, WroteRecentlyDep
 from app.logs import get_logger
 from app.models import Item
 from app.schemas import ItemCreate, ItemOut, ItemPage, ItemUpdate
-from app.settings import get_settings
+from app.settings import Settings
 from app.tasks import count_tags
 
 log = get_logger(__name__)
@@ -23,13 +23,14 @@ _COLUMNS = (Item.id, Item.name, Item.price_cents, Item.tags, Item.created_at)
 ItemRow = Row[int, str, int, list[str], datetime]
 ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 NOT_FOUND = orjson.dumps({"detail": "item not found"})
+TOMBSTONE = b""  # the cached value of a deleted item
 
 
-def _cacheable() -> str:
+def _cacheable(settings: Settings) -> str:
     # Browsers revalidate (max-age=0); CloudFront keeps its copy for s-maxage and may serve it stale
     # while it refetches or while the origin is failing.
     return (
-        f"public, max-age=0, s-maxage={get_settings().cdn_max_age_seconds}, "
+        f"public, max-age=0, s-maxage={settings.cdn_max_age_seconds}, "
         "stale-while-revalidate=30, stale-if-error=300"
     )
 
@@ -62,12 +63,12 @@ def _json(payload: bytes, status_code: int, cache_control: str) -> Response:
     )
 
 
-def _written(payload: bytes, status_code: int) -> Response:
+def _written(payload: bytes, status_code: int, settings: Settings) -> Response:
     response = _json(payload, status_code, "no-store")
     response.set_cookie(
         READ_YOUR_WRITES_COOKIE,
         "1",
-        max_age=max(1, round(get_settings().read_your_writes_seconds)),
+        max_age=max(1, round(settings.read_your_writes_seconds)),
         httponly=True,
         samesite="lax",
     )
@@ -84,7 +85,7 @@ async def _enqueue_tag_count(tags: list[str]) -> None:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ItemOut)
-async def create_item(body: ItemCreate, db: DbDep, cache: CacheDep) -> Response:
+async def create_item(body: ItemCreate, db: DbDep, cache: CacheDep, settings: SettingsDep) -> Response:
     async with db.transaction() as connection:
         statement = (
             insert(Item)
@@ -95,14 +96,14 @@ async def create_item(body: ItemCreate, db: DbDep, cache: CacheDep) -> Response:
     payload = orjson.dumps(_as_dict(row))
     await cache.put(_cache_key(row.id), payload)
     await _enqueue_tag_count(body.tags)
-    response = _written(payload, status.HTTP_201_CREATED)
+    response = _written(payload, status.HTTP_201_CREATED, settings)
     response.headers["Location"] = f"/api/items/{row.id}"
     return response
 
 
 @router.get("/{item_id}", response_model=ItemOut, responses={404: {"description": "No such item"}})
 async def read_item(
-    item_id: ItemId, db: DbDep, cache: CacheDep, wrote_recently: WroteRecentlyDep
+    item_id: ItemId, db: DbDep, cache: CacheDep, settings: SettingsDep, wrote_recently: WroteRecentlyDep
 ) -> Response:
     if wrote_recently:
         # The cache may hold what a lagging replica said a moment ago: read this client's write itself.
@@ -111,14 +112,15 @@ async def read_item(
         payload = await cache.get_or_load(
             _cache_key(item_id), lambda: db.read(lambda c: _fetch_one(c, item_id))
         )
-    if payload is None:
+    if payload is None or payload == TOMBSTONE:
         return _json(NOT_FOUND, status.HTTP_404_NOT_FOUND, "no-store")
-    return _json(payload, status.HTTP_200_OK, _cacheable())
+    return _json(payload, status.HTTP_200_OK, _cacheable(settings))
 
 
 @router.get("", response_model=ItemPage)
 async def list_items(
     db: DbDep,
+    settings: SettingsDep,
     wrote_recently: WroteRecentlyDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[int | None, Query(ge=0, description="`next_cursor` of the previous page.")] = None,
@@ -134,11 +136,13 @@ async def list_items(
     has_more = len(rows) > limit
     rows = rows[:limit]
     body = {"items": [_as_dict(row) for row in rows], "next_cursor": rows[-1].id if has_more else None}
-    return _json(orjson.dumps(body), status.HTTP_200_OK, _cacheable())
+    return _json(orjson.dumps(body), status.HTTP_200_OK, _cacheable(settings))
 
 
 @router.patch("/{item_id}", response_model=ItemOut, responses={404: {"description": "No such item"}})
-async def update_item(item_id: ItemId, body: ItemUpdate, db: DbDep, cache: CacheDep) -> Response:
+async def update_item(
+    item_id: ItemId, body: ItemUpdate, db: DbDep, cache: CacheDep, settings: SettingsDep
+) -> Response:
     changes = body.model_dump(exclude_none=True)
     if "price" in changes:
         changes["price_cents"] = int(changes.pop("price") * 100)
@@ -152,16 +156,18 @@ async def update_item(item_id: ItemId, body: ItemUpdate, db: DbDep, cache: Cache
         return _json(NOT_FOUND, status.HTTP_404_NOT_FOUND, "no-store")
     payload = orjson.dumps(_as_dict(row))
     await cache.put(_cache_key(item_id), payload)
-    return _written(payload, status.HTTP_200_OK)
+    return _written(payload, status.HTTP_200_OK, settings)
 
 
 @router.delete(
     "/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses={404: {"description": "No such item"}}
 )
-async def delete_item(item_id: ItemId, db: DbDep, cache: CacheDep) -> Response:
+async def delete_item(item_id: ItemId, db: DbDep, cache: CacheDep, settings: SettingsDep) -> Response:
     async with db.transaction() as connection:
         deleted = (await connection.execute(delete(Item).where(Item.id == item_id))).rowcount
-    await cache.invalidate(_cache_key(item_id))
+    # A tombstone rather than a dropped key: a miss now could re-read a lagging replica and cache the
+    # deleted row again.
+    await cache.put(_cache_key(item_id), TOMBSTONE)
     if not deleted:
         return _json(NOT_FOUND, status.HTTP_404_NOT_FOUND, "no-store")
-    return _written(b"", status.HTTP_204_NO_CONTENT)
+    return _written(b"", status.HTTP_204_NO_CONTENT, settings)
