@@ -92,6 +92,24 @@ def test_a_client_reads_its_own_writes_from_the_primary(pg: PostgresCluster, pg_
             replica.sql("SELECT pg_wal_replay_resume()")
 
 
+def test_a_deleted_item_stays_deleted_while_the_replicas_lag(pg: PostgresCluster, pg_app: AppServer) -> None:
+    item_id = insert_behind_the_apps_back(pg, "doomed")
+    for replica in pg.replicas:
+        replica.sql("SELECT pg_wal_replay_pause()")
+    try:
+        assert httpx.delete(f"{pg_app.url}/api/items/{item_id}").status_code == 204
+        statuses = [httpx.get(f"{pg_app.url}/api/items/{item_id}").status_code for _ in range(10)]
+        assert statuses == [404] * 10
+        # The replicas still have the row, so a plain cache miss would have served and re-cached it.
+        still_there = {
+            replica.sql(f"SELECT count(*) FROM items WHERE id = {item_id}") for replica in pg.replicas
+        }
+        assert still_there == {"1"}
+    finally:
+        for replica in pg.replicas:
+            replica.sql("SELECT pg_wal_replay_resume()")
+
+
 def test_a_cold_key_under_100_concurrent_requests_costs_one_query(
     pg: PostgresCluster, pg_app: AppServer
 ) -> None:
