@@ -5,7 +5,10 @@ from sqlalchemy.engine import Connection
 
 from app.models import Base
 
-connection: Connection = context.config.attributes["connection"]
+connection: Connection | None = context.config.attributes.get("connection")
+if connection is None:
+    # The alembic command line would migrate without the lock that keeps concurrent deploys safe.
+    raise SystemExit("apply migrations with `python -m app.migrate`, which takes the migration lock")
 context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
 with context.begin_transaction():
     context.run_migrations()
