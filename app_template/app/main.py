@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from app.api import health, items, tags
+from app.api.deps import Services
 from app.cache import Cache, MemoryStore, RedisStore, Store
 from app.db import Database
 from app.logs import configure_logging
@@ -28,16 +29,15 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.should_migrate_on_start:
             await migrate(settings)
-        app.state.db = Database(settings)
-        app.state.cache = Cache(settings, _store(settings))
+        services = Services(settings, Database(settings), Cache(settings, _store(settings)))
+        app.state.services = services
         try:
             yield
         finally:
-            await app.state.cache.store.close()
-            await app.state.db.dispose()
+            await services.cache.store.close()
+            await services.db.dispose()
 
     app = FastAPI(title="scalestack app template", lifespan=lifespan)
-    app.state.settings = settings
     # Set by the gunicorn worker on SIGTERM (app.server); /readyz then answers 503.
     app.state.shutting_down = False
     app.include_router(health.router)

@@ -6,7 +6,7 @@ from collections.abc import Awaitable
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from app.api.deps import CacheDep, DbDep, SettingsDep
+from app.api.deps import ServicesDep
 from app.logs import get_logger
 
 log = get_logger(__name__)
@@ -32,16 +32,16 @@ async def _probe(name: str, check: Awaitable[None]) -> bool:
 
 
 @router.get("/readyz")
-async def readyz(request: Request, db: DbDep, cache: CacheDep, settings: SettingsDep) -> JSONResponse:
+async def readyz(request: Request, services: ServicesDep) -> JSONResponse:
     if request.app.state.shutting_down:
         return JSONResponse({"status": "shutting down"}, status.HTTP_503_SERVICE_UNAVAILABLE)
     database_ok, cache_ok = await asyncio.gather(
-        _probe("database", db.ping()),
-        _probe("cache", cache.ping()),
+        _probe("database", services.db.ping()),
+        _probe("cache", services.cache.ping()),
     )
     # A cache outage degrades latency, not correctness (reads fall back to the database), and it hits
     # every instance at once: failing readiness for it would empty the target group for nothing.
-    ready = database_ok and (cache_ok or not settings.readiness_requires_cache)
+    ready = database_ok and (cache_ok or not services.settings.readiness_requires_cache)
     body = {
         "status": "ok" if ready else "unavailable",
         "database": "ok" if database_ok else "unavailable",

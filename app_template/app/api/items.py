@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.api.deps import READ_YOUR_WRITES_COOKIE, CacheDep, DbDep, SettingsDep, WroteRecentlyDep
+from app.api.deps import READ_YOUR_WRITES_COOKIE, ServicesDep, WroteRecentlyDep
 from app.logs import get_logger
 from app.models import Item
 from app.schemas import ItemCreate, ItemOut, ItemPage, ItemUpdate
@@ -85,8 +85,8 @@ async def _enqueue_tag_count(tags: list[str]) -> None:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ItemOut)
-async def create_item(body: ItemCreate, db: DbDep, cache: CacheDep, settings: SettingsDep) -> Response:
-    async with db.transaction() as connection:
+async def create_item(body: ItemCreate, services: ServicesDep) -> Response:
+    async with services.db.transaction() as connection:
         statement = (
             insert(Item)
             .values(name=body.name, price_cents=int(body.price * 100), tags=body.tags)
@@ -94,33 +94,30 @@ async def create_item(body: ItemCreate, db: DbDep, cache: CacheDep, settings: Se
         )
         row = (await connection.execute(statement)).one()
     payload = orjson.dumps(_as_dict(row))
-    await cache.put(_cache_key(row.id), payload)
+    await services.cache.put(_cache_key(row.id), payload)
     await _enqueue_tag_count(body.tags)
-    response = _written(payload, status.HTTP_201_CREATED, settings)
+    response = _written(payload, status.HTTP_201_CREATED, services.settings)
     response.headers["Location"] = f"/api/items/{row.id}"
     return response
 
 
 @router.get("/{item_id}", response_model=ItemOut, responses={404: {"description": "No such item"}})
-async def read_item(
-    item_id: ItemId, db: DbDep, cache: CacheDep, settings: SettingsDep, wrote_recently: WroteRecentlyDep
-) -> Response:
+async def read_item(item_id: ItemId, services: ServicesDep, wrote_recently: WroteRecentlyDep) -> Response:
     if wrote_recently:
         # The cache may hold what a lagging replica said a moment ago: read this client's write itself.
-        payload = await db.read(lambda c: _fetch_one(c, item_id), use_primary=True)
+        payload = await services.db.read(lambda c: _fetch_one(c, item_id), use_primary=True)
     else:
-        payload = await cache.get_or_load(
-            _cache_key(item_id), lambda: db.read(lambda c: _fetch_one(c, item_id))
+        payload = await services.cache.get_or_load(
+            _cache_key(item_id), lambda: services.db.read(lambda c: _fetch_one(c, item_id))
         )
     if payload is None or payload == TOMBSTONE:
         return _json(NOT_FOUND, status.HTTP_404_NOT_FOUND, "no-store")
-    return _json(payload, status.HTTP_200_OK, _cacheable(settings))
+    return _json(payload, status.HTTP_200_OK, _cacheable(services.settings))
 
 
 @router.get("", response_model=ItemPage)
 async def list_items(
-    db: DbDep,
-    settings: SettingsDep,
+    services: ServicesDep,
     wrote_recently: WroteRecentlyDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[int | None, Query(ge=0, description="`next_cursor` of the previous page.")] = None,
@@ -132,21 +129,19 @@ async def list_items(
             statement = statement.where(Item.id > cursor)
         return list((await connection.execute(statement)).all())
 
-    rows = await db.read(page, use_primary=wrote_recently)
+    rows = await services.db.read(page, use_primary=wrote_recently)
     has_more = len(rows) > limit
     rows = rows[:limit]
     body = {"items": [_as_dict(row) for row in rows], "next_cursor": rows[-1].id if has_more else None}
-    return _json(orjson.dumps(body), status.HTTP_200_OK, _cacheable(settings))
+    return _json(orjson.dumps(body), status.HTTP_200_OK, _cacheable(services.settings))
 
 
 @router.patch("/{item_id}", response_model=ItemOut, responses={404: {"description": "No such item"}})
-async def update_item(
-    item_id: ItemId, body: ItemUpdate, db: DbDep, cache: CacheDep, settings: SettingsDep
-) -> Response:
+async def update_item(item_id: ItemId, body: ItemUpdate, services: ServicesDep) -> Response:
     changes = body.model_dump(exclude_none=True)
     if "price" in changes:
         changes["price_cents"] = int(changes.pop("price") * 100)
-    async with db.transaction() as connection:
+    async with services.db.transaction() as connection:
         if changes:
             updating = update(Item).where(Item.id == item_id).values(**changes).returning(*_COLUMNS)
             row = (await connection.execute(updating)).one_or_none()
@@ -155,19 +150,19 @@ async def update_item(
     if row is None:
         return _json(NOT_FOUND, status.HTTP_404_NOT_FOUND, "no-store")
     payload = orjson.dumps(_as_dict(row))
-    await cache.put(_cache_key(item_id), payload)
-    return _written(payload, status.HTTP_200_OK, settings)
+    await services.cache.put(_cache_key(item_id), payload)
+    return _written(payload, status.HTTP_200_OK, services.settings)
 
 
 @router.delete(
     "/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses={404: {"description": "No such item"}}
 )
-async def delete_item(item_id: ItemId, db: DbDep, cache: CacheDep, settings: SettingsDep) -> Response:
-    async with db.transaction() as connection:
+async def delete_item(item_id: ItemId, services: ServicesDep) -> Response:
+    async with services.db.transaction() as connection:
         deleted = (await connection.execute(delete(Item).where(Item.id == item_id))).rowcount
     # A tombstone rather than a dropped key: a miss now could re-read a lagging replica and cache the
     # deleted row again.
-    await cache.put(_cache_key(item_id), TOMBSTONE)
+    await services.cache.put(_cache_key(item_id), TOMBSTONE)
     if not deleted:
         return _json(NOT_FOUND, status.HTTP_404_NOT_FOUND, "no-store")
-    return _written(b"", status.HTTP_204_NO_CONTENT, settings)
+    return _written(b"", status.HTTP_204_NO_CONTENT, services.settings)

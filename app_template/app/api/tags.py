@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.api.deps import DbDep
+from app.api.deps import ServicesDep
 from app.models import TagCount
 from app.schemas import TagCountOut
 
@@ -14,10 +14,12 @@ router = APIRouter(prefix="/api/tags", tags=["tags"])
 
 
 @router.get("", response_model=list[TagCountOut])
-async def top_tags(db: DbDep, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[TagCountOut]:
+async def top_tags(
+    services: ServicesDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> list[TagCountOut]:
     async def top(connection: AsyncConnection) -> list[TagCountOut]:
         statement = select(TagCount.tag, TagCount.count).order_by(TagCount.count.desc(), TagCount.tag)
         rows = (await connection.execute(statement.limit(limit))).all()
         return [TagCountOut(tag=row.tag, count=row.count) for row in rows]
 
-    return await db.read(top)
+    return await services.db.read(top)
