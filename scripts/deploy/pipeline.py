@@ -339,15 +339,20 @@ class Deployment(_Run):
 
     def _migrate(self) -> str:
         assert self.outputs is not None
-        running = [
-            i
-            for i in self.ports.fleet.instances(self.outputs["webAsgName"])
-            if i.lifecycle_state == "InService" and i.health_status == "Healthy"
-        ]
+        # A healthy instance first; on a first rollout none is (no image existed until this deploy
+        # pushed it), but an in-service one still runs SSM commands and can run the new image.
+        running = sorted(
+            (
+                i
+                for i in self.ports.fleet.instances(self.outputs["webAsgName"])
+                if i.lifecycle_state == "InService"
+            ),
+            key=lambda i: i.health_status != "Healthy",
+        )
         if not running:
             return self.skip(
-                "No running web instance to run migrations on (first rollout?): migrations did "
-                "not run before the update; the app must migrate at start-up on an empty stack."
+                "No web instance in service to run migrations on: migrations did not run before the "
+                "update; run the migrate command once the first instance is in service."
             )
         instance = running[0].instance_id
         migrate = (self.outputs.raw.get("appCommands") or {}).get("migrate")

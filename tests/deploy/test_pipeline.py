@@ -10,7 +10,7 @@ import pytest
 
 from scripts.deploy.events import JsonReporter
 from scripts.deploy.pipeline import Deployment, DeployRequest, RollbackRun, migrate_commands, static_assets
-from scripts.deploy.ports import HistoryEntry, HttpResponse, TargetHealth
+from scripts.deploy.ports import GroupInstance, HistoryEntry, HttpResponse, TargetHealth
 from scripts.deploy.source import Revision
 from scripts.exit_codes import ExitCode
 
@@ -322,6 +322,41 @@ def test_json_events_are_one_object_per_line_with_a_summary(tmp_path: Path) -> N
     started = [line["step"] for line in lines if line["type"] == "event" and line["status"] == "started"]
     assert started == ["preflight", "build", "push", "migrate", "update", "rollout", "smoke", "static"]
     assert lines[-1]["exitCode"] == 0 and lines[-1]["imageTag"] == "v2" and lines[-1]["previousTag"] == "v1"
+
+
+@pytest.mark.parametrize(
+    ("fleet", "expected"),
+    [
+        (
+            [
+                GroupInstance("i-sick", "InService", "Unhealthy", "1"),
+                GroupInstance("i-good", "InService", "Healthy", "1"),
+            ],
+            "i-good",
+        ),
+        # First rollout: the stack's instances have never had an image to run, so none is healthy.
+        ([GroupInstance("i-new", "InService", "Unhealthy", "1")], "i-new"),
+    ],
+)
+def test_migrations_run_on_a_healthy_instance_or_any_in_service(
+    tmp_path: Path, fleet: list[GroupInstance], expected: str
+) -> None:
+    world = World()
+    world.fleet.instances_by_group["web-asg"] = fleet
+    code, _ = deploy(world, tmp_path)
+    assert code == ExitCode.OK
+    assert next(args for name, args in world.journal if name == "ssm.run")[0] == expected
+
+
+def test_no_instance_in_service_skips_migrations_and_says_so(tmp_path: Path) -> None:
+    world = World()
+    world.fleet.instances_by_group["web-asg"] = [GroupInstance("i-boot", "Pending", "Healthy", "1")]
+    code, rec = deploy(world, tmp_path)
+    assert "ssm.run" not in world.journal.names()
+    assert any(
+        "run the migrate command once the first instance is in service" in m for m in rec.messages("migrate")
+    )
+    assert code == ExitCode.OK
 
 
 def test_migrate_command_forms() -> None:
