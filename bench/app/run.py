@@ -14,6 +14,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -112,6 +113,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1000, help="rows seeded before the reads")
     args = parser.parse_args()
     _reexec_in_app_venv()
+    # Stopped by a signal, it still runs the clean-up below and stops every server it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     wrk = _ensure_wrk()
 
     sys.path.insert(0, str(APP_DIR))
