@@ -98,8 +98,8 @@ class AppGroupArgs:
     """Alarms that stop an instance refresh and roll it back when they fire."""
     checkpoint_percentages: Sequence[int] = (50, 100)
     checkpoint_delay_seconds: int = 120
-    stop_timeout_seconds: int = 30
-    """Time the container gets between SIGTERM and SIGKILL: covers the app's graceful shutdown."""
+    stop_timeout_seconds: int = 45
+    """SIGTERM to SIGKILL: covers the app's drain (5 s) and graceful timeout (30 s)."""
     log_retention_days: int = 30
     metrics_namespace: str = "scalestack"
     """The only CloudWatch namespace the instances may publish custom metrics to."""

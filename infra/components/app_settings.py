@@ -74,7 +74,8 @@ class AppSettings(pulumi.ComponentResource):
 def render_script(parameter_path: str, database_secret_arn: str, cache_secret_arn: str) -> str:
     """Shell run before each container start: fresh credentials after a rotation need only a restart."""
     return f"""umask 077
-python3 - > /etc/scalestack/app.env.new <<'PY'
+env_file="${{SCALESTACK_ENV_FILE:-/etc/scalestack/app.env}}"
+python3 - > "$env_file.new" <<'PY'
 import json, subprocess, urllib.parse
 
 def aws(*args):
@@ -91,8 +92,10 @@ login = quote(db["username"]) + ":" + quote(db["password"])
 url = lambda host: f"postgresql+asyncpg://{{login}}@{{host}}:5432/{{env['DATABASE_NAME']}}?ssl=require"
 env["DATABASE_URL"] = url(env["DATABASE_HOST"])
 env["DATABASE_REPLICA_URLS"] = ",".join(url(h) for h in env["DATABASE_REPLICA_HOSTS"].split(",") if h != "-")
-env["REDIS_URL"] = "rediss://:" + quote(secret("{cache_secret_arn}")) + "@" + env["REDIS_HOST"] + ":6379/0"
+# Celery refuses a rediss:// URL that does not say how to check the server's certificate.
+token = quote(secret("{cache_secret_arn}"))
+env["REDIS_URL"] = f"rediss://:{{token}}@{{env['REDIS_HOST']}}:6379/0?ssl_cert_reqs=required"
 print("\\n".join(f"{{k}}={{v}}" for k, v in sorted(env.items())))
 PY
-mv /etc/scalestack/app.env.new /etc/scalestack/app.env
+mv "$env_file.new" "$env_file"
 """
