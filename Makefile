@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: plan test lint servers clean
+.PHONY: plan test lint bench servers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,10 @@ plan: $(VENV)/.installed
 servers:
 	@bash .ci/install-servers
 
+# Lint first: it takes seconds, and the test summaries stay the last thing a CI log shows.
 test: $(VENV)/.installed-dev servers
+	$(MAKE) lint
+	$(MAKE) -C app_template lint
 	$(BIN)/python -m pytest -q
 	$(MAKE) -C app_template test
 
@@ -32,6 +35,11 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check infra scripts tests bench
 	$(BIN)/ruff format --check infra scripts tests bench
 	$(BIN)/mypy
+
+# Figures for the closing notes; not part of `make test` (timings belong in benchmarks, not tests).
+bench: $(VENV)/.installed
+	$(BIN)/python bench/plan_speed.py
+	$(PYTHON) bench/app/run.py
 
 clean:
 	rm -rf $(VENV)
