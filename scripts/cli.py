@@ -7,6 +7,7 @@ pipeline's boto3 and Docker clients (a third of a second of every plan).
 from __future__ import annotations
 
 import importlib
+import os
 
 import click
 
@@ -51,3 +52,13 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         raise SystemExit(ExitCode.INTERRUPTED) from None
+    except Exception as err:
+        # Every expected failure has its own message and code; reaching here is a defect in scalestack.
+        if os.environ.get("SCALESTACK_DEBUG"):
+            raise
+        click.echo(
+            f"error: internal error ({type(err).__name__}: {err}); this is a bug in scalestack. "
+            "Run again with SCALESTACK_DEBUG=1 for the traceback and include it in the report.",
+            err=True,
+        )
+        raise SystemExit(ExitCode.FAILURE) from None

@@ -148,3 +148,24 @@ def test_the_plan_records_what_reaches_the_engine() -> None:
         plan.by_type("aws:ec2/securityGroup:SecurityGroup")[0].urn,
     )
     assert plan.outputs["group"] == "group-id"
+
+
+def test_an_unexpected_error_is_one_line_and_exit_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import scripts.cli as entry
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(entry.cli, "main", broken)
+    monkeypatch.delenv("SCALESTACK_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        entry.main()
+    assert exited.value.code == ExitCode.FAILURE
+    assert capsys.readouterr().err.startswith(
+        "error: internal error (RuntimeError: boom); this is a bug in scalestack."
+    )
+    monkeypatch.setenv("SCALESTACK_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="boom"):
+        entry.main()
