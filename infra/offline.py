@@ -149,6 +149,10 @@ _COMPUTED: dict[str, Callable[[str, str, Mapping[str, Any]], dict[str, Any]]] = 
 }
 
 
+def _is_stack(urn: str) -> bool:
+    return "::pulumi:pulumi:Stack::" in urn
+
+
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
     """The mock monitor, recording each registration with its parent and dependencies.
 
@@ -160,11 +164,12 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.registered: list[PlannedResource] = []
         self.duplicates: list[str] = []
+        self._seen: set[str] = set()
         self._lock = threading.Lock()
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # The engine leaves the stack out of its children's type chain; so does a plan.
-        return super().make_urn("" if "::pulumi:pulumi:Stack::" in parent else parent, type_, name)
+        return super().make_urn("" if _is_stack(parent) else parent, type_, name)
 
     def RegisterResource(self, request: Any) -> Any:
         if request.type == "pulumi:pulumi:Stack":
@@ -176,14 +181,15 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         )
         resource_id, state = self.mocks.new_resource(args)
         with self._lock:
-            if any(r.urn == urn for r in self.registered):
+            if urn in self._seen:
                 self.duplicates.append(urn)
+            self._seen.add(urn)
             self.registered.append(
                 PlannedResource(
                     type=request.type,
                     name=request.name,
                     urn=urn,
-                    parent=request.parent if "::pulumi:pulumi:Stack::" not in request.parent else None,
+                    parent=None if _is_stack(request.parent) else request.parent,
                     inputs=inputs,
                     custom=request.custom or False,
                     property_dependencies={

@@ -169,3 +169,15 @@ def test_an_unexpected_error_is_one_line_and_exit_1(
     monkeypatch.setenv("SCALESTACK_DEBUG", "1")
     with pytest.raises(RuntimeError, match="boom"):
         entry.main()
+
+
+def test_a_program_that_cannot_be_planned_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import scripts.plan_cmd as plan_cmd
+
+    def unplannable(*_: object) -> None:
+        raise PlanError("the offline plan has no answer for provider function aws:ec2/getVpc:getVpc")
+
+    monkeypatch.setattr(plan_cmd, "plan_stack", unplannable)
+    code, _, err = run("plan", "--stack", "dev")
+    assert code == ExitCode.FAILURE
+    assert "error: the program for stack 'dev' cannot be planned: the offline plan has no answer" in err
