@@ -69,8 +69,8 @@ Steps:
              GIT_COMMIT, IMAGE_TAG); the tag defaults to the commit (12 hex digits,
              plus -dirty-<time> with uncommitted changes); skipped if ECR has the tag
   push       log in with ecr:GetAuthorizationToken and push (tags are immutable)
-  migrate    SSM Run Command on one running web instance: docker run <new image>
-             migrate; expand-only, so the old version keeps working
+  migrate    SSM Run Command on one web instance (healthy if any): docker run <new image>
+             <the stack's appCommands.migrate>; expand-only, so the old version keeps working
   update     set scalestack:imageTag and `pulumi up` (Automation API; backend from
              PULUMI_BACKEND_URL, else .pulumi-state/); engine events are streamed
   rollout    follow the instance refresh the update started on the web and worker
