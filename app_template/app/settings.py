@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     graceful_timeout_seconds: float = Field(
         30.0, gt=0, description="Upper bound from SIGTERM to exit; in-flight requests finish within it."
     )
+    app_version: str = Field(
+        "dev", description="What this process runs: the image's tag, baked in at build time."
+    )
     port: int = Field(8000, description="Listening port.")
     bind_host: str = Field("0.0.0.0", description="Listening address.")
     web_concurrency: int | None = Field(

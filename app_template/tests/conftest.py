@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers import (
+    EMBEDDED_VERSION,
     AppServer,
     PostgresCluster,
     RedisServer,
@@ -52,7 +53,7 @@ def redis_server() -> Iterator[RedisServer]:
 def embedded_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     """The embedded default, as `make run` serves it: one worker, since its cache lives in the process."""
     root = tmp_path_factory.mktemp("embedded")
-    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{root / 'app.db'}"}
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{root / 'app.db'}", "APP_VERSION": EMBEDDED_VERSION}
     with running(AppServer(env, root / "app.log", workers=1)) as server:
         yield server
 

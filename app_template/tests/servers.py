@@ -222,8 +222,19 @@ class RedisServer:
             self.process = None
 
 
+# The version the embedded test server claims to run, as an image built with IMAGE_TAG would.
+EMBEDDED_VERSION = "test-1.2.3"
+
 # Settings the app reads; cleared so a developer's own environment cannot leak into a test server.
-_APP_ENV_PREFIXES = ("DATABASE_", "REDIS_", "WEB_CONCURRENCY", "PORT", "BIND_HOST", "MIGRATE_ON_START")
+_APP_ENV_PREFIXES = (
+    "DATABASE_",
+    "REDIS_",
+    "WEB_CONCURRENCY",
+    "PORT",
+    "BIND_HOST",
+    "MIGRATE_ON_START",
+    "APP_VERSION",
+)
 
 
 class AppServer:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.servers import APP_DIR, AppServer
+from tests.servers import APP_DIR, EMBEDDED_VERSION, AppServer
 
 
 def item_count(app: AppServer) -> int:
@@ -163,7 +163,7 @@ def test_request_id_is_honoured_echoed_and_logged(client: httpx.Client, embedded
 
 
 def test_health_probes(client: httpx.Client) -> None:
-    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/healthz").json() == {"status": "ok", "version": EMBEDDED_VERSION}
     assert client.get("/readyz").json() == {"status": "ok", "database": "ok", "cache": "ok"}
 
 

@@ -77,7 +77,7 @@ Steps:
              groups (or start one: min healthy %, checkpoints, auto rollback, the
              stack's alarms); at each checkpoint the web targets must be healthy
              and no alarm firing; one group failing rolls back the other
-  smoke      GET <url>/readyz and one API read through CloudFront
+  smoke      GET <url>/readyz, one API read and /healthz (its version must be the new tag)
   static     upload new static assets to S3; invalidate overwritten paths
 \b
 From `update` on, a failure rolls back: the refresh is rolled back (or cancelled)
@@ -198,6 +198,7 @@ def deploy(stack: str, image_tag: str | None, yes: bool, as_json: bool) -> None:
             revision=revision(REPO_ROOT, APP_CONTEXT),
             actor=actor,
             readiness_path=spec.app.readiness_path,
+            liveness_path=spec.app.liveness_path,
         )
         code = Deployment(_ports(aws, PulumiStack(stack), stack), request, reporter, Timing()).run()
     sys.exit(code)

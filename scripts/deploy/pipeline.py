@@ -156,6 +156,7 @@ class DeployRequest:
     revision: Revision
     actor: str  # who deploys: the caller's AWS identity, recorded in the history
     readiness_path: str = "/readyz"
+    liveness_path: str = "/healthz"  # answers {"version": <image tag>} in the app template
     smoke_path: str = "/api/tags"
 
     @property
@@ -411,6 +412,7 @@ class Deployment(_Run):
                 for p in (
                     self._check(base + self.request.readiness_path, want_json=False),
                     self._check(base + self.request.smoke_path, want_json=True),
+                    self._version_problem(base + self.request.liveness_path),
                 )
                 if p
             ]
@@ -420,6 +422,17 @@ class Deployment(_Run):
             if attempt < self.timing.smoke_attempts:
                 self.ports.clock.sleep(self.timing.smoke_interval_seconds)
         raise DeployError(ExitCode.SMOKE_TEST_FAILED, f"smoke test failed at {base}: {'; '.join(problems)}")
+
+    def _version_problem(self, url: str) -> str | None:
+        """The version answering must be the one deployed; an app that reports none is not judged on it."""
+        try:
+            response = self.ports.http.get(url, self.timing.http_timeout_seconds)
+            version = json.loads(response.body).get("version") if response.status == 200 else None
+        except (OSError, ValueError, AttributeError):
+            return None  # an unreachable or odd liveness answer is the readiness check's to report
+        if version is None or version == self.tag:
+            return None
+        return f"GET {url} reports version {version}, not {self.tag}"
 
     def _check(self, url: str, want_json: bool) -> str | None:
         try:
