@@ -15,6 +15,7 @@ from tests.servers import APP_DIR, PostgresCluster, RedisServer, free_port, wait
 
 BASE_IMAGE = os.environ.get("APP_BASE_IMAGE", "localhost/python-base:bookworm")
 IMAGE = "localhost/scalestack-app:test"
+IMAGE_TAG = "1.2.3-test"
 # What this machine's Podman needs (crun and systemd cgroups do not work here), and limits runc may set.
 CONTAINERS_CONF = """
 [containers]
@@ -44,7 +45,8 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
 @pytest.fixture(scope="module")
 def image(podman: list[str]) -> str:
     build = [*podman, "build", "-q", "--format", "docker", "--network", "host", *LIMITS]
-    build += ["--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "-t", IMAGE, str(APP_DIR)]
+    build += ["--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "--build-arg", f"IMAGE_TAG={IMAGE_TAG}"]
+    build += ["-t", IMAGE, str(APP_DIR)]
     subprocess.run(build, check=True, capture_output=True, timeout=600)
     return IMAGE
 
@@ -60,6 +62,7 @@ def test_web_runs_as_non_root_answers_probes_and_stops_cleanly(podman: list[str]
     container = subprocess.run(run, check=True, capture_output=True, text=True).stdout.strip()
     try:
         wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200, "the container")
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["version"] == IMAGE_TAG  # baked in
         assert subprocess.run([*podman, "healthcheck", "run", container], capture_output=True).returncode == 0
         inside = [*podman, "exec", container, "sh", "-c", "id -u; command -v pip gcc cc make || true"]
         assert subprocess.run(inside, check=True, capture_output=True, text=True).stdout.split() == ["10001"]
