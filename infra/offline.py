@@ -77,10 +77,6 @@ _CALLS: dict[str, Callable[[str, Mapping[str, Any]], dict[str, Any]]] = {
         "id": ACCOUNT_ID,
     },
     "aws:index/getRegion:getRegion": lambda region, _: {"region": region, "name": region, "id": region},
-    "aws:index/getPartition:getPartition": lambda region, _: {
-        "partition": "aws",
-        "dnsSuffix": "amazonaws.com",
-    },
     "aws:elb/getServiceAccount:getServiceAccount": lambda region, _: {
         "arn": "arn:aws:iam::127311923021:root",
         "id": "127311923021",
