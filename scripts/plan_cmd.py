@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from infra.diagram import mermaid
 from infra.offline import PlanError, plan_stack
 from infra.planned import Plan, PlannedResource, masked
 from infra.policies import PolicyReport, UnknownRuleError, evaluate
@@ -47,7 +48,12 @@ def fail(message: str, code: ExitCode) -> NoReturn:
     help="A stack file anywhere; its name is taken from Pulumi.<name>.yaml.",
 )
 @click.option(
-    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "mermaid"]),
+    default="text",
+    show_default=True,
+    help="mermaid: a diagram of the components and which outputs each takes from which.",
 )
 def plan(stack: str | None, stack_file: Path | None, output_format: str) -> None:
     """Show every resource `pulumi up` would create for a stack, offline, and check it against the policy.
@@ -66,6 +72,8 @@ def plan(stack: str | None, stack_file: Path | None, output_format: str) -> None
         fail(f"the program for stack '{spec.stack}' cannot be planned: {err}", ExitCode.FAILURE)
     if output_format == "json":
         click.echo(json.dumps(plan_json(result, report), indent=2, default=str))
+    elif output_format == "mermaid":
+        click.echo(mermaid(result), nl=False)
     else:
         render_text(result, report, spec)
     if report.blocked:
