@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from infra.components.app_settings import KIT_SETTINGS
 from infra.profiles import PROFILES, deep_merge
 
 NAMESPACE = "scalestack"
@@ -127,12 +128,22 @@ class AppSpec(_Section):
 
     port: Port = Field(description="Port the container listens on.")
     readiness_path: str = Field(pattern=r"^/[A-Za-z0-9/_.-]*$", description="Target group health check.")
-    liveness_path: str = Field(pattern=r"^/[A-Za-z0-9/_.-]*$", description="Container HEALTHCHECK path.")
+    liveness_path: str = Field(
+        pattern=r"^/[A-Za-z0-9/_.-]*$", description="Liveness probe; a deploy reads the version it reports."
+    )
     worker_command: list[str] = Field(min_length=1, description="Arguments the worker role runs.")
     migrate_command: list[str] = Field(min_length=1, description="Arguments that apply migrations.")
     environment: dict[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")], str] = Field(
         description="Extra plain settings, stored in SSM Parameter Store."
     )
+
+    @field_validator("environment")
+    @classmethod
+    def _not_the_kits(cls, value: dict[str, str]) -> dict[str, str]:
+        taken = sorted(set(value) & KIT_SETTINGS)
+        if taken:
+            raise ValueError(f"{', '.join(taken)} set by the kit itself (from the database, cache and port)")
+        return value
 
 
 class _GroupSpec(_Section):
@@ -450,7 +461,10 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     head, *rest = loc
     path = str(head) if head == REGION_KEY else f"{NAMESPACE}:{head}"
     for part in rest:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        if part == "[key]":  # pydantic's marker: the mapping key itself is what failed
+            path += " (as a name)"
+        else:
+            path += f"[{part}]" if isinstance(part, int) else f".{part}"
     return path
 
 

@@ -100,6 +100,14 @@ def test_file_values_override_the_profile() -> None:
             {"database": {"masterUsername": "postgres"}},
             "scalestack:database.masterUsername: 'postgres' is reserved",
         ),
+        (
+            {"app": {"environment": {"REDIS_URL": "redis://x", "FLAG": "1"}}},
+            "scalestack:app.environment: REDIS_URL set by the kit itself",
+        ),
+        (
+            {"app": {"environment": {"lower": "1"}}},
+            "scalestack:app.environment.lower (as a name): String should match pattern",
+        ),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_allowed(sections: dict[str, Any], expected: str) -> None:

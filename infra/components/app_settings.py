@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+# What the kit itself tells the app; a stack's own settings may not reuse these names.
+KIT_SETTINGS = frozenset(
+    {"PORT", "DATABASE_HOST", "DATABASE_REPLICA_HOSTS", "DATABASE_NAME", "REDIS_HOST"}
+    | {"DATABASE_URL", "DATABASE_REPLICA_URLS", "REDIS_URL"}
+)
+
 
 @dataclass(frozen=True)
 class AppSettingsArgs:
