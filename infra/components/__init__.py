@@ -1,0 +1,1 @@
+"""The stack's building blocks: one pulumi.ComponentResource per module, composed in infra/program.py."""
