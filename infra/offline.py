@@ -23,6 +23,7 @@ from infra.spec import StackSpec
 
 PROJECT = "scalestack"
 ACCOUNT_ID = "123456789012"
+FAKE_AMIS = {"x86_64": "ami-0a1b2c3d4e5f60718", "arm64": "ami-0f1e2d3c4b5a69788"}
 
 
 class PlanError(Exception):
@@ -77,6 +78,12 @@ _CALLS: dict[str, Callable[[str, Mapping[str, Any]], dict[str, Any]]] = {
         "id": ACCOUNT_ID,
     },
     "aws:index/getRegion:getRegion": lambda region, _: {"region": region, "name": region, "id": region},
+    "aws:ssm/getParameter:getParameter": lambda region, args: {
+        "name": args["name"],
+        "value": FAKE_AMIS["arm64" if str(args["name"]).endswith("arm64") else "x86_64"],
+        "type": "String",
+        "id": args["name"],
+    },
     "aws:elb/getServiceAccount:getServiceAccount": lambda region, _: {
         "arn": "arn:aws:iam::127311923021:root",
         "id": "127311923021",

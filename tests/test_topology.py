@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from infra.offline import FAKE_AMIS
 from infra.planned import Plan, PlannedResource
 from infra.policies.values import plain
 from infra.spec import StackSpec
@@ -94,7 +95,8 @@ def test_instances_require_imdsv2_encrypted_disks_and_no_way_in(stack: str, plan
         assert values["blockDeviceMappings"][0]["ebs"]["encrypted"] == "true"
         assert values["networkInterfaces"][0]["associatePublicIpAddress"] == "false"
         assert "keyName" not in values
-        assert values["imageId"].startswith("resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023")
+        # An AMI ID, not a resolve:ssm: reference: AWS cannot roll a refresh back to the latter.
+        assert values["imageId"] == FAKE_AMIS["x86_64"]
         boot = base64.b64decode(values["userData"]).decode()
         assert f"scalestack-{stack}:{spec.image_tag}" in boot
     web = inputs(one(plan, ASG, "web-asg"))
@@ -231,3 +233,18 @@ def test_stack_outputs(stack: str, planned: Planned) -> None:
     ):
         assert outputs[key], key
     assert set(outputs["rollout"]["alarmNames"]) <= set(outputs["alarmNames"])
+
+
+def test_graviton_types_get_the_arm64_image() -> None:
+    from infra.offline import plan_stack
+    from infra.spec import parse_config
+
+    config = {
+        "aws:region": "us-east-1",
+        "scalestack:environment": "dev",
+        "scalestack:imageTag": "1",
+        "scalestack:web": {"instanceType": "m7g.large"},
+    }
+    plan = plan_stack(parse_config(config, stack="arm", source="Pulumi.arm.yaml"))
+    images = {t.name: inputs(t)["imageId"] for t in plan.by_type("aws:ec2/launchTemplate:LaunchTemplate")}
+    assert images == {"web-lt": FAKE_AMIS["arm64"], "worker-lt": FAKE_AMIS["x86_64"]}

@@ -134,7 +134,7 @@ class AppGroup(pulumi.ComponentResource):
 
         template = aws.ec2.LaunchTemplate(
             f"{name}-lt",
-            image_id=f"resolve:ssm:{_ami_parameter(args.instance_type)}",
+            image_id=_current_ami(args.instance_type, self),
             instance_type=None if args.spot else args.instance_type,
             iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
@@ -404,10 +404,19 @@ def _target_tracking(
     )
 
 
-def _ami_parameter(instance_type: str) -> str:
-    """Amazon Linux 2023's public SSM parameter, resolved at each launch: always the current AMI."""
+def _current_ami(instance_type: str, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """Amazon Linux 2023's current AMI, read from its public SSM parameter when the stack is updated.
+
+    The template holds the AMI ID itself rather than `resolve:ssm:`, because AWS cannot roll an instance
+    refresh back to a template that names a parameter; a new AMI arrives as a template version that the
+    next update rolls out like any other change.
+    """
     arch = "arm64" if instance_type.startswith(GRAVITON) else "x86_64"
-    return f"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
+    parameter = aws.ssm.get_parameter_output(
+        name=f"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}",
+        opts=pulumi.InvokeOutputOptions(parent=parent),
+    )
+    return parameter.value
 
 
 def _instance_statements(
