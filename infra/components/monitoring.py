@@ -169,31 +169,23 @@ class Monitoring(pulumi.ComponentResource):
                 ),
             )
 
-        aws.cloudwatch.MetricAlarm(
+        queries = [
+            query("target5xx", "HTTPCode_Target_5XX_Count"),
+            query("elb5xx", "HTTPCode_ELB_5XX_Count"),
+            query("requests", "RequestCount"),
+            aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id="rate",
+                expression="100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / MAX([requests, 1])",
+                label="5xx %",
+                return_data=True,
+            ),
+        ]
+        self._alarm(
             alarm_name,
-            name=alarm_name,
-            alarm_description="Share of load-balancer responses that are 5xx (app and ALB)",
-            comparison_operator="GreaterThanThreshold",
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
-            threshold=self._args.error_rate_percent,
-            treat_missing_data="notBreaching",
-            metric_queries=[
-                query("target5xx", "HTTPCode_Target_5XX_Count"),
-                query("elb5xx", "HTTPCode_ELB_5XX_Count"),
-                query("requests", "RequestCount"),
-                aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                    id="rate",
-                    expression="100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / MAX([requests, 1])",
-                    label="5xx %",
-                    return_data=True,
-                ),
-            ],
-            alarm_actions=[self.topic_arn],
-            ok_actions=[self.topic_arn],
-            opts=pulumi.ResourceOptions(parent=self),
+            "Share of load-balancer responses that are 5xx (app and ALB)",
+            {"metric_queries": queries},
+            self._args.error_rate_percent,
         )
-        self.alarm_names.append(alarm_name)
 
     def _alarm(
         self,
