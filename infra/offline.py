@@ -196,7 +196,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     inputs=inputs,
                     custom=request.custom or False,
                     property_dependencies={
-                        key: tuple(deps.urns)
+                        # A set to the engine, in arbitrary order: sorted, so two plans of a stack compare.
+                        key: tuple(sorted(deps.urns))
                         for key, deps in request.propertyDependencies.items()
                         if deps.urns
                     },

@@ -181,3 +181,9 @@ def test_a_program_that_cannot_be_planned_says_so(monkeypatch: pytest.MonkeyPatc
     code, _, err = run("plan", "--stack", "dev")
     assert code == ExitCode.FAILURE
     assert "error: the program for stack 'dev' cannot be planned: the offline plan has no answer" in err
+
+
+def test_plans_of_a_stack_are_the_same() -> None:
+    # Unsorted, dependency order varies between runs often enough that four plans rarely all agree.
+    plans = [{r.urn: r for r in plan_stack(load_stack_spec("prod")).resources} for _ in range(4)]
+    assert all(plan == plans[0] for plan in plans[1:])
