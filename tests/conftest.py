@@ -17,7 +17,8 @@ SHIPPED_STACKS = sorted(
 
 
 @cache
-def _plan(stack: str) -> tuple[StackSpec, Plan]:
+def plan_of(stack: str) -> tuple[StackSpec, Plan]:
+    """The spec and offline plan of a shipped stack, made once per session (plans are immutable)."""
     spec = load_stack_spec(stack)
     return spec, plan_stack(spec)
 
@@ -25,4 +26,4 @@ def _plan(stack: str) -> tuple[StackSpec, Plan]:
 @pytest.fixture
 def planned() -> Callable[[str], tuple[StackSpec, Plan]]:
     """The spec and offline plan of a shipped stack; the mock engine is set up anew for each plan."""
-    return _plan
+    return plan_of

@@ -8,20 +8,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.offline import plan_stack
 from infra.planned import Plan
 from infra.policies import PolicyReport, evaluate
-from infra.spec import STACKS_DIR, SpecError, StackSpec, load_spec_file, load_stack_spec
-
-SHIPPED = sorted(
-    p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in STACKS_DIR.glob("Pulumi.*.yaml")
-)
+from infra.spec import STACKS_DIR, SpecError, StackSpec, load_spec_file
+from tests.conftest import SHIPPED_STACKS as SHIPPED
+from tests.conftest import plan_of
 
 
 @cache
 def _checked(stack: str) -> tuple[StackSpec, Plan, PolicyReport]:
-    spec = load_stack_spec(stack)
-    plan = plan_stack(spec)
+    spec, plan = plan_of(stack)
     return spec, plan, evaluate(plan.resources, spec.environment, spec.policy.waivers)
 
 
