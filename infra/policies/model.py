@@ -24,6 +24,13 @@ class Severity(StrEnum):
     CRITICAL = "critical"
 
 
+class Category(StrEnum):
+    """Why a rule exists: a security guardrail, or a constraint AWS itself enforces (refused or broken)."""
+
+    SECURITY = "security"
+    AWS = "aws-constraint"
+
+
 class Level(StrEnum):
     ADVISORY = "advisory"
     MANDATORY = "mandatory"
@@ -104,6 +111,9 @@ class ResourceRule:
     enforcement: Enforcement
     types: tuple[str, ...]
     check: ResourceCheck
+    category: Category = Category.SECURITY
+    source: str = ""
+    """For AWS constraints: the AWS documentation page or provider source that states the constraint."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +125,9 @@ class StackRule:
     severity: Severity
     enforcement: Enforcement
     check: StackCheck
+    category: Category = Category.SECURITY
+    source: str = ""
+    """For AWS constraints: the AWS documentation page or provider source that states the constraint."""
 
 
 Rule = ResourceRule | StackRule
