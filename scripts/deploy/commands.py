@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from infra.aws_facts import DOCKER_PLATFORMS
 from infra.spec import SpecError, StackSpec, load_stack_spec
 from scripts.deploy.aws import (
     AutoScalingRefreshes,
@@ -199,6 +200,7 @@ def deploy(stack: str, image_tag: str | None, yes: bool, as_json: bool) -> None:
             actor=actor,
             readiness_path=spec.app.readiness_path,
             liveness_path=spec.app.liveness_path,
+            platform=DOCKER_PLATFORMS[spec.app.architecture],
         )
         code = Deployment(_ports(aws, PulumiStack(stack), stack), request, reporter, Timing()).run()
     sys.exit(code)
