@@ -442,3 +442,21 @@ def test_architecture_of_every_instance_type_the_provider_knows() -> None:
         "inf2.xlarge",
     ):
         assert instance_architecture(x86) == "x86_64", x86
+
+
+def test_every_spec_constraint_names_real_keys_and_cites_a_source() -> None:
+    import re
+
+    from infra.constraints import SPEC_CONSTRAINTS
+    from infra.spec import StackSpec
+
+    assert len({c.id for c in SPEC_CONSTRAINTS}) == len(SPEC_CONSTRAINTS)
+    for constraint in SPEC_CONSTRAINTS:
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", constraint.id), constraint.id
+        assert constraint.source.startswith("https://"), constraint.id
+        for key in constraint.keys:
+            if key == "aws:region":
+                continue
+            section, _, name = key.removeprefix("scalestack:").partition(".")
+            (model,) = [f.annotation for f in StackSpec.model_fields.values() if f.alias == section]
+            assert name in {f.alias for f in model.model_fields.values()}, key  # type: ignore[union-attr]
