@@ -142,6 +142,7 @@ def test_real_pulumi_sets_the_tag_and_reads_outputs(tmp_path: Path, monkeypatch:
     monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{tmp_path / 'state'}")
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "test")
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["pulumi", "stack", "init", "dev"], cwd=tmp_path, check=True)  # the kit never creates one
     stack = PulumiStack("dev", repo_root=tmp_path)
     stack.set_image_tag("t2")
     lines: list[str] = []
