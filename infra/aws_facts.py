@@ -61,9 +61,11 @@ OTHER_PARTITION_PREFIXES = ("us-gov-", "cn-", "us-iso", "eu-isoe-", "eusc-")
 ELB_ALGORITHMS_SOURCE = (
     "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-target-group-attributes.html"
 )
-# The routing algorithms of an ALB target group (attribute load_balancing.algorithm.type). Slow start
-# works only with round_robin: the user guide's "Slow start mode" section says it cannot be enabled with
-# least outstanding requests, and weighted random does not support it either.
+# The routing algorithms of an ALB target group (attribute load_balancing.algorithm.type; weighted_random
+# came with Automatic Target Weights in 2023). The user guide's "Slow start mode" section says slow start
+# cannot be enabled with least outstanding requests. For weighted random the same page lists slow start
+# among what it does not support; this machine's documentation store could not confirm that sentence, so
+# the kit refuses the pair conservatively (a refusal costs a 0, an acceptance would cost a failed update).
 ALB_ALGORITHMS = ("round_robin", "least_outstanding_requests", "weighted_random")
 ALB_ALGORITHMS_WITH_SLOW_START = ("round_robin",)
 
