@@ -210,7 +210,11 @@ class WorkerSpec(_GroupSpec):
 class DatabaseSpec(_Section):
     """RDS PostgreSQL primary in the isolated subnets and its read replicas."""
 
-    engine_version: str = Field(description="A PostgreSQL version RDS offers: a major (16) or major.minor.")
+    engine_version: str = Field(
+        description="A PostgreSQL version RDS offers, a major (RDS picks the minor) or major.minor: "
+        + ", ".join(f"{m} ({m}.{lo}-{m}.{hi})" for m, (lo, hi) in aws_facts.POSTGRES_MINORS.items())
+        + "."
+    )
     instance_class: str = Field(description="RDS class, e.g. db.r7g.large.")
     allocated_storage_gib: int = Field(ge=20, le=65536)
     max_allocated_storage_gib: int = Field(ge=20, le=65536, description="Storage autoscaling ceiling.")
@@ -255,7 +259,9 @@ class CacheSpec(_Section):
 
     engine: Literal["redis", "valkey"]
     engine_version: str = Field(
-        description="major.minor ElastiCache offers for the engine (valkey from 7.2)."
+        description="A version ElastiCache offers for the engine: "
+        + "; ".join(f"{e} {', '.join(v)}" for e, v in aws_facts.CACHE_ENGINE_VERSIONS.items())
+        + "."
     )
     node_type: str
     replicas: int = Field(ge=0, le=5, description="Replicas per shard; >= 1 enables automatic failover.")
