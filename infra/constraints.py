@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from infra import aws_facts
+
 
 @dataclass(frozen=True)
 class SpecConstraint:
@@ -22,4 +24,71 @@ class SpecConstraint:
     """The AWS documentation page (or provider source) that states it."""
 
 
-SPEC_CONSTRAINTS: tuple[SpecConstraint, ...] = ()
+SPEC_CONSTRAINTS: tuple[SpecConstraint, ...] = (
+    SpecConstraint(
+        id="alb-slow-start-needs-round-robin",
+        keys=("scalestack:loadBalancer.algorithm", "scalestack:loadBalancer.slowStartSeconds"),
+        statement="A target group's slow start mode cannot be enabled with the least outstanding requests "
+        "or weighted random routing algorithm.",
+        source=aws_facts.ELB_ALGORITHMS_SOURCE,
+    ),
+    SpecConstraint(
+        id="alb-slow-start-range",
+        keys=("scalestack:loadBalancer.slowStartSeconds",),
+        statement="Slow start duration is 0 (off) or 30 to 900 seconds.",
+        source=aws_facts.ELB_ALGORITHMS_SOURCE,
+    ),
+    SpecConstraint(
+        id="aws-region-exists",
+        keys=("aws:region",),
+        statement="The region is one of the AWS commercial partition's regions (GovCloud and China are "
+        "other partitions, not supported by the kit).",
+        source=aws_facts.REGIONS_SOURCE,
+    ),
+    SpecConstraint(
+        id="elasticache-engine-version-offered",
+        keys=("scalestack:cache.engine", "scalestack:cache.engineVersion"),
+        statement="ElastiCache offers Valkey from 7.2 (7.2, 8.0, 8.1, 8.2) and Redis OSS up to 7.1; the "
+        "parameter-group family (redis7, valkey7, valkey8) follows the engine and major version.",
+        source=aws_facts.CACHE_VERSIONS_SOURCE,
+    ),
+    SpecConstraint(
+        id="elasticache-transit-encryption-mode-version",
+        keys=("scalestack:cache.engine", "scalestack:cache.engineVersion"),
+        statement="TransitEncryptionMode (set to required by the kit) needs Redis OSS 7.0.5 or later, or "
+        "Valkey.",
+        source=aws_facts.CACHE_TRANSIT_MODE_SOURCE,
+    ),
+    SpecConstraint(
+        id="rds-postgres-engine-version-offered",
+        keys=("scalestack:database.engineVersion",),
+        statement="RDS creates PostgreSQL instances only on the major and minor versions of its release "
+        "calendar; the parameter-group family is postgres<major>.",
+        source=aws_facts.POSTGRES_VERSIONS_SOURCE,
+    ),
+    SpecConstraint(
+        id="rds-postgres-read-replicas",
+        keys=("scalestack:database.readReplicas",),
+        statement="An RDS for PostgreSQL instance has at most 15 read replicas.",
+        source="https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReadRepl.html",
+    ),
+    SpecConstraint(
+        id="elasticache-replicas-per-shard",
+        keys=("scalestack:cache.replicas",),
+        statement="A Valkey or Redis OSS shard has at most 5 read replicas.",
+        source="https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Replication.html",
+    ),
+    SpecConstraint(
+        id="cloudwatch-log-retention-values",
+        keys=("scalestack:monitoring.logRetentionDays",),
+        statement="CloudWatch Logs accepts only its listed retention periods (1, 3, 5, 7, 14, 30, ... days).",
+        source="https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html",
+    ),
+    SpecConstraint(
+        id="image-architecture-matches-instances",
+        keys=("scalestack:app.architecture", "scalestack:web.instanceType", "scalestack:worker.instanceType"),
+        statement="An instance runs only images of its CPU architecture; Graviton types (attribute letter g, "
+        "and a1) are arm64, the others x86_64, so every group's type must match the image's.",
+        source=aws_facts.INSTANCE_NAMES_SOURCE,
+    ),
+)

@@ -13,8 +13,13 @@ from typing import Any
 
 BASE: Mapping[str, Any] = {
     "network": {"cidr": "10.0.0.0/16", "interfaceEndpoints": True},
-    "loadBalancer": {"idleTimeoutSeconds": 60, "slowStartSeconds": 30},
+    # round_robin with a 30 s slow start in every environment: a new instance (scale-out, each refresh step)
+    # is coldest when it joins, and least_outstanding_requests would send it the most requests right then
+    # (it has none outstanding), while AWS forbids slow start with that algorithm; the app's requests are
+    # short and alike, so round robin loses little balance.
+    "loadBalancer": {"idleTimeoutSeconds": 60, "algorithm": "round_robin", "slowStartSeconds": 30},
     "app": {
+        "architecture": "x86_64",
         "port": 8000,
         "readinessPath": "/readyz",
         "livenessPath": "/healthz",

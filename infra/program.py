@@ -19,7 +19,7 @@ from infra.components.load_balancer import LoadBalancer, LoadBalancerArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.registry import Registry, RegistryArgs
-from infra.spec import NAMESPACE, REGION_KEY, SpecError, StackSpec, WebSpec, WorkerSpec, parse_config
+from infra.spec import NAMESPACE, SpecError, StackSpec, WebSpec, WorkerSpec, parse_config
 
 # Instance refresh pauses at half the fleet so the rollout alarms can judge the new version on real traffic.
 ROLLOUT_CHECKPOINTS = (50, 100)
@@ -235,6 +235,7 @@ def _group_args(
             readiness_path=spec.app.readiness_path,
             deregistration_delay_seconds=spec.load_balancer.deregistration_delay_seconds,
             slow_start_seconds=spec.load_balancer.slow_start_seconds,
+            algorithm=spec.load_balancer.algorithm,
             requests_per_target=spec.web.requests_per_target,
         )
         if load_balancer
@@ -274,8 +275,10 @@ def spec_from_engine() -> StackSpec:
     """The spec from the config the engine passes to `pulumi up` (structured values arrive as JSON)."""
     stack = pulumi.get_stack()
     config = {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
-    relevant = {k: _decode(v) for k, v in config.items() if k == REGION_KEY or k.startswith(f"{NAMESPACE}:")}
-    return parse_config(relevant, stack=stack, source=f"stacks/Pulumi.{stack}.yaml")
+    # Every key goes to the spec, which ignores other namespaces' keys and refuses near-misses of its own.
+    return parse_config(
+        {k: _decode(v) for k, v in config.items()}, stack=stack, source=f"stacks/Pulumi.{stack}.yaml"
+    )
 
 
 def _decode(value: Any) -> Any:

@@ -16,9 +16,18 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
+from infra import aws_facts
 from infra.components.app_settings import KIT_SETTINGS
 from infra.profiles import PROFILES, deep_merge
 
@@ -109,6 +118,9 @@ class DomainSpec(_Section):
 class LoadBalancerSpec(_Section):
     """The application load balancer in front of the web group."""
 
+    algorithm: Literal["round_robin", "least_outstanding_requests", "weighted_random"] = Field(
+        description="How the web target group picks a target; slow start needs round_robin."
+    )
     idle_timeout_seconds: int = Field(ge=1, le=4000, description="Must stay below the app's keep-alive.")
     deregistration_delay_seconds: int = Field(ge=0, le=3600, description="Time in-flight requests get.")
     slow_start_seconds: int = Field(ge=0, le=900, description="Ramp-up for new targets; 0 or 30-900.")
@@ -117,15 +129,26 @@ class LoadBalancerSpec(_Section):
 
     @field_validator("slow_start_seconds")
     @classmethod
-    def _slow_start(cls, value: int) -> int:
+    def _slow_start(cls, value: int, info: ValidationInfo) -> int:
         if 0 < value < 30:
             raise ValueError("must be 0 (off) or between 30 and 900 seconds")
+        # ALB user guide, target group attributes: slow start cannot be enabled with least outstanding
+        # requests (nor with weighted random); AWS refuses the target group.
+        algorithm = info.data.get("algorithm")
+        if value and algorithm and algorithm not in aws_facts.ALB_ALGORITHMS_WITH_SLOW_START:
+            raise ValueError(
+                f"{value} cannot be combined with {NAMESPACE}:loadBalancer.algorithm {algorithm} (AWS allows "
+                "slow start only with round_robin): set slowStartSeconds: 0 or algorithm: round_robin"
+            )
         return value
 
 
 class AppSpec(_Section):
     """How the container runs: the same image serves the web and worker roles."""
 
+    architecture: Literal["x86_64", "arm64"] = Field(
+        description="CPU architecture the image is built for; every group's instance type must match."
+    )
     port: Port = Field(description="Port the container listens on.")
     readiness_path: str = Field(pattern=r"^/[A-Za-z0-9/_.-]*$", description="Target group health check.")
     liveness_path: str = Field(
@@ -187,7 +210,11 @@ class WorkerSpec(_GroupSpec):
 class DatabaseSpec(_Section):
     """RDS PostgreSQL primary in the isolated subnets and its read replicas."""
 
-    engine_version: str = Field(pattern=r"^1[3-7](\.[0-9]{1,2})?$", description="PostgreSQL 13 to 17.")
+    engine_version: str = Field(
+        description="A PostgreSQL version RDS offers, a major (RDS picks the minor) or major.minor: "
+        + ", ".join(f"{m} ({m}.{lo}-{m}.{hi})" for m, (lo, hi) in aws_facts.POSTGRES_MINORS.items())
+        + "."
+    )
     instance_class: str = Field(description="RDS class, e.g. db.r7g.large.")
     allocated_storage_gib: int = Field(ge=20, le=65536)
     max_allocated_storage_gib: int = Field(ge=20, le=65536, description="Storage autoscaling ceiling.")
@@ -200,6 +227,11 @@ class DatabaseSpec(_Section):
     slow_query_ms: int = Field(ge=-1, le=600000, description="log_min_duration_statement; -1 is off.")
     database_name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
     master_username: str = Field(pattern=r"^[a-z][a-z0-9_]{0,15}$")
+
+    @field_validator("engine_version")
+    @classmethod
+    def _engine_version(cls, value: str) -> str:
+        return aws_facts.check_postgres_version(value)
 
     @field_validator("instance_class")
     @classmethod
@@ -226,10 +258,20 @@ class CacheSpec(_Section):
     """ElastiCache replication group: a primary and its replicas, encrypted at rest and in transit."""
 
     engine: Literal["redis", "valkey"]
-    engine_version: str = Field(pattern=r"^[678](\.[0-9])?$")
+    engine_version: str = Field(
+        description="A version ElastiCache offers for the engine: "
+        + "; ".join(f"{e} {', '.join(v)}" for e, v in aws_facts.CACHE_ENGINE_VERSIONS.items())
+        + "."
+    )
     node_type: str
     replicas: int = Field(ge=0, le=5, description="Replicas per shard; >= 1 enables automatic failover.")
     snapshot_retention_days: int = Field(ge=0, le=35)
+
+    @field_validator("engine_version")
+    @classmethod
+    def _version_of_the_engine(cls, value: str, info: ValidationInfo) -> str:
+        engine = info.data.get("engine")
+        return aws_facts.check_cache_version(engine, value) if engine else value
 
     @field_validator("node_type")
     @classmethod
@@ -289,7 +331,7 @@ class StackSpec(_Section):
         description="Which profile of defaults, requirements and policy levels applies."
     )
     region: str = Field(
-        alias="aws:region", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", description="AWS region."
+        alias="aws:region", description="AWS commercial region (infra/aws_facts.py lists them)."
     )
     image_tag: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", description="Image the app runs.")
     network: NetworkSpec
@@ -307,10 +349,33 @@ class StackSpec(_Section):
     )
     policy: PolicySpec = Field(default_factory=PolicySpec)
 
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        problem = aws_facts.region_problem(value)
+        if problem:
+            close = difflib.get_close_matches(value, aws_facts.COMMERCIAL_REGIONS, n=3)
+            hint = f"did you mean {', '.join(close)}?" if close else "e.g. us-east-1, eu-west-1"
+            raise ValueError(f"{problem} ({hint}); the kit's region list: infra/aws_facts.py")
+        return value
+
     @property
     def name_prefix(self) -> str:
         """Prefix for physical names, unique per project and stack (AWS names are global per account)."""
         return f"{NAMESPACE}-{self.stack}"
+
+
+def _architecture_violations(spec: StackSpec) -> list[str]:
+    """Groups whose instances cannot run the image: the deploy builds one image, for app.architecture."""
+    groups = (("web", spec.web.instance_type), ("worker", spec.worker.instance_type))
+    return [
+        f"{spec.source}: {NAMESPACE}:{section}.instanceType: {instance_type} is "
+        f"{aws_facts.instance_architecture(instance_type)} but {NAMESPACE}:app.architecture is "
+        f"{spec.app.architecture} (one image, one architecture: pick a {spec.app.architecture} type "
+        "for every group, or change app.architecture)"
+        for section, instance_type in groups
+        if aws_facts.instance_architecture(instance_type) != spec.app.architecture
+    ]
 
 
 def _environment_violations(spec: StackSpec) -> list[str]:
@@ -387,13 +452,40 @@ def load_stack_spec(stack: str, stacks_dir: Path = STACKS_DIR) -> StackSpec:
     return load_spec_file(path, stack)
 
 
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping names a key twice; YAML loaders keep the last silently, so the first is lost unseen."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key that appears twice in one mapping (at any depth)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<:` merges may override, by design
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                earlier = first_line.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if earlier != key_node.start_mark.line + 1:
+                raise DuplicateKeyError(
+                    f"key {key!r} appears twice in one mapping (lines {earlier} and "
+                    f"{key_node.start_mark.line + 1}); YAML would keep only the last, so remove one"
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_spec_file(path: Path, stack: str | None = None) -> StackSpec:
     """The spec in a stack file; the stack name defaults to the one in the file name."""
     stack = stack or _stack_name_from_path(path)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except (OSError, UnicodeDecodeError) as err:
         raise SpecError(f"{path}: cannot read the stack file ({err})") from None
+    except DuplicateKeyError as err:
+        raise SpecError(f"{path}: {err}") from None
     except yaml.YAMLError as err:
         raise SpecError(f"{path}: not valid YAML: {_one_line(str(err))}") from None
     if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
@@ -417,25 +509,61 @@ def parse_config(config: Mapping[str, Any], *, stack: str, source: str) -> Stack
         spec = StackSpec.model_validate({**merged, "stack": stack, "source": source})
     except ValidationError as err:
         raise SpecError(_join([_describe(e, source) for e in err.errors()])) from None
-    violations = _environment_violations(spec)
+    violations = _architecture_violations(spec) + _environment_violations(spec)
     if violations:
         raise SpecError(_join(violations))
     return spec
 
 
 def _namespaced(config: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """`aws:region` and the `scalestack:` keys, by name; other namespaces' keys are left to their owners.
+
+    A Pulumi stack file legitimately holds keys of other namespaces (`aws:profile`, `pulumi:...`, another
+    provider's), so those pass. What cannot be meant for anyone else is refused: a key with no namespace
+    (Pulumi itself requires `<namespace>:<name>`), a `scalestack.` prefix with a dot for the colon, and a
+    namespace one or two letters away from `scalestack` (a typo that would otherwise be silently ignored).
+    """
     document: dict[str, Any] = {}
     for key, value in config.items():
         if not isinstance(key, str):
             raise SpecError(f"{source}: config key {key!r} must be a string such as '{NAMESPACE}:network'")
+        _refuse_near_miss(key, source)
         namespace, _, name = key.partition(":")
         if key == REGION_KEY:
             document[REGION_KEY] = value
-        elif namespace == NAMESPACE and name:
+        elif namespace == NAMESPACE:
             document[name] = value
     if REGION_KEY not in document:
         raise SpecError(f"{source}: {REGION_KEY} is required (e.g. us-east-1)")
     return document
+
+
+def _refuse_near_miss(key: str, source: str) -> None:
+    namespace, colon, name = key.partition(":")
+    if not colon:
+        suggestion = f"{NAMESPACE}:{key.removeprefix(f'{NAMESPACE}.')}"
+        raise SpecError(
+            f"{source}: config key '{key}' has no namespace; Pulumi config keys are <namespace>:<name> "
+            f"(did you mean '{suggestion}'?)"
+        )
+    if namespace == NAMESPACE and not name:
+        raise SpecError(f"{source}: config key '{key}' names no key after '{NAMESPACE}:'")
+    if namespace != NAMESPACE and _edit_distance(namespace.lower(), NAMESPACE) <= 2:
+        raise SpecError(
+            f"{source}: config key '{key}': unknown namespace '{namespace}' "
+            f"(did you mean '{NAMESPACE}:{name}'?); its settings would be ignored"
+        )
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: insertions, deletions and substitutions that turn a into b."""
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
+        previous = current
+    return previous[-1]
 
 
 def _refuse_forbidden_keys(document: Mapping[str, Any], source: str) -> None:

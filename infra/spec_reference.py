@@ -28,8 +28,11 @@ Generated from `infra/spec.py` and `infra/profiles.py` by `python -m infra.spec_
 
 A stack file `stacks/Pulumi.<stack>.yaml` sets `{REGION_KEY}` and keys under `{NAMESPACE}:`. Anything it
 does not set comes from its environment's profile (the dev / staging / prod columns). Unknown keys,
-values out of range and production stacks that are not highly available are refused before any resource
-is built, with a message naming the file and the key.
+values out of range, production stacks that are not highly available, what AWS would refuse (a region
+outside the commercial partition, an engine version RDS or ElastiCache does not offer, slow start with an
+algorithm other than round_robin, an instance type of another architecture than the image's), duplicate
+YAML keys and near-misses of the `{NAMESPACE}:` namespace are refused before any resource is built, with a
+message naming the file and the key. The AWS facts and their sources live in `infra/aws_facts.py`.
 """
 
 

@@ -44,3 +44,11 @@ def test_a_bad_value_stops_pulumi_up_before_any_resource(monkeypatch: pytest.Mon
     with pytest.raises(pulumi.RunError) as raised:
         run()
     assert str(raised.value).startswith(f"{Path('stacks') / 'Pulumi.prod.yaml'}: scalestack:database.multiAz")
+
+
+def test_a_namespace_typo_in_the_engine_config_stops_pulumi_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine hands over every key; a near-miss of `scalestack:` is refused there too, not dropped."""
+    engine_config(monkeypatch, "dev", **{"scalestak:web": {"minSize": 2}, "aws:profile": "dev-admin"})
+    with pytest.raises(pulumi.RunError) as raised:
+        run()
+    assert "config key 'scalestak:web': unknown namespace 'scalestak'" in str(raised.value)

@@ -176,7 +176,7 @@ def test_insecure_knobs_are_refused_with_the_reason(sections: dict[str, Any], ex
             {k: v for k, v in config("dev").items() if k != "scalestack:imageTag"},
             "scalestack:imageTag: required key is missing",
         ),
-        ({**config("dev"), "aws:region": "mars"}, "aws:region: String should match pattern"),
+        ({**config("dev"), "aws:region": "mars"}, "aws:region: 'mars' is not an AWS region"),
     ],
 )
 def test_top_level_keys(cfg: dict[str, Any], expected: str) -> None:
@@ -228,3 +228,235 @@ def test_unknown_stack_lists_the_known_ones() -> None:
 def test_stack_names_must_make_valid_aws_names() -> None:
     with pytest.raises(SpecError, match="stack name 'Prod_1'"):
         load_stack_spec("Prod_1")
+
+
+# --- What AWS would refuse, refused here first (issue 9, defects 1, 11 and 14) ---------------------------
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_profiles_never_combine_slow_start_with_an_algorithm_that_refuses_it(environment: str) -> None:
+    """The ALB refuses slow start with least_outstanding_requests; every profile once asked for both."""
+    balancer = parse_config(config(environment), stack="test", source=SOURCE).load_balancer
+    assert balancer.slow_start_seconds == 0 or balancer.algorithm == "round_robin", balancer
+
+
+@pytest.mark.parametrize("algorithm", ["least_outstanding_requests", "weighted_random"])
+def test_slow_start_with_another_algorithm_is_refused_naming_both_keys(algorithm: str) -> None:
+    message = error_for(config("dev", loadBalancer={"algorithm": algorithm, "slowStartSeconds": 60}))
+    assert "scalestack:loadBalancer.slowStartSeconds: 60 cannot be combined with" in message
+    assert f"scalestack:loadBalancer.algorithm {algorithm}" in message
+    spec = parse_config(
+        config("dev", loadBalancer={"algorithm": algorithm, "slowStartSeconds": 0}), stack="t", source=SOURCE
+    )
+    assert spec.load_balancer.algorithm == algorithm
+
+
+@pytest.mark.parametrize(
+    ("region", "expected"),
+    [
+        (
+            "eu-west-9",
+            "aws:region: 'eu-west-9' is not an AWS region (did you mean eu-west-3, eu-west-2, eu-west-1?",
+        ),
+        ("us-gov-west-1", "aws:region: 'us-gov-west-1' is outside the commercial partition"),
+        ("cn-north-1", "aws:region: 'cn-north-1' is outside the commercial partition"),
+    ],
+)
+def test_regions_that_do_not_exist_or_are_not_supported(region: str, expected: str) -> None:
+    assert expected in error_for({**config("dev"), "aws:region": region})
+
+
+def test_every_commercial_region_is_one_the_aws_sdk_knows() -> None:
+    import json
+
+    import botocore
+
+    partitions = json.loads((Path(botocore.__file__).parent / "data" / "partitions.json").read_text())
+    commercial = next(p for p in partitions["partitions"] if p["id"] == "aws")
+    from infra.aws_facts import COMMERCIAL_REGIONS
+
+    assert set(COMMERCIAL_REGIONS) <= set(commercial["regions"])
+    assert parse_config({**config("dev"), "aws:region": "ap-southeast-7"}, stack="t", source=SOURCE)
+
+
+@pytest.mark.parametrize(
+    ("cache", "expected"),
+    [
+        (
+            {"engine": "valkey"},
+            "scalestack:cache.engineVersion: ElastiCache offers valkey 7.2, 8.0, 8.1, 8.2 (7.1 is a redis version), not '7.1'",
+        ),
+        (
+            {"engine": "redis", "engineVersion": "8.0"},
+            "ElastiCache offers redis 7.0, 7.1 (8.0 is a valkey version)",
+        ),
+        ({"engine": "redis", "engineVersion": "6.2"}, "ElastiCache offers redis 7.0, 7.1, not '6.2'"),
+        ({"engine": "valkey", "engineVersion": "7"}, "ElastiCache offers valkey 7.2, 8.0, 8.1, 8.2, not '7'"),
+    ],
+)
+def test_cache_engine_versions_elasticache_does_not_offer(cache: dict[str, str], expected: str) -> None:
+    assert expected in error_for(config("dev", cache=cache))
+
+
+@pytest.mark.parametrize(
+    ("engine", "version", "family"), [("redis", "7.1", "redis7"), ("valkey", "8.1", "valkey8")]
+)
+def test_cache_versions_elasticache_offers_and_their_family(engine: str, version: str, family: str) -> None:
+    from infra.aws_facts import cache_parameter_group_family
+
+    spec = parse_config(
+        config("dev", cache={"engine": engine, "engineVersion": version}), stack="t", source=SOURCE
+    )
+    assert (spec.cache.engine, spec.cache.engine_version) == (engine, version)
+    assert cache_parameter_group_family(engine, version) == family
+
+
+@pytest.mark.parametrize("version", ["16.99", "16.4", "13", "18", "12.22", "sixteen", "16.x"])
+def test_database_versions_rds_does_not_offer(version: str) -> None:
+    message = error_for(config("dev", database={"engineVersion": version}))
+    assert "scalestack:database.engineVersion: RDS for PostgreSQL offers 14 (14.18-14.20)" in message
+    assert f"not '{version}'" in message
+
+
+@pytest.mark.parametrize(
+    ("version", "family"), [("16", "postgres16"), ("16.9", "postgres16"), ("17.7", "postgres17")]
+)
+def test_database_versions_rds_offers_and_their_family(version: str, family: str) -> None:
+    from infra.aws_facts import postgres_parameter_group_family
+
+    spec = parse_config(config("dev", database={"engineVersion": version}), stack="t", source=SOURCE)
+    assert postgres_parameter_group_family(spec.database.engine_version) == family
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        (
+            "scalestak:web",
+            "config key 'scalestak:web': unknown namespace 'scalestak' (did you mean 'scalestack:web'?)",
+        ),
+        ("ScaleStack:web", "unknown namespace 'ScaleStack' (did you mean 'scalestack:web'?)"),
+        (
+            "scalestack.database",
+            "config key 'scalestack.database' has no namespace; Pulumi config keys are <namespace>:<name> (did you mean 'scalestack:database'?)",
+        ),
+        ("database", "config key 'database' has no namespace"),
+        ("scalestack:", "config key 'scalestack:' names no key"),
+    ],
+)
+def test_namespace_near_misses_are_refused_not_ignored(key: str, expected: str) -> None:
+    assert expected in error_for({**config("dev"), key: {"minSize": 2}})
+
+
+def test_other_namespaces_pulumi_stack_files_hold_are_left_alone() -> None:
+    others = {
+        "aws:profile": "prod-admin",
+        "aws:allowedAccountIds": ["123456789012"],
+        "pulumi:tags": {"a": "b"},
+        "random:x": 1,
+    }
+    spec = parse_config({**config("dev"), **others}, stack="t", source=SOURCE)
+    assert spec.region == "eu-west-1"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "config:\n  aws:region: us-east-1\n  scalestack:environment: dev\n  aws:region: eu-west-1\n",
+            "key 'aws:region' appears twice in one mapping (lines 2 and 4)",
+        ),
+        (
+            "config:\n  aws:region: us-east-1\n  scalestack:environment: dev\n  scalestack:imageTag: '1'\n"
+            "  scalestack:web:\n    minSize: 1\n    maxSize: 3\n    minSize: 2\n",
+            "key 'minSize' appears twice in one mapping (lines 6 and 8)",
+        ),
+    ],
+)
+def test_duplicate_keys_are_refused_at_any_depth(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "Pulumi.dup.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as raised:
+        load_spec_file(path)
+    assert str(raised.value).startswith(f"{path}: ") and expected in str(raised.value)
+
+
+def test_yaml_merge_keys_may_still_override() -> None:
+    import yaml
+
+    from infra.spec import _UniqueKeyLoader
+
+    text = "base: &b {minSize: 1, maxSize: 2}\nweb:\n  <<: *b\n  minSize: 2\n"
+    assert yaml.load(text, Loader=_UniqueKeyLoader)["web"] == {"minSize": 2, "maxSize": 2}
+
+
+def test_graviton_groups_need_an_arm64_image() -> None:
+    message = error_for(config("dev", web={"instanceType": "m7g.large"}))
+    assert (
+        "scalestack:web.instanceType: m7g.large is arm64 but scalestack:app.architecture is x86_64" in message
+    )
+    mixed = error_for(config("dev", app={"architecture": "arm64"}, web={"instanceType": "m7g.large"}))
+    assert (
+        "scalestack:worker.instanceType: t3.small is x86_64 but scalestack:app.architecture is arm64" in mixed
+    )
+    spec = parse_config(
+        config(
+            "dev",
+            app={"architecture": "arm64"},
+            web={"instanceType": "m7g.large"},
+            worker={"instanceType": "t4g.small"},
+        ),
+        stack="t",
+        source=SOURCE,
+    )
+    assert spec.app.architecture == "arm64"
+
+
+def test_architecture_of_every_instance_type_the_provider_knows() -> None:
+    """Graviton types (the attribute letter g after the generation, and a1) are arm64; the rest x86_64."""
+    import pulumi_aws as aws
+
+    from infra.aws_facts import instance_architecture
+
+    arm = {t.value for t in aws.ec2.InstanceType if instance_architecture(t.value) == "arm64"}
+    for known in (
+        "a1.large",
+        "t4g.micro",
+        "m7g.large",
+        "c7gn.xlarge",
+        "r6gd.large",
+        "x2gd.large",
+        "im4gn.large",
+        "is4gen.large",
+        "m8g.large",
+    ):
+        assert known in arm, known
+    for x86 in (
+        "t3.small",
+        "m7i.large",
+        "m7i-flex.large",
+        "g4dn.xlarge",
+        "g5.xlarge",
+        "m6a.large",
+        "c5n.large",
+        "inf2.xlarge",
+    ):
+        assert instance_architecture(x86) == "x86_64", x86
+
+
+def test_every_spec_constraint_names_real_keys_and_cites_a_source() -> None:
+    import re
+
+    from infra.constraints import SPEC_CONSTRAINTS
+    from infra.spec import StackSpec
+
+    assert len({c.id for c in SPEC_CONSTRAINTS}) == len(SPEC_CONSTRAINTS)
+    for constraint in SPEC_CONSTRAINTS:
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", constraint.id), constraint.id
+        assert constraint.source.startswith("https://"), constraint.id
+        for key in constraint.keys:
+            if key == "aws:region":
+                continue
+            section, _, name = key.removeprefix("scalestack:").partition(".")
+            (model,) = [f.annotation for f in StackSpec.model_fields.values() if f.alias == section]
+            assert name in {f.alias for f in model.model_fields.values()}, key  # type: ignore[union-attr]

@@ -243,8 +243,26 @@ def test_graviton_types_get_the_arm64_image() -> None:
         "aws:region": "us-east-1",
         "scalestack:environment": "dev",
         "scalestack:imageTag": "1",
+        "scalestack:app": {"architecture": "arm64"},
         "scalestack:web": {"instanceType": "m7g.large"},
+        "scalestack:worker": {"instanceType": "c7g.large"},
     }
     plan = plan_stack(parse_config(config, stack="arm", source="Pulumi.arm.yaml"))
     images = {t.name: inputs(t)["imageId"] for t in plan.by_type("aws:ec2/launchTemplate:LaunchTemplate")}
-    assert images == {"web-lt": FAKE_AMIS["arm64"], "worker-lt": FAKE_AMIS["x86_64"]}
+    assert images == {"web-lt": FAKE_AMIS["arm64"], "worker-lt": FAKE_AMIS["arm64"]}
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_target_group_uses_the_specs_algorithm_and_never_slow_start_without_round_robin(
+    stack: str, planned: Planned
+) -> None:
+    """AWS refuses a target group with slow start and least_outstanding_requests (ALB user guide)."""
+    spec, plan = planned(stack)
+    (target_group,) = plan.by_type("aws:lb/targetGroup:TargetGroup")
+    algorithm, slow_start = (
+        inputs(target_group)["loadBalancingAlgorithmType"],
+        inputs(target_group)["slowStart"],
+    )
+    assert algorithm == spec.load_balancer.algorithm
+    assert slow_start == spec.load_balancer.slow_start_seconds
+    assert slow_start == 0 or algorithm == "round_robin", (algorithm, slow_start)

@@ -11,24 +11,9 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import iam
+from infra.aws_facts import instance_architecture
 
 SESSION_MANAGER_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
-GRAVITON = (
-    "a1.",
-    "c6g",
-    "c7g",
-    "c8g",
-    "m6g",
-    "m7g",
-    "m8g",
-    "r6g",
-    "r7g",
-    "r8g",
-    "t4g",
-    "x2g",
-    "im4g",
-    "is4g",
-)
 
 
 @dataclass(frozen=True)
@@ -64,7 +49,9 @@ class HttpExposure:
     path_patterns: Sequence[str] = ("/*",)
     rule_priority: int = 100
     deregistration_delay_seconds: int = 30
-    slow_start_seconds: int = 30
+    slow_start_seconds: int = 0
+    algorithm: str = "round_robin"
+    """round_robin, least_outstanding_requests or weighted_random; slow start needs round_robin."""
     requests_per_target: int = 1000
     """Target tracking on ALBRequestCountPerTarget, beside CPU."""
 
@@ -241,7 +228,7 @@ class AppGroup(pulumi.ComponentResource):
             target_type="instance",
             deregistration_delay=http.deregistration_delay_seconds,
             slow_start=http.slow_start_seconds,
-            load_balancing_algorithm_type="least_outstanding_requests",
+            load_balancing_algorithm_type=http.algorithm,
             health_check=aws.lb.TargetGroupHealthCheckArgs(
                 enabled=True,
                 path=http.readiness_path,
@@ -411,7 +398,7 @@ def _current_ami(instance_type: str, parent: pulumi.Resource) -> pulumi.Output[s
     refresh back to a template that names a parameter; a new AMI arrives as a template version that the
     next update rolls out like any other change.
     """
-    arch = "arm64" if instance_type.startswith(GRAVITON) else "x86_64"
+    arch = instance_architecture(instance_type)
     parameter = aws.ssm.get_parameter_output(
         name=f"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}",
         opts=pulumi.InvokeOutputOptions(parent=parent),

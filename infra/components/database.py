@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import iam
+from infra.aws_facts import postgres_parameter_group_family
 from infra.kms import encryption_key
 from infra.security_groups import admitting_clients
 
@@ -149,7 +150,6 @@ class Database(pulumi.ComponentResource):
     def _parameter_group(
         self, name: str, args: DatabaseArgs, child: pulumi.ResourceOptions
     ) -> aws.rds.ParameterGroup:
-        major = args.engine_version.split(".")[0]
         settings = {
             "rds.force_ssl": "1",
             "log_min_duration_statement": str(args.slow_query_ms),
@@ -162,7 +162,7 @@ class Database(pulumi.ComponentResource):
         }
         return aws.rds.ParameterGroup(
             f"{name}-params",
-            family=f"postgres{major}",
+            family=postgres_parameter_group_family(args.engine_version),
             parameters=[aws.rds.ParameterGroupParameterArgs(name=k, value=v) for k, v in settings.items()],
             opts=child,
         )

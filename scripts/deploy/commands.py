@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from infra.aws_facts import DOCKER_PLATFORMS
 from infra.spec import SpecError, StackSpec, load_stack_spec
 from scripts.deploy.aws import (
     AutoScalingRefreshes,
@@ -71,8 +72,9 @@ Steps:
   push       log in with ecr:GetAuthorizationToken and push (tags are immutable)
   migrate    SSM Run Command on one web instance (healthy if any): docker run <new image>
              <the stack's appCommands.migrate>; expand-only, so the old version keeps working
-  update     set scalestack:imageTag and `pulumi up` (Automation API; backend from
-             PULUMI_BACKEND_URL, else .pulumi-state/); engine events are streamed
+  update     set scalestack:imageTag and `pulumi up` (Automation API; the backend
+             your `pulumi` CLI uses: PULUMI_BACKEND_URL, else `pulumi login`'s); the
+             stack must exist there (never created here); engine events are streamed
   rollout    follow the instance refresh the update started on the web and worker
              groups (or start one: min healthy %, checkpoints, auto rollback, the
              stack's alarms); at each checkpoint the web targets must be healthy
@@ -199,6 +201,7 @@ def deploy(stack: str, image_tag: str | None, yes: bool, as_json: bool) -> None:
             actor=actor,
             readiness_path=spec.app.readiness_path,
             liveness_path=spec.app.liveness_path,
+            platform=DOCKER_PLATFORMS[spec.app.architecture],
         )
         code = Deployment(_ports(aws, PulumiStack(stack), stack), request, reporter, Timing()).run()
     sys.exit(code)

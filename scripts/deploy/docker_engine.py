@@ -35,13 +35,22 @@ class DockerEngine:
         self._api().ping()
 
     def build(
-        self, context: Path, image: str, build_args: Mapping[str, str], labels: Mapping[str, str], log: LogFn
+        self,
+        context: Path,
+        image: str,
+        build_args: Mapping[str, str],
+        labels: Mapping[str, str],
+        platform: str,
+        log: LogFn,
     ) -> str:
+        # The platform is the instances' (from the spec), not the engine's: an x86 CI runner building
+        # for Graviton instances must say linux/arm64, or the instances get an image they cannot exec.
         chunks = self._api().build(
             path=str(context),
             tag=image,
             buildargs=dict(build_args),
             labels=dict(labels),
+            platform=platform,
             rm=True,
             pull=True,
             decode=True,

@@ -158,6 +158,7 @@ class DeployRequest:
     readiness_path: str = "/readyz"
     liveness_path: str = "/healthz"  # answers {"version": <image tag>} in the app template
     smoke_path: str = "/api/tags"
+    platform: str = "linux/amd64"  # the stack's app.architecture as a Docker platform
 
     @property
     def static_dir(self) -> Path:
@@ -322,8 +323,10 @@ class Deployment(_Run):
             "com.scalestack.git-dirty": str(revision.dirty).lower(),
         }
         build_args = {"GIT_COMMIT": revision.commit, "IMAGE_TAG": self.tag}
-        image_id = self.ports.engine.build(self.request.context, self.image, build_args, labels, self.log)
-        return f"Built {self.image} ({image_id or 'no id reported'})."
+        image_id = self.ports.engine.build(
+            self.request.context, self.image, build_args, labels, self.request.platform, self.log
+        )
+        return f"Built {self.image} for {self.request.platform} ({image_id or 'no id reported'})."
 
     def _push(self) -> str | None:
         if not self.needs_image:

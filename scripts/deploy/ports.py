@@ -123,8 +123,16 @@ class ImageEngine(Protocol):
     def ping(self) -> None: ...
 
     def build(
-        self, context: Path, image: str, build_args: Mapping[str, str], labels: Mapping[str, str], log: LogFn
-    ) -> str: ...
+        self,
+        context: Path,
+        image: str,
+        build_args: Mapping[str, str],
+        labels: Mapping[str, str],
+        platform: str,
+        log: LogFn,
+    ) -> str:
+        """Build for `platform` (linux/amd64, linux/arm64): the instances' architecture, not the builder's."""
+        ...
 
     def push(self, repository: str, tag: str, auth: RegistryAuth, log: LogFn) -> None: ...
 

@@ -1,8 +1,13 @@
-"""The Pulumi adapter: one stack of the project at the repository root, through the Automation API."""
+"""The Pulumi adapter: one stack of the project at the repository root, through the Automation API.
+
+One backend story for the CLI and the kit: the kit forces no backend. The Automation API runs the `pulumi`
+CLI, which uses PULUMI_BACKEND_URL when it is set and otherwise the backend `pulumi login` chose, the same
+one `pulumi up -s <stack>` uses by hand. The kit never creates a stack: a deploy is an update of a stack
+someone brought up, and a stack created empty elsewhere would only hide the real one.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,11 +21,6 @@ from scripts.exit_codes import ExitCode
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGE_TAG_KEY = "scalestack:imageTag"
-
-
-def backend_url(repo_root: Path = REPO_ROOT) -> str:
-    """PULUMI_BACKEND_URL when set (CI points it at S3 or Pulumi Cloud); else a file backend in the repo."""
-    return os.environ.get("PULUMI_BACKEND_URL") or f"file://{repo_root / '.pulumi-state'}"
 
 
 def describe_engine_event(event: auto.EngineEvent) -> str | None:
@@ -62,13 +62,10 @@ class PulumiStack:
 
     def _select(self) -> auto.Stack:
         if self._stack is None:
-            env = {"PULUMI_BACKEND_URL": backend_url(self._root)}
-            if env["PULUMI_BACKEND_URL"].startswith("file://"):
-                Path(env["PULUMI_BACKEND_URL"].removeprefix("file://")).mkdir(parents=True, exist_ok=True)
-            opts = auto.LocalWorkspaceOptions(work_dir=str(self._root), env_vars=env)
             try:
-                # create_or_select: the stack's config lives in stacks/; the backend only needs to know of it.
-                self._stack = auto.create_or_select_stack(self._name, work_dir=str(self._root), opts=opts)
+                self._stack = auto.select_stack(self._name, work_dir=str(self._root))
+            except auto.errors.StackNotFoundError:
+                raise DeployError(ExitCode.USAGE, self._not_brought_up()) from None
             except FileNotFoundError:
                 raise DeployError(
                     ExitCode.ENGINE_UNREACHABLE,
@@ -78,6 +75,22 @@ class PulumiStack:
             except auto.errors.InvalidVersionError as err:
                 raise DeployError(ExitCode.ENGINE_UNREACHABLE, f"the pulumi CLI is too old: {err}") from None
         return self._stack
+
+    def _not_brought_up(self) -> str:
+        return (
+            f"stack {self._name} does not exist in the Pulumi backend {self._backend()}; nothing changed. "
+            f"Bring it up first from the repository root: `pulumi stack init {self._name}` then "
+            f"`pulumi up -s {self._name}` (its config is stacks/Pulumi.{self._name}.yaml), or, if it lives "
+            "in another backend, `pulumi login <that backend>` or set PULUMI_BACKEND_URL to it."
+        )
+
+    def _backend(self) -> str:
+        """Where the CLI looked, as `pulumi whoami --verbose` reports it (the backend URL and the user)."""
+        try:
+            who = auto.LocalWorkspace(work_dir=str(self._root)).who_am_i()
+        except auto.errors.CommandError:
+            return "that `pulumi whoami --verbose` names"
+        return f"{who.url or 'that `pulumi whoami --verbose` names'} (logged in as {who.user})"
 
     def outputs(self) -> dict[str, Any]:
         with _pulumi_errors(ExitCode.USAGE, f"reading the outputs of stack {self._name}"):

@@ -154,15 +154,23 @@ class FakeEngine:
         self.reachable = True
         self.build_error: str | None = None
         self.push_error: str | None = None
+        self.platforms: list[str] = []  # the platform each build was asked for
 
     def ping(self) -> None:
         if not self.reachable:
             raise DeployError(ExitCode.ENGINE_UNREACHABLE, "cannot reach a Docker engine")
 
     def build(
-        self, context: Path, image: str, build_args: Mapping[str, str], labels: Mapping[str, str], log: LogFn
+        self,
+        context: Path,
+        image: str,
+        build_args: Mapping[str, str],
+        labels: Mapping[str, str],
+        platform: str,
+        log: LogFn,
     ) -> str:
         self.journal.append(("build", (image, dict(build_args), dict(labels))))
+        self.platforms.append(platform)
         if self.build_error:
             raise DeployError(ExitCode.BUILD_FAILED, f"docker build failed: {self.build_error}")
         log("Step 1/1 : FROM python")

@@ -124,6 +124,7 @@ def test_real_engine_builds_with_labels(tmp_path: Path) -> None:
         "scalestack-test:t1",
         {"IMAGE_TAG": "t1"},
         {"org.opencontainers.image.revision": "abc"},
+        "linux/amd64",
         lines.append,
     )
     assert image_id.startswith("sha256:") and lines
@@ -141,8 +142,28 @@ def test_real_pulumi_sets_the_tag_and_reads_outputs(tmp_path: Path, monkeypatch:
     monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{tmp_path / 'state'}")
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "test")
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["pulumi", "stack", "init", "dev"], cwd=tmp_path, check=True)  # the kit never creates one
     stack = PulumiStack("dev", repo_root=tmp_path)
     stack.set_image_tag("t2")
     lines: list[str] = []
     stack.up(lines.append)
     assert stack.outputs()["imageTag"] == "t2" and stack.image_tag() == "t2"
+
+
+def test_docker_engine_passes_the_platform_to_the_engine(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The Docker SDK's APIClient.build takes `platform`; an x86 runner must build arm64 images when asked."""
+
+    class _Api:
+        def __init__(self) -> None:
+            self.builds: list[dict[str, object]] = []
+
+        def build(self, **kwargs: object) -> list[dict[str, object]]:
+            self.builds.append(kwargs)
+            return [{"stream": "Step 1/1 : FROM scratch\n"}, {"aux": {"ID": "sha256:arm"}}]
+
+    api = _Api()
+    monkeypatch.setattr("docker.from_env", lambda: type("Client", (), {"api": api})())
+    image_id = DockerEngine().build(tmp_path, "repo:t1", {}, {}, "linux/arm64", lambda _line: None)
+    assert image_id == "sha256:arm" and api.builds[0]["platform"] == "linux/arm64"

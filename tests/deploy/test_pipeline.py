@@ -436,3 +436,11 @@ def test_rollback_bad_input(to: str | None, history: list[HistoryEntry], message
     code, rec = rollback(world, to)
     assert code == ExitCode.USAGE
     assert message in rec.summaries[-1]["account"] and world.journal.names() == []
+
+
+@pytest.mark.parametrize("platform", ["linux/amd64", "linux/arm64"])
+def test_the_image_is_built_for_the_instances_platform(tmp_path: Path, platform: str) -> None:
+    world = World()
+    arm = DeployRequest(**{**request(tmp_path).__dict__, "platform": platform})
+    code = Deployment(world.ports(), arm, Recorder(), FAST).run()
+    assert code == ExitCode.OK and world.engine.platforms == [platform]
