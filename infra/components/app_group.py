@@ -12,7 +12,10 @@ import pulumi_aws as aws
 
 from infra import iam
 
-SESSION_MANAGER_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+# Session Manager and the SSM agent, without AmazonSSMManagedInstanceCore's ssm:GetParameter(s) on "*"
+# (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonSSMManagedEC2InstanceDefaultPolicy.html);
+# the app's own parameters come from the stack-scoped statement in _instance_statements.
+SESSION_MANAGER_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedEC2InstanceDefaultPolicy"
 GRAVITON = (
     "a1.",
     "c6g",
