@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import iam
+from infra.components.app_settings import TOKEN_DIR_IN_CONTAINER, TOKEN_DIR_ON_HOST, TOKEN_REFRESH_MINUTES
 
 # Session Manager and the SSM agent, without AmazonSSMManagedInstanceCore's ssm:GetParameter(s) on "*"
 # (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonSSMManagedEC2InstanceDefaultPolicy.html);
@@ -52,6 +53,8 @@ class AppSettingsRef:
     kms_key_arns: Sequence[pulumi.Input[str]]
     render_script: pulumi.Input[str]
     """Shell that writes the container's env file from the parameters and secrets."""
+    database_user_arns: Sequence[pulumi.Input[str]] = ()
+    """rds-db:connect resources: the app's database user on the primary and on each replica."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,7 @@ class AppGroup(pulumi.ComponentResource):
             secrets=list(args.settings.secret_arns),
             keys=list(args.settings.kms_key_arns),
             logs=log_group.arn,
+            database_users=list(args.settings.database_user_arns),
         ).apply(lambda v: _instance_statements(**v, metrics_namespace=args.metrics_namespace))
         aws.iam.RolePolicy(f"{name}-access", role=role.id, policy=iam.rendered(statements), opts=child)
         return aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)
@@ -423,9 +427,16 @@ def _current_ami(instance_type: str, parent: pulumi.Resource) -> pulumi.Output[s
 
 
 def _instance_statements(
-    repository: str, parameters: str, secrets: list[str], keys: list[str], logs: str, metrics_namespace: str
+    repository: str,
+    parameters: str,
+    secrets: list[str],
+    keys: list[str],
+    logs: str,
+    metrics_namespace: str,
+    database_users: list[str] | None = None,
 ) -> list[iam.Statement]:
-    """What an instance may do: pull this repository, read this stack's settings, write logs and metrics."""
+    """What an instance may do: pull this repository, read this stack's settings, write logs and metrics,
+    and sign database login tokens for the app's own database user."""
     statements = [
         # GetAuthorizationToken has no resource-level permissions; it grants nothing by itself.
         iam.allow(["ecr:GetAuthorizationToken"], ["*"]),
@@ -451,6 +462,9 @@ def _instance_statements(
         statements.append(iam.allow(["secretsmanager:GetSecretValue"], secrets))
     if keys:
         statements.append(iam.allow(["kms:Decrypt"], keys))
+    if database_users:
+        # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html
+        statements.append(iam.allow(["rds-db:connect"], database_users))
     return statements
 
 
@@ -494,6 +508,7 @@ ExecStartPre=/bin/sh -c 'aws ecr get-login-password | docker login --username AW
 ExecStartPre=/usr/bin/docker pull {image}
 ExecStartPre=-/usr/bin/docker rm -f app
 ExecStart=/usr/bin/docker run --name app --init --env-file /etc/scalestack/app.env {ports} \\
+  -v {TOKEN_DIR_ON_HOST}:{TOKEN_DIR_IN_CONTAINER}:ro \\
   --log-driver awslogs --log-opt awslogs-region={args.region} --log-opt awslogs-group={log_group} \\
   --stop-timeout {args.stop_timeout_seconds} {image} {command}
 ExecStop=/usr/bin/docker stop -t {args.stop_timeout_seconds} app
@@ -501,6 +516,27 @@ ExecStop=/usr/bin/docker stop -t {args.stop_timeout_seconds} app
 [Install]
 WantedBy=multi-user.target
 UNIT
+cat > /etc/systemd/system/scalestack-db-tokens.service <<'UNIT'
+[Unit]
+Description=Re-sign the app's database login tokens
+
+[Service]
+Type=oneshot
+Environment=AWS_DEFAULT_REGION={args.region}
+ExecStart=/usr/local/bin/scalestack-render-env tokens
+UNIT
+cat > /etc/systemd/system/scalestack-db-tokens.timer <<'UNIT'
+[Unit]
+Description=Database login tokens live 15 minutes: re-sign them every {TOKEN_REFRESH_MINUTES}
+
+[Timer]
+OnActiveSec={TOKEN_REFRESH_MINUTES}min
+OnUnitActiveSec={TOKEN_REFRESH_MINUTES}min
+
+[Install]
+WantedBy=timers.target
+UNIT
 systemctl daemon-reload
 systemctl enable --now scalestack-app.service
+systemctl enable --now scalestack-db-tokens.timer
 """
