@@ -9,9 +9,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import exc
+from sqlalchemy import exc, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.logs import get_logger
@@ -30,6 +31,18 @@ def is_unavailable(error: BaseException) -> bool:
     return isinstance(error, exc.DBAPIError) and error.connection_invalidated
 
 
+def password_file_reader(directory: Path, host: str) -> Callable[[], str]:
+    """The password of each new connection to `host`, read when it connects: a secret rotated or a token
+    re-signed outside the app is used from the next connection on, with no restart. asyncpg calls a
+    callable `password` for every connection it opens."""
+    path = directory / host
+
+    def read() -> str:
+        return path.read_text().strip()
+
+    return read
+
+
 def _engine(url: str, settings: Settings, *, reads: bool = False, ping: bool = True) -> AsyncEngine:
     options: dict[str, Any] = {"pool_pre_ping": ping}
     if reads:
@@ -44,6 +57,9 @@ def _engine(url: str, settings: Settings, *, reads: bool = False, ping: bool = T
             "max_overflow": 0,
             "connect_args": {"timeout": settings.db_connect_timeout_seconds},
         }
+        if settings.database_password_dir is not None:
+            host = make_url(url).host or "localhost"
+            options["connect_args"]["password"] = password_file_reader(settings.database_password_dir, host)
     return create_async_engine(url, **options)
 
 
