@@ -43,6 +43,14 @@ def password_file_reader(directory: Path, host: str) -> Callable[[], str]:
     return read
 
 
+def password_args(url: str, settings: Settings) -> dict[str, Any]:
+    """asyncpg's per-connection `password` for `url`'s host when DATABASE_PASSWORD_DIR is set."""
+    if settings.database_password_dir is None or not url.startswith("postgresql"):
+        return {}
+    host = make_url(url).host or "localhost"
+    return {"password": password_file_reader(settings.database_password_dir, host)}
+
+
 def _engine(url: str, settings: Settings, *, reads: bool = False, ping: bool = True) -> AsyncEngine:
     options: dict[str, Any] = {"pool_pre_ping": ping}
     if reads:
@@ -55,11 +63,8 @@ def _engine(url: str, settings: Settings, *, reads: bool = False, ping: bool = T
             # ones that are closed again right after (a PostgreSQL backend process each).
             "pool_size": settings.db_pool_size,
             "max_overflow": 0,
-            "connect_args": {"timeout": settings.db_connect_timeout_seconds},
+            "connect_args": {"timeout": settings.db_connect_timeout_seconds, **password_args(url, settings)},
         }
-        if settings.database_password_dir is not None:
-            host = make_url(url).host or "localhost"
-            options["connect_args"]["password"] = password_file_reader(settings.database_password_dir, host)
     return create_async_engine(url, **options)
 
 

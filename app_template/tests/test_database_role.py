@@ -5,6 +5,7 @@ instance re-signs every few minutes (infra/components/app_settings.py); here a p
 `ALTER ROLE ... PASSWORD` stand in for the token and its renewal, on a real PostgreSQL.
 """
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -14,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app import tasks
+from app.settings import Settings
 from tests.servers import APP_DIR, AppServer, Postgres, PostgresCluster, running
 
 
@@ -138,3 +141,17 @@ def test_new_connections_use_the_current_password_without_a_restart(
         assert httpx.get(f"{fresh.url}/readyz", timeout=10).status_code == 200
     names = pg.primary.sql("SELECT name FROM items ORDER BY id", database="rotation").splitlines()
     assert names == ["before", "before", "after second", "after third"]
+
+
+def test_the_worker_logs_in_with_the_current_password_too(
+    pg: PostgresCluster, rotating: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    password_dir = tmp_path / "passwords"
+    password_dir.mkdir()
+    _rotate(pg, "fourth", password_dir)
+    settings = Settings(
+        database_url=f"postgresql+asyncpg://rotating_app@{rotating}", database_password_dir=password_dir
+    )
+    monkeypatch.setattr(tasks, "get_settings", lambda: settings)
+    asyncio.run(tasks._count_tags(["rotated"]))
+    assert pg.primary.sql("SELECT count FROM tag_counts WHERE tag = 'rotated'", database="rotation") == "1"
