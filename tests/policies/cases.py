@@ -484,6 +484,17 @@ VIOLATING: list[Case] = [
     ),
     Case(
         "iam-managed-policy-no-secret-reads",
+        "unknown-on-instances-through-policy-attachment",
+        lambda s: s.add(
+            "instance-s3",
+            "aws:iam/policyAttachment:PolicyAttachment",
+            {"roles": ["instance-role"], "policyArn": MANAGED + "AmazonS3FullAccess"},
+            roles=["instance-role"],
+        ),
+        "instance-s3",
+    ),
+    Case(
+        "iam-managed-policy-no-secret-reads",
         "unknown-on-instances",
         lambda s: s.set("instance-ssm", "policyArn", MANAGED + "AmazonS3FullAccess"),
         "instance-ssm",

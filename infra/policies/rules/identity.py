@@ -200,7 +200,10 @@ def _managed_policy_reads(stack: Stack) -> Iterator[Finding]:
 
 
 def _roles_of(stack: Stack, holder: Resource) -> list[Resource]:
-    return [holder] if holder.type in t.ROLE else stack.sources(holder, "role", *t.ROLE)
+    if holder.type in t.ROLE:
+        return [holder]
+    # RolePolicyAttachment names one role; PolicyAttachment a list of them.
+    return [*stack.sources(holder, "role", *t.ROLE), *stack.sources(holder, "roles", *t.ROLE)]
 
 
 def _managed_policy_problem(name: str, on_instances: bool) -> str | None:
