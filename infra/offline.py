@@ -8,6 +8,7 @@ so a plan shows exactly the inputs `pulumi up` would send.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -108,6 +109,8 @@ _COMPUTED: dict[str, Callable[[str, str, Mapping[str, Any]], dict[str, Any]]] = 
         "identifier": inputs.get("identifier", name),
         "address": _hostname(name, region, "rds"),
         "endpoint": _hostname(name, region, "rds") + ":5432",
+        # DbiResourceId: unique per instance, replicas included (what rds-db:connect ARNs name).
+        "resourceId": "db-" + hashlib.sha256(name.encode()).hexdigest()[:26].upper(),
         "masterUserSecrets": [
             {
                 "secretArn": f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:rds!{name}",

@@ -113,6 +113,7 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
             database_replica_hosts=database.replica_addresses,
             database_name=spec.database.database_name,
             database_secret_arn=database.master_secret_arn,
+            database_resource_ids=database.resource_ids,
             cache_host=cache.primary_address,
             cache_secret_arn=cache.auth_secret_arn,
             port=spec.app.port,
@@ -126,6 +127,7 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
         secret_arns=settings.secret_arns,
         kms_key_arns=[database.kms_key_arn, cache.kms_key_arn],
         render_script=settings.render_script,
+        database_user_arns=settings.database_user_arns,
     )
     image = ImageRef(registry.repository_url, registry.repository_arn, spec.image_tag)
     rollout_alarms = Monitoring.rollout_alarm_names_for(prefix)

@@ -9,9 +9,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import exc
+from sqlalchemy import exc, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.logs import get_logger
@@ -30,6 +31,26 @@ def is_unavailable(error: BaseException) -> bool:
     return isinstance(error, exc.DBAPIError) and error.connection_invalidated
 
 
+def password_file_reader(directory: Path, host: str) -> Callable[[], str]:
+    """The password of each new connection to `host`, read when it connects: a secret rotated or a token
+    re-signed outside the app is used from the next connection on, with no restart. asyncpg calls a
+    callable `password` for every connection it opens."""
+    path = directory / host
+
+    def read() -> str:
+        return path.read_text().strip()
+
+    return read
+
+
+def password_args(url: str, settings: Settings) -> dict[str, Any]:
+    """asyncpg's per-connection `password` for `url`'s host when DATABASE_PASSWORD_DIR is set."""
+    if settings.database_password_dir is None or not url.startswith("postgresql"):
+        return {}
+    host = make_url(url).host or "localhost"
+    return {"password": password_file_reader(settings.database_password_dir, host)}
+
+
 def _engine(url: str, settings: Settings, *, reads: bool = False, ping: bool = True) -> AsyncEngine:
     options: dict[str, Any] = {"pool_pre_ping": ping}
     if reads:
@@ -42,7 +63,7 @@ def _engine(url: str, settings: Settings, *, reads: bool = False, ping: bool = T
             # ones that are closed again right after (a PostgreSQL backend process each).
             "pool_size": settings.db_pool_size,
             "max_overflow": 0,
-            "connect_args": {"timeout": settings.db_connect_timeout_seconds},
+            "connect_args": {"timeout": settings.db_connect_timeout_seconds, **password_args(url, settings)},
         }
     return create_async_engine(url, **options)
 

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.logs import configure_logging, get_logger
+from app.roles import app_role, grant_app_role
 from app.settings import APP_DIR, Settings, get_settings
 
 # Any fixed 64-bit number that no other code in the same database uses as an advisory lock key.
@@ -49,7 +50,8 @@ async def _file_lock(database: str | None) -> AsyncIterator[None]:
 
 
 async def migrate(settings: Settings) -> None:
-    engine = create_async_engine(settings.database_url)
+    engine = create_async_engine(settings.migration_database_url or settings.database_url)
+    role = app_role(settings)
     try:
         if engine.dialect.name == "postgresql":
             async with engine.begin() as connection:
@@ -58,6 +60,8 @@ async def migrate(settings: Settings) -> None:
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
                 )
                 await connection.run_sync(_upgrade)
+                if role:
+                    await connection.run_sync(grant_app_role, role)
         else:
             async with _file_lock(engine.url.database), engine.begin() as connection:
                 await connection.run_sync(_upgrade)

@@ -18,6 +18,21 @@ class Settings(BaseSettings):
     database_url: str = Field(
         EMBEDDED_DATABASE_URL, description="Primary database (SQLAlchemy URL); every write goes here."
     )
+    database_password_dir: Path | None = Field(
+        None,
+        description=(
+            "PostgreSQL passwords read for each new connection: the file named after the server's host "
+            "(e.g. short-lived RDS IAM tokens kept fresh outside the app); it wins over a password in the "
+            "URLs. Unset means the URLs' passwords."
+        ),
+    )
+    migration_database_url: str | None = Field(
+        None,
+        description=(
+            "The login migrations use (the schema's owner); unset means DATABASE_URL. When its user is not "
+            "DATABASE_URL's, migrations also give DATABASE_URL's user read/write on the app's tables only."
+        ),
+    )
     # NoDecode: the variable is a plain comma-separated list, not JSON.
     database_replica_urls: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Read replicas, comma-separated; empty means reads use the primary."

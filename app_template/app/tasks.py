@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from app.db import password_args
 from app.logs import configure_logging, get_logger
 from app.models import TagCount
 from app.settings import Settings, get_settings
@@ -57,7 +58,10 @@ def _upsert(dialect: str, tag: str) -> Insert:
 
 async def _count_tags(tags: list[str]) -> None:
     # A pool per task run would outlive its event loop; NullPool closes the connection with the task.
-    engine = create_async_engine(get_settings().database_url, poolclass=NullPool)
+    settings = get_settings()
+    engine = create_async_engine(
+        settings.database_url, poolclass=NullPool, connect_args=password_args(settings.database_url, settings)
+    )
     try:
         async with engine.begin() as connection:
             # Sorted, so concurrent tasks lock shared rows in the same order and cannot deadlock.

@@ -127,12 +127,18 @@ full_page_writes = off
         with contextlib.suppress(subprocess.CalledProcessError):
             self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
 
-    def sql(self, query: str, database: str = "app") -> str:
-        argv = [str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "app", "-d", database]
+    def sql(self, query: str, database: str = "app", user: str = "app") -> str:
+        argv = [str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", user, "-d", database]
         done = subprocess.run(
             [*argv, "-AtX", "-c", query], check=True, capture_output=True, text=True, timeout=20
         )
         return done.stdout.strip()
+
+    def require_password(self, role: str) -> None:
+        """TCP logins as `role` must give its password (SCRAM); every other role stays trusted."""
+        hba = self.data / "pg_hba.conf"
+        hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+        self._run("pg_ctl", "-D", str(self.data), "reload")
 
     def has_replayed(self, lsn: str) -> bool:
         return self.sql(f"SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn") == "t"

@@ -12,8 +12,12 @@ import pulumi_aws as aws
 
 from infra import iam
 from infra.aws_facts import instance_architecture
+from infra.components.app_settings import TOKEN_DIR_IN_CONTAINER, TOKEN_DIR_ON_HOST, TOKEN_REFRESH_MINUTES
 
-SESSION_MANAGER_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+# Session Manager and the SSM agent, without AmazonSSMManagedInstanceCore's ssm:GetParameter(s) on "*"
+# (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonSSMManagedEC2InstanceDefaultPolicy.html);
+# the app's own parameters come from the stack-scoped statement in _instance_statements.
+SESSION_MANAGER_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedEC2InstanceDefaultPolicy"
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class AppSettingsRef:
     kms_key_arns: Sequence[pulumi.Input[str]]
     render_script: pulumi.Input[str]
     """Shell that writes the container's env file from the parameters and secrets."""
+    database_user_arns: Sequence[pulumi.Input[str]] = ()
+    """rds-db:connect resources: the app's database user on the primary and on each replica."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +182,7 @@ class AppGroup(pulumi.ComponentResource):
             secrets=list(args.settings.secret_arns),
             keys=list(args.settings.kms_key_arns),
             logs=log_group.arn,
+            database_users=list(args.settings.database_user_arns),
         ).apply(lambda v: _instance_statements(**v, metrics_namespace=args.metrics_namespace))
         aws.iam.RolePolicy(f"{name}-access", role=role.id, policy=iam.rendered(statements), opts=child)
         return aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)
@@ -407,9 +414,16 @@ def _current_ami(instance_type: str, parent: pulumi.Resource) -> pulumi.Output[s
 
 
 def _instance_statements(
-    repository: str, parameters: str, secrets: list[str], keys: list[str], logs: str, metrics_namespace: str
+    repository: str,
+    parameters: str,
+    secrets: list[str],
+    keys: list[str],
+    logs: str,
+    metrics_namespace: str,
+    database_users: list[str] | None = None,
 ) -> list[iam.Statement]:
-    """What an instance may do: pull this repository, read this stack's settings, write logs and metrics."""
+    """What an instance may do: pull this repository, read this stack's settings, write logs and metrics,
+    and sign database login tokens for the app's own database user."""
     statements = [
         # GetAuthorizationToken has no resource-level permissions; it grants nothing by itself.
         iam.allow(["ecr:GetAuthorizationToken"], ["*"]),
@@ -435,6 +449,9 @@ def _instance_statements(
         statements.append(iam.allow(["secretsmanager:GetSecretValue"], secrets))
     if keys:
         statements.append(iam.allow(["kms:Decrypt"], keys))
+    if database_users:
+        # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html
+        statements.append(iam.allow(["rds-db:connect"], database_users))
     return statements
 
 
@@ -478,6 +495,7 @@ ExecStartPre=/bin/sh -c 'aws ecr get-login-password | docker login --username AW
 ExecStartPre=/usr/bin/docker pull {image}
 ExecStartPre=-/usr/bin/docker rm -f app
 ExecStart=/usr/bin/docker run --name app --init --env-file /etc/scalestack/app.env {ports} \\
+  -v {TOKEN_DIR_ON_HOST}:{TOKEN_DIR_IN_CONTAINER}:ro \\
   --log-driver awslogs --log-opt awslogs-region={args.region} --log-opt awslogs-group={log_group} \\
   --stop-timeout {args.stop_timeout_seconds} {image} {command}
 ExecStop=/usr/bin/docker stop -t {args.stop_timeout_seconds} app
@@ -485,6 +503,27 @@ ExecStop=/usr/bin/docker stop -t {args.stop_timeout_seconds} app
 [Install]
 WantedBy=multi-user.target
 UNIT
+cat > /etc/systemd/system/scalestack-db-tokens.service <<'UNIT'
+[Unit]
+Description=Re-sign the app's database login tokens
+
+[Service]
+Type=oneshot
+Environment=AWS_DEFAULT_REGION={args.region}
+ExecStart=/usr/local/bin/scalestack-render-env tokens
+UNIT
+cat > /etc/systemd/system/scalestack-db-tokens.timer <<'UNIT'
+[Unit]
+Description=Database login tokens live 15 minutes: re-sign them every {TOKEN_REFRESH_MINUTES}
+
+[Timer]
+OnActiveSec={TOKEN_REFRESH_MINUTES}min
+OnUnitActiveSec={TOKEN_REFRESH_MINUTES}min
+
+[Install]
+WantedBy=timers.target
+UNIT
 systemctl daemon-reload
 systemctl enable --now scalestack-app.service
+systemctl enable --now scalestack-db-tokens.timer
 """

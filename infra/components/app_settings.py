@@ -1,7 +1,20 @@
 """The app's settings: plain values in SSM Parameter Store, credentials in Secrets Manager.
 
 Instances turn them into the container's environment at boot (see `render_script`): the app sees only
-`DATABASE_URL`, `DATABASE_REPLICA_URLS`, `REDIS_URL` and its own settings, never AWS APIs.
+`DATABASE_URL`, `DATABASE_REPLICA_URLS`, `DATABASE_PASSWORD_DIR`, `REDIS_URL` and its own settings, never
+AWS APIs.
+
+The app connects to PostgreSQL as its own role (`APP_DATABASE_USER`), never as the master user: RDS
+rotates the master secret every 7 days by default
+(https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html), and a container that
+read it at start would fail every new connection after a rotation. The role logs in with RDS IAM
+authentication tokens (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.html):
+the instance signs one per database host with its own credentials (`aws rds generate-db-auth-token`, a
+local SigV4 presign, https://docs.aws.amazon.com/cli/latest/reference/rds/generate-db-auth-token.html)
+into `TOKEN_DIR_ON_HOST`, a timer re-signs them well within their 15-minute life, and the app reads the
+file of a host for each new connection. The container never holds AWS credentials (IMDS hop limit 1).
+The master login is rendered only for the migrate command (`render_script`'s `migrate` mode), and the
+migration creates the app's role and its grants (app_template/app/migrate.py).
 """
 
 from __future__ import annotations
@@ -15,8 +28,17 @@ import pulumi_aws as aws
 # What the kit itself tells the app; a stack's own settings may not reuse these names.
 KIT_SETTINGS = frozenset(
     {"PORT", "DATABASE_HOST", "DATABASE_REPLICA_HOSTS", "DATABASE_NAME", "REDIS_HOST"}
-    | {"DATABASE_URL", "DATABASE_REPLICA_URLS", "REDIS_URL"}
+    | {"DATABASE_URL", "DATABASE_REPLICA_URLS", "DATABASE_PASSWORD_DIR", "REDIS_URL"}
+    | {"MIGRATION_DATABASE_URL"}
 )
+APP_DATABASE_USER = "app_user"
+"""The PostgreSQL role the app connects as; the migration creates it with DML on the app's tables only."""
+TOKEN_DIR_ON_HOST = "/run/scalestack/db-tokens"
+TOKEN_DIR_IN_CONTAINER = "/run/db-tokens"
+"""Where the container sees the token files (mounted read-only): `DATABASE_PASSWORD_DIR`."""
+MIGRATION_ENV_FILE = "/etc/scalestack/migrate.env"
+TOKEN_REFRESH_MINUTES = 5
+"""Tokens live 15 minutes; re-signing every 5 leaves two refreshes of margin."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +49,9 @@ class AppSettingsArgs:
     database_replica_hosts: Sequence[pulumi.Input[str]]
     database_name: str
     database_secret_arn: pulumi.Input[str]
-    """The RDS-managed master secret (JSON with username and password)."""
+    """The RDS-managed master secret (JSON with username and password): migrations only."""
+    database_resource_ids: Sequence[pulumi.Input[str]]
+    """DbiResourceId of the primary and of each replica: IAM authentication names each instance by it."""
     cache_host: pulumi.Input[str]
     cache_secret_arn: pulumi.Input[str]
     port: int = 8000
@@ -39,6 +63,7 @@ class AppSettings(pulumi.ComponentResource):
     parameter_path: str
     parameter_path_arn: pulumi.Output[str]
     secret_arns: list[pulumi.Output[str]]
+    database_user_arns: list[pulumi.Output[str]]
     render_script: pulumi.Output[str]
 
     def __init__(self, name: str, args: AppSettingsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -71,6 +96,20 @@ class AppSettings(pulumi.ComponentResource):
             pulumi.Output.from_input(args.database_secret_arn),
             pulumi.Output.from_input(args.cache_secret_arn),
         ]
+        # rds-db:connect names the instance by its resource ID, and a replica has its own
+        # (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html).
+        self.database_user_arns = [
+            pulumi.Output.concat(
+                "arn:aws:rds-db:",
+                region,
+                ":",
+                identity.account_id,
+                ":dbuser:",
+                resource_id,
+                f"/{APP_DATABASE_USER}",
+            )
+            for resource_id in args.database_resource_ids
+        ]
         self.render_script = pulumi.Output.all(args.database_secret_arn, args.cache_secret_arn).apply(
             lambda arns: render_script(args.parameter_path, arns[0], arns[1])
         )
@@ -78,11 +117,21 @@ class AppSettings(pulumi.ComponentResource):
 
 
 def render_script(parameter_path: str, database_secret_arn: str, cache_secret_arn: str) -> str:
-    """Shell run before each container start: fresh credentials after a rotation need only a restart."""
+    """Shell that writes what the container reads, in one of three modes (its first argument).
+
+    No argument (before each container start): the app's env file, with the app's role and no database
+    password, then the tokens. `tokens` (the timer): re-sign the token of each host in the env file.
+    `migrate` (the migrate command): the migration env file with the master login, fresh from its secret.
+    """
     return f"""umask 077
 env_file="${{SCALESTACK_ENV_FILE:-/etc/scalestack/app.env}}"
-python3 - > "$env_file.new" <<'PY'
-import json, subprocess, urllib.parse
+migration_env_file="${{SCALESTACK_MIGRATION_ENV_FILE:-{MIGRATION_ENV_FILE}}}"
+token_dir="${{SCALESTACK_TOKEN_DIR:-{TOKEN_DIR_ON_HOST}}}"
+mode="${{1:-app}}"
+python3 - "$mode" "$env_file" "$migration_env_file" "$token_dir" <<'PY'
+import json, os, subprocess, sys, urllib.parse
+
+mode, env_file, migration_env_file, token_dir = sys.argv[1:]
 
 def aws(*args):
     return json.loads(subprocess.check_output(["aws", *args, "--output", "json"]))
@@ -90,18 +139,54 @@ def aws(*args):
 def secret(arn):
     return aws("secretsmanager", "get-secret-value", "--secret-id", arn)["SecretString"]
 
+def write(path, text, mode=0o600):
+    with open(path + ".new", "w") as out:
+        out.write(text)
+    os.chmod(path + ".new", mode)
+    os.replace(path + ".new", path)
+
+def env_text(env):
+    return "".join(f"{{k}}={{v}}\\n" for k, v in sorted(env.items()))
+
+def read_env(path):
+    with open(path) as lines:
+        return dict(line.rstrip("\\n").split("=", 1) for line in lines if "=" in line)
+
+def hosts(env):
+    return [env["DATABASE_HOST"], *(h for h in env["DATABASE_REPLICA_HOSTS"].split(",") if h != "-")]
+
+def sign_tokens(env):
+    # One token per host: a token is signed for one hostname, port and user. Readable by the container's
+    # unprivileged user through the read-only mount; it expires 15 minutes after signing.
+    os.makedirs(token_dir, mode=0o755, exist_ok=True)
+    os.chmod(token_dir, 0o755)
+    # The command prints the bare token (a presigned URL), whatever --output says.
+    for host in hosts(env):
+        token = subprocess.check_output(["aws", "rds", "generate-db-auth-token", "--hostname", host,
+                                         "--port", "5432", "--username", "{APP_DATABASE_USER}"], text=True)
+        write(os.path.join(token_dir, host), token.strip(), 0o644)
+
 quote = lambda text: urllib.parse.quote(text, safe="")
+if mode == "tokens":
+    sign_tokens(read_env(env_file))
+    sys.exit()
 found = aws("ssm", "get-parameters-by-path", "--path", "{parameter_path}", "--recursive")["Parameters"]
 env = {{p["Name"].rsplit("/", 1)[1]: p["Value"] for p in found}}
-db = json.loads(secret("{database_secret_arn}"))
-login = quote(db["username"]) + ":" + quote(db["password"])
-url = lambda host: f"postgresql+asyncpg://{{login}}@{{host}}:5432/{{env['DATABASE_NAME']}}?ssl=require"
-env["DATABASE_URL"] = url(env["DATABASE_HOST"])
-env["DATABASE_REPLICA_URLS"] = ",".join(url(h) for h in env["DATABASE_REPLICA_HOSTS"].split(",") if h != "-")
+url = lambda login, host: (
+    f"postgresql+asyncpg://{{login}}@{{host}}:5432/{{env['DATABASE_NAME']}}?ssl=require"
+)
+if mode == "migrate":
+    db = json.loads(secret("{database_secret_arn}"))
+    master = quote(db["username"]) + ":" + quote(db["password"])
+    write(migration_env_file, env_text({{"MIGRATION_DATABASE_URL": url(master, env["DATABASE_HOST"])}}))
+    sys.exit()
+env["DATABASE_URL"] = url("{APP_DATABASE_USER}", env["DATABASE_HOST"])
+env["DATABASE_REPLICA_URLS"] = ",".join(url("{APP_DATABASE_USER}", h) for h in hosts(env)[1:])
+env["DATABASE_PASSWORD_DIR"] = "{TOKEN_DIR_IN_CONTAINER}"
 # Celery refuses a rediss:// URL that does not say how to check the server's certificate.
 token = quote(secret("{cache_secret_arn}"))
 env["REDIS_URL"] = f"rediss://:{{token}}@{{env['REDIS_HOST']}}:6379/0?ssl_cert_reqs=required"
-print("\\n".join(f"{{k}}={{v}}" for k, v in sorted(env.items())))
+write(env_file, env_text(env))
+sign_tokens(env)
 PY
-mv "$env_file.new" "$env_file"
 """

@@ -57,6 +57,8 @@ class Database(pulumi.ComponentResource):
     primary_address: pulumi.Output[str]
     replica_addresses: list[pulumi.Output[str]]
     instance_identifiers: list[pulumi.Output[str]]
+    resource_ids: list[pulumi.Output[str]]
+    """DbiResourceId of the primary, then of each replica."""
     master_secret_arn: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str]
     port: int = PORT
@@ -142,6 +144,7 @@ class Database(pulumi.ComponentResource):
         self.primary_address = primary.address
         self.replica_addresses = [r.address for r in replicas]
         self.instance_identifiers = [primary.identifier, *(r.identifier for r in replicas)]
+        self.resource_ids = [primary.resource_id, *(r.resource_id for r in replicas)]
         self.master_secret_arn = primary.master_user_secrets.apply(lambda secrets: str(secrets[0].secret_arn))
         self.register_outputs(
             {"primaryAddress": self.primary_address, "replicaAddresses": self.replica_addresses}

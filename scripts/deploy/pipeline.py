@@ -41,6 +41,10 @@ from scripts.exit_codes import ExitCode
 
 # Where the launch template's user data writes the app's environment on each instance (agreed with infra).
 INSTANCE_ENV_FILE = "/etc/scalestack/app.env"
+# The migration's own env file (the master login) and the script that writes it, from the same user data:
+# tests/test_app_database_identity.py holds them equal to infra/components/app_settings.py's.
+MIGRATION_ENV_FILE = "/etc/scalestack/migrate.env"
+RENDER_COMMAND = "/usr/local/bin/scalestack-render-env"
 # More changed files than this and one wildcard is cheaper (CloudFront bills invalidation paths).
 MAX_INVALIDATION_PATHS = 15
 # CloudFront serves /static/ from the bucket under this prefix (app_template/app/static.py).
@@ -101,12 +105,17 @@ def migrate_commands(migrate: str | list[str] | None, image: str, region: str) -
         run = migrate.replace("{image}", shlex.quote(image))
     else:
         args = migrate if isinstance(migrate, list) else shlex.split(migrate or "migrate")
-        run = shlex.join(["docker", "run", "--rm", "--env-file", INSTANCE_ENV_FILE, image, *args])
+        env_files = ["--env-file", INSTANCE_ENV_FILE, "--env-file", MIGRATION_ENV_FILE]
+        run = shlex.join(["docker", "run", "--rm", *env_files, image, *args])
     registry = image.split("/", 1)[0]
     return [
         "set -eu",
         f"aws ecr get-login-password --region {shlex.quote(region)} "
         f"| docker login --username AWS --password-stdin {shlex.quote(registry)}",
+        # The app's own env has no master login; the migration gets it fresh from its secret (RDS rotates
+        # it), and it stays on disk only while the migration runs.
+        f"trap 'rm -f {MIGRATION_ENV_FILE}' EXIT",
+        f"AWS_DEFAULT_REGION={shlex.quote(region)} {RENDER_COMMAND} migrate",
         run,
     ]
 

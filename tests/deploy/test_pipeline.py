@@ -379,8 +379,14 @@ def test_no_instance_in_service_skips_migrations_and_says_so(tmp_path: Path) -> 
 def test_migrate_command_forms() -> None:
     image = "1.dkr.ecr.eu-west-1.amazonaws.com/app:v2"
     assert migrate_commands(None, image, "eu-west-1")[-1] == (
-        f"docker run --rm --env-file /etc/scalestack/app.env {image} migrate"
+        "docker run --rm --env-file /etc/scalestack/app.env --env-file /etc/scalestack/migrate.env "
+        f"{image} migrate"
     )
+    # The master login is rendered fresh just before, and removed however the migration ends.
+    assert migrate_commands(None, image, "eu-west-1")[2:4] == [
+        "trap 'rm -f /etc/scalestack/migrate.env' EXIT",
+        "AWS_DEFAULT_REGION=eu-west-1 /usr/local/bin/scalestack-render-env migrate",
+    ]
     assert migrate_commands(["python", "-m", "app.migrate"], image, "eu-west-1")[-1].endswith(
         f"{image} python -m app.migrate"
     )

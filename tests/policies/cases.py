@@ -75,6 +75,16 @@ def _admin_attachment(stack: FixtureStack) -> FixtureStack:
     )
 
 
+def _managed_attachment(stack: FixtureStack, policy: str) -> FixtureStack:
+    _role(stack, "ci-role")
+    return stack.add(
+        "ci-managed",
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        {"role": "ci-role", "policyArn": MANAGED + policy},
+        role=["ci-role"],
+    )
+
+
 def _open_trust(stack: FixtureStack) -> FixtureStack:
     trust = _doc({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"})
     return stack.add("open-role", "aws:iam/role:Role", {"assumeRolePolicy": trust})
@@ -455,10 +465,39 @@ VIOLATING: list[Case] = [
     Case("iam-no-admin-policy-attachment", "administrator", _admin_attachment, "ci-admin"),
     Case("iam-trust-no-wildcard-principal", "any-aws", _open_trust, "open-role"),
     Case(
-        "iam-instance-role-scoped",
-        "s3-full",
-        lambda s: s.set("instance-ssm", "policyArn", MANAGED + "AmazonS3FullAccess"),
+        "iam-managed-policy-no-secret-reads",
+        "ssm-core-on-instances",
+        lambda s: s.set("instance-ssm", "policyArn", MANAGED + "AmazonSSMManagedInstanceCore"),
+        "instance-ssm",
+    ),
+    Case(
+        "iam-managed-policy-no-secret-reads",
+        "role-managed-arns",
+        lambda s: s.set("instance-role", "managedPolicyArns", [MANAGED + "AmazonSSMManagedInstanceCore"]),
         "instance-role",
+    ),
+    Case(
+        "iam-managed-policy-no-secret-reads",
+        "ssm-read-only-anywhere",
+        lambda s: _managed_attachment(s, "AmazonSSMReadOnlyAccess"),
+        "ci-managed",
+    ),
+    Case(
+        "iam-managed-policy-no-secret-reads",
+        "unknown-on-instances-through-policy-attachment",
+        lambda s: s.add(
+            "instance-s3",
+            "aws:iam/policyAttachment:PolicyAttachment",
+            {"roles": ["instance-role"], "policyArn": MANAGED + "AmazonS3FullAccess"},
+            roles=["instance-role"],
+        ),
+        "instance-s3",
+    ),
+    Case(
+        "iam-managed-policy-no-secret-reads",
+        "unknown-on-instances",
+        lambda s: s.set("instance-ssm", "policyArn", MANAGED + "AmazonS3FullAccess"),
+        "instance-ssm",
     ),
     Case(
         "iam-instance-role-scoped",
@@ -582,6 +621,26 @@ COMPLIANT: list[Case] = [
         lambda s: s.depend("db-from-app", "referencedSecurityGroupId"),
     ),
     Case("iam-no-star-star", "unknown", lambda s: s.set("app-policy", "policy", UNKNOWN_STRING)),
+    Case(
+        "iam-managed-policy-no-secret-reads",
+        "unknown-off-instances",
+        lambda s: _managed_attachment(s, "AmazonS3ReadOnlyAccess"),
+    ),
+    Case(
+        "iam-managed-policy-no-secret-reads",
+        "cloudwatch-agent-scoped-parameters",
+        lambda s: s.add(
+            "instance-cw-agent",
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+            {"role": "instance-role", "policyArn": MANAGED + "CloudWatchAgentServerPolicy"},
+            role=["instance-role"],
+        ),
+    ),
+    Case(
+        "iam-managed-policy-no-secret-reads",
+        "unknown-arn",
+        lambda s: s.set("instance-ssm", "policyArn", UNKNOWN_STRING),
+    ),
     Case(
         "iam-no-star-star",
         "scoped-star",

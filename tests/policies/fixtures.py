@@ -374,7 +374,7 @@ BASELINE: dict[str, Spec] = {
     "instance-role": Spec("aws:iam/role:Role", {"assumeRolePolicy": EC2_TRUST}),
     "instance-ssm": Spec(
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-        {"role": "instance-role", "policyArn": MANAGED + "AmazonSSMManagedInstanceCore"},
+        {"role": "instance-role", "policyArn": MANAGED + "AmazonSSMManagedEC2InstanceDefaultPolicy"},
         {"role": ["instance-role"]},
     ),
     "app-policy": Spec("aws:iam/policy:Policy", {"policy": APP_POLICY}),

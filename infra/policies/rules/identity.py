@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 
 from infra.policies import tokens as t
@@ -20,14 +22,71 @@ from infra.policies.model import (
 from infra.policies.values import get, is_unknown, items, parse_document, statements, strings
 
 _ADMIN_POLICIES = {"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"}
-# AWS-managed policies an app instance may carry: SSM access, the CloudWatch agent and image pulls.
-_INSTANCE_MANAGED_POLICIES = {
-    "AmazonSSMManagedInstanceCore",
-    "CloudWatchAgentServerPolicy",
-    "AmazonEC2ContainerRegistryReadOnly",
-    "AmazonEC2ContainerRegistryPullOnly",
-}
 _AWS_MANAGED_PREFIX = "arn:aws:iam::aws:policy/"
+_MANAGED_POLICY_REFERENCE = "https://docs.aws.amazon.com/aws-managed-policy/latest/reference/"
+
+
+@dataclass(frozen=True)
+class KnownManagedPolicy:
+    """What an AWS-managed policy lets its holder read on every resource, from its default version."""
+
+    reads_on_any_resource: tuple[str, ...]
+    """Read actions its default version allows on Resource "*" (as written there, wildcards included)."""
+    version: str
+
+
+def managed_policy_source(name: str) -> str:
+    """The AWS Managed Policy Reference page that shows the policy's document."""
+    return f"{_MANAGED_POLICY_REFERENCE}{name}.html"
+
+
+# The AWS-managed policies the kit knows, with the read actions each allows on "*", copied from the
+# policy's page in the AWS Managed Policy Reference (<reference>/<name>.html) at the version named. A rule
+# cannot read an attached AWS-managed policy's document from the plan, so this table is what it judges by;
+# an AWS-managed policy missing from it is unknown and refused on instance roles.
+KNOWN_MANAGED_POLICIES: dict[str, KnownManagedPolicy] = {
+    # Session Manager and the SSM agent without parameter reads (ssm:UpdateInstanceInformation,
+    # ssmmessages:*, ec2messages:* and association/inventory calls): the policy Default Host Management
+    # Configuration uses.
+    "AmazonSSMManagedEC2InstanceDefaultPolicy": KnownManagedPolicy((), "v1"),
+    # The same actions plus ssm:GetParameter and ssm:GetParameters on "*": every parameter in the account.
+    "AmazonSSMManagedInstanceCore": KnownManagedPolicy(("ssm:GetParameter", "ssm:GetParameters"), "v2"),
+    "AmazonSSMReadOnlyAccess": KnownManagedPolicy(("ssm:Describe*", "ssm:Get*", "ssm:List*"), "v1"),
+    # Its only parameter read is scoped to arn:aws:ssm:*:*:parameter/AmazonCloudWatch-*.
+    "CloudWatchAgentServerPolicy": KnownManagedPolicy(
+        ("ec2:DescribeVolumes", "ec2:DescribeTags", "logs:DescribeLogStreams", "logs:DescribeLogGroups"), "v3"
+    ),
+    "AmazonEC2ContainerRegistryReadOnly": KnownManagedPolicy(
+        (
+            "ecr:GetAuthorizationToken",
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:GetDownloadUrlForLayer",
+            "ecr:GetRepositoryPolicy",
+            "ecr:DescribeRepositories",
+            "ecr:ListImages",
+            "ecr:DescribeImages",
+            "ecr:BatchGetImage",
+            "ecr:GetLifecyclePolicy",
+            "ecr:GetLifecyclePolicyPreview",
+            "ecr:ListTagsForResource",
+            "ecr:DescribeImageScanFindings",
+        ),
+        "v3",
+    ),
+    "AmazonEC2ContainerRegistryPullOnly": KnownManagedPolicy(
+        ("ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"), "v1"
+    ),
+}
+# Reads the kit never allows on "*": configuration and secrets belong to one stack, and its own statement
+# grants them on that stack's parameter path, secrets and keys only.
+SECRET_READS = (
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:GetParametersByPath",
+    "ssm:GetParameterHistory",
+    "secretsmanager:GetSecretValue",
+    "kms:Decrypt",
+)
 
 
 def _documents(resource: Resource) -> list[Mapping[str, Any]]:
@@ -120,12 +179,6 @@ def _instance_role_scoped(stack: Stack) -> Iterator[Finding]:
 
 def _instance_role_problem(stack: Stack, role: Resource) -> str | None:
     attachments = stack.referencing(role, "role", *t.POLICY_ATTACHMENT)
-    arns = [a.get("policyArn") for a in attachments] + (items(role.get("managedPolicyArns")) or [])
-    extra = sorted(
-        n for n in map(_policy_name, arns) if n is not None and n not in _INSTANCE_MANAGED_POLICIES
-    )
-    if extra:
-        return f"carries AWS-managed {', '.join(extra)}"
     customer = [p for a in attachments for p in stack.sources(a, "policyArn", *t.MANAGED_POLICY)]
     inline = stack.referencing(role, "role", *t.INLINE_POLICY)
     for holder in [*customer, *inline, role]:
@@ -134,6 +187,45 @@ def _instance_role_problem(stack: Stack, role: Resource) -> str | None:
             if wild:
                 return f"is granted wildcard actions {', '.join(wild)} through {holder.name}"
     return None
+
+
+def _managed_policy_reads(stack: Stack) -> Iterator[Finding]:
+    for holder in stack.of_type(*t.POLICY_ATTACHMENT, *t.ROLE):
+        arns = [holder.get("policyArn")] + (items(holder.get("managedPolicyArns")) or [])
+        on_instances = any(map(_trusts_ec2, _roles_of(stack, holder)))
+        for name in filter(None, map(_policy_name, arns)):
+            problem = _managed_policy_problem(name, on_instances)
+            if problem:
+                yield Finding(holder, problem)
+
+
+def _roles_of(stack: Stack, holder: Resource) -> list[Resource]:
+    if holder.type in t.ROLE:
+        return [holder]
+    # RolePolicyAttachment names one role; PolicyAttachment a list of them.
+    return [*stack.sources(holder, "role", *t.ROLE), *stack.sources(holder, "roles", *t.ROLE)]
+
+
+def _managed_policy_problem(name: str, on_instances: bool) -> str | None:
+    known = KNOWN_MANAGED_POLICIES.get(name)
+    if known is None:
+        if not on_instances or name in _ADMIN_POLICIES:
+            return None  # admin policies have their own rule
+        return (
+            f"AWS-managed {name} is attached to an instance role, which the kit cannot check because its "
+            "document is not in the plan; use a policy from the kit's table or grant the app's actions "
+            "in the stack's own statement."
+        )
+    secret_reads = sorted(
+        {a for a in SECRET_READS for granted in known.reads_on_any_resource if fnmatchcase(a, granted)}
+    )
+    if not secret_reads:
+        return None
+    return (
+        f"AWS-managed {name} allows {', '.join(secret_reads)} on every resource ('*'), so its holder reads "
+        "every parameter or secret in the account; attach AmazonSSMManagedEC2InstanceDefaultPolicy and "
+        "scope the reads to the stack."
+    )
 
 
 _DOCUMENT_TYPES = t.MANAGED_POLICY + t.INLINE_POLICY + t.ROLE
@@ -173,9 +265,20 @@ RULES: list[Rule] = [
     ),
     StackRule(
         id="iam-instance-role-scoped",
-        description="The EC2 instance role holds only SSM/CloudWatch/ECR-read policies, no wildcard actions.",
+        description="The EC2 instance role's own policies grant no wildcard actions.",
         severity=Severity.HIGH,
         enforcement=STANDARD,
         check=_instance_role_scoped,
+    ),
+    StackRule(
+        id="iam-managed-policy-no-secret-reads",
+        description=(
+            "No attached AWS-managed policy reads parameters or secrets on '*'; instance roles carry only "
+            "AWS-managed policies the kit knows (KNOWN_MANAGED_POLICIES)."
+        ),
+        severity=Severity.HIGH,
+        enforcement=STANDARD,
+        check=_managed_policy_reads,
+        source=_MANAGED_POLICY_REFERENCE,
     ),
 ]
