@@ -293,6 +293,12 @@ def _render_status(doc: dict[str, Any]) -> None:
         for i in group.get("instances", []):
             table.add_row(i["id"], i["state"], i["health"], i["zone"], i["imageTag"])
         console.print(table if "error" not in group else f"{role}: {group['error']}")
+        template = group.get("launchTemplate") or {}
+        if template.get("pendingRollout"):
+            console.print(
+                f"{role}: pending rollout: the group launches version {template['groupVersion']}, the "
+                f"template's latest is {template['latestVersion']} (`scalestack deploy` rolls it out)"
+            )
     console.print_json(data={k: doc[k] for k in ("targets", "replicaLagSeconds", "cache", "alarmsInAlarm")})
 
 

@@ -194,12 +194,16 @@ class Rollout:
                 )
                 self._roll_back_active(self._others(t.group), f"{role} failed")
             return t.failed_polls > self._timing.failed_grace_polls
-        if state.status in FAILED:
-            # A group we rolled back because of the other one is not a second problem.
+        if state.status in FAILED or state.status == "RollbackInProgress":
+            # AWS rolling a refresh back (its auto rollback on failure or alarm) is a failure already: the
+            # other group goes back now rather than after this rollback ends. A group we rolled back
+            # because of the other one is not a second problem.
             if t.group not in self._undone and not any(p.startswith(f"{role} ") for p in problems):
-                problems.append(f"{role} refresh {t.refresh_id} ended {state.status}{_reason(state)}")
-                self._roll_back_active(self._others(t.group), f"{role} ended {state.status}")
-            return True
+                problems.append(
+                    f"{role} refresh {t.refresh_id} {state.status} at {state.percentage}%{_reason(state)}"
+                )
+                self._roll_back_active(self._others(t.group), f"{role} {state.status}")
+            return state.status in FAILED
         if state.status == "InProgress" and role == "web":
             self._gate(t, state, problems)
         return state.status in DONE
