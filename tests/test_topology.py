@@ -11,7 +11,7 @@ import pytest
 
 from infra.offline import FAKE_AMIS
 from infra.planned import Plan, PlannedResource
-from infra.policies.values import plain
+from infra.policies.values import get, plain
 from infra.spec import StackSpec
 from tests.conftest import SHIPPED_STACKS
 
@@ -233,6 +233,20 @@ def test_stack_outputs(stack: str, planned: Planned) -> None:
     ):
         assert outputs[key], key
     assert set(outputs["rollout"]["alarmNames"]) <= set(outputs["alarmNames"])
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_groups_pin_a_version_that_pulumi_up_never_moves(stack: str, planned: Planned) -> None:
+    """Each group starts on its template's numbered latest version, and `pulumi up` ignores that input
+    afterwards (the path must name the input the group really has), so only the pipeline's refresh moves
+    it; the pipeline reads each template's id and latest version from the `launchTemplates` output."""
+    _, plan = planned(stack)
+    for role in ("web", "worker"):
+        group = one(plan, ASG, f"{role}-asg")
+        pinned = [path for path in group.ignore_changes if path.endswith(".version")]
+        assert len(pinned) == 1, group.ignore_changes
+        assert get(inputs(group), pinned[0]) == "1"  # the mocked template's latestVersion, as a number
+        assert plan.outputs["launchTemplates"][role] == {"id": f"{role}-lt-id", "version": 1}
 
 
 def test_graviton_types_get_the_arm64_image() -> None:
