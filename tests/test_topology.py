@@ -12,7 +12,9 @@ import pytest
 from infra.offline import FAKE_AMIS
 from infra.planned import Plan, PlannedResource
 from infra.policies.values import get, plain
+from infra.program import ROLLOUT_CHECKPOINT_DELAY_SECONDS, ROLLOUT_CHECKPOINTS
 from infra.spec import StackSpec
+from scripts.deploy.ports import RolloutPreferences
 from tests.conftest import SHIPPED_STACKS
 
 Planned = Callable[[str], tuple[StackSpec, Plan]]
@@ -233,6 +235,11 @@ def test_stack_outputs(stack: str, planned: Planned) -> None:
     ):
         assert outputs[key], key
     assert set(outputs["rollout"]["alarmNames"]) <= set(outputs["alarmNames"])
+    # The pipeline reads its refresh preferences from this output, and from nowhere else.
+    preferences = RolloutPreferences.from_output(outputs["rollout"])
+    assert preferences.checkpoint_delay_seconds == ROLLOUT_CHECKPOINT_DELAY_SECONDS
+    assert preferences.checkpoint_percentages == ROLLOUT_CHECKPOINTS
+    assert preferences.min_healthy_percentage == spec.web.min_healthy_percent
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)

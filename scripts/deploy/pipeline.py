@@ -60,6 +60,7 @@ REQUIRED_OUTPUTS = (
     "cloudfrontDistributionId",
     "staticBucketName",
     "launchTemplates",
+    "rollout",
 )
 
 
@@ -100,7 +101,7 @@ class StackOutputs:
             groups={"web": self.raw["webAsgName"], "worker": self.raw["workerAsgName"]},
             target_group_arn=self.raw["webTargetGroupArn"],
             alarm_names=tuple(self.raw.get("alarmNames") or ()),
-            preferences=RolloutPreferences.from_output(self.raw.get("rollout")),
+            preferences=RolloutPreferences.from_output(self.raw["rollout"]),
         )
 
 

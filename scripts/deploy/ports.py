@@ -33,24 +33,21 @@ class ImageInfo:
 
 @dataclass(frozen=True)
 class RolloutPreferences:
-    """The stack's `rollout` output: how an instance refresh replaces instances."""
+    """The stack's `rollout` output: how an instance refresh replaces instances. The program
+    (infra/program.py) is the one home of these values; the pipeline has no defaults of its own."""
 
-    min_healthy_percentage: int = 90
-    checkpoint_percentages: tuple[int, ...] = ()
-    checkpoint_delay_seconds: int = 300
-    instance_warmup_seconds: int = 60
+    min_healthy_percentage: int
+    checkpoint_percentages: tuple[int, ...]
+    checkpoint_delay_seconds: int
+    instance_warmup_seconds: int
 
     @classmethod
-    def from_output(cls, value: Mapping[str, Any] | None) -> RolloutPreferences:
-        value = value or {}
-        default = cls()
+    def from_output(cls, value: Mapping[str, Any]) -> RolloutPreferences:
         return cls(
-            min_healthy_percentage=int(value.get("minHealthyPercentage", default.min_healthy_percentage)),
-            checkpoint_percentages=tuple(int(p) for p in value.get("checkpointPercentages", ())),
-            checkpoint_delay_seconds=int(
-                value.get("checkpointDelaySeconds", default.checkpoint_delay_seconds)
-            ),
-            instance_warmup_seconds=int(value.get("instanceWarmupSeconds", default.instance_warmup_seconds)),
+            min_healthy_percentage=int(value["minHealthyPercentage"]),
+            checkpoint_percentages=tuple(int(p) for p in value["checkpointPercentages"]),
+            checkpoint_delay_seconds=int(value["checkpointDelaySeconds"]),
+            instance_warmup_seconds=int(value["instanceWarmupSeconds"]),
         )
 
 

@@ -15,7 +15,12 @@ from scripts.deploy.ports import GroupConfiguration, RolloutPreferences, Templat
 from .asg_model import AutoScalingModel
 from .fakes import WEB_GROUP, WEB_TEMPLATE, model_client
 
-PREFS = RolloutPreferences(min_healthy_percentage=90, checkpoint_percentages=(), instance_warmup_seconds=60)
+PREFS = RolloutPreferences(
+    min_healthy_percentage=90,
+    checkpoint_percentages=(),
+    checkpoint_delay_seconds=0,
+    instance_warmup_seconds=60,
+)
 
 
 @pytest.fixture
