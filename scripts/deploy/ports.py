@@ -75,10 +75,13 @@ class GroupConfiguration:
 
     @classmethod
     def of_group(cls, group: Mapping[str, Any]) -> GroupConfiguration:
-        """From one DescribeAutoScalingGroups entry."""
+        """From one DescribeAutoScalingGroups entry, naming its template by id only (AWS describes it by id
+        and name; a LaunchTemplateSpecification takes "either a LaunchTemplateId or a LaunchTemplateName",
+        https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_LaunchTemplateSpecification.html)."""
         for key in (MIXED_INSTANCES_POLICY, LAUNCH_TEMPLATE):
             if key in group:
-                return cls({key: deepcopy(group[key])})
+                described = cls({key: deepcopy(group[key])})
+                return described.with_template(described.template)
         raise LookupError(f"auto scaling group {group.get('AutoScalingGroupName')} uses no launch template")
 
     def _spec(self) -> Mapping[str, Any]:
