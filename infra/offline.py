@@ -204,6 +204,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                         for key, deps in request.propertyDependencies.items()
                         if deps.urns
                     },
+                    ignore_changes=tuple(request.ignoreChanges),
                 )
             )
             self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, resource_id or "", state)

@@ -21,7 +21,8 @@ from infra.components.network import Network, NetworkArgs
 from infra.components.registry import Registry, RegistryArgs
 from infra.spec import NAMESPACE, SpecError, StackSpec, WebSpec, WorkerSpec, parse_config
 
-# Instance refresh pauses at half the fleet so the rollout alarms can judge the new version on real traffic.
+# The pipeline's instance refresh (the stack's `rollout` output) pauses at half the fleet so the rollout
+# alarms can judge the new version on real traffic.
 ROLLOUT_CHECKPOINTS = (50, 100)
 ROLLOUT_CHECKPOINT_DELAY_SECONDS = 180
 
@@ -133,12 +134,10 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
     rollout_alarms = Monitoring.rollout_alarm_names_for(prefix)
     web = AppGroup(
         "web",
-        _group_args(spec, spec.web, network, image, settings_ref, rollout_alarms, load_balancer),
+        _group_args(spec, spec.web, network, image, settings_ref, load_balancer),
         regional,
     )
-    worker = AppGroup(
-        "worker", _group_args(spec, spec.worker, network, image, settings_ref, [], None), regional
-    )
+    worker = AppGroup("worker", _group_args(spec, spec.worker, network, image, settings_ref, None), regional)
     resolve_web_group_id(web.security_group_id)
     resolve_worker_group_id(worker.security_group_id)
 
@@ -206,6 +205,12 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
         "cacheEndpoint": cache.primary_address,
         "alarmNames": monitoring.alarm_names,
         "dashboardUrl": monitoring.dashboard_url,
+        # The pipeline starts each group's instance refresh towards its template's latest version.
+        "launchTemplates": {
+            role: {"id": group.launch_template.id, "version": group.launch_template.latest_version}
+            for role, group in (("web", web), ("worker", worker))
+        },
+        # How the pipeline's instance refreshes replace instances: the one home of these preferences.
         "rollout": {
             "minHealthyPercentage": spec.web.min_healthy_percent,
             "checkpointPercentages": list(ROLLOUT_CHECKPOINTS),
@@ -223,7 +228,6 @@ def _group_args(
     network: Network,
     image: ImageRef,
     settings: AppSettingsRef,
-    rollout_alarms: list[str],
     load_balancer: LoadBalancer | None,
 ) -> AppGroupArgs:
     """One role's args: the web role takes traffic from the load balancer, the worker runs its command."""
@@ -264,10 +268,6 @@ def _group_args(
         spot=isinstance(group, WorkerSpec) and group.spot,
         warm_pool_size=group.warm_pool_size if isinstance(group, WebSpec) else 0,
         health_check_grace_period_seconds=spec.web.health_check_grace_period_seconds,
-        min_healthy_percent=spec.web.min_healthy_percent,
-        rollout_alarm_names=tuple(rollout_alarms),
-        checkpoint_percentages=ROLLOUT_CHECKPOINTS,
-        checkpoint_delay_seconds=ROLLOUT_CHECKPOINT_DELAY_SECONDS,
         log_retention_days=spec.monitoring.log_retention_days,
         metrics_namespace=f"{NAMESPACE}/{spec.stack}",
     )

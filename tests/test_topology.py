@@ -11,8 +11,10 @@ import pytest
 
 from infra.offline import FAKE_AMIS
 from infra.planned import Plan, PlannedResource
-from infra.policies.values import plain
+from infra.policies.values import get, plain
+from infra.program import ROLLOUT_CHECKPOINT_DELAY_SECONDS, ROLLOUT_CHECKPOINTS
 from infra.spec import StackSpec
+from scripts.deploy.ports import RolloutPreferences
 from tests.conftest import SHIPPED_STACKS
 
 Planned = Callable[[str], tuple[StackSpec, Plan]]
@@ -102,8 +104,8 @@ def test_instances_require_imdsv2_encrypted_disks_and_no_way_in(stack: str, plan
     web = inputs(one(plan, ASG, "web-asg"))
     assert web["healthCheckType"] == "ELB"
     assert (web["minSize"], web["maxSize"]) == (spec.web.min_size, spec.web.max_size)
-    refresh = web["instanceRefresh"]["preferences"]
-    assert refresh["autoRollback"] is True and refresh["minHealthyPercentage"] == spec.web.min_healthy_percent
+    # No provider-managed refresh (it cannot roll back to the previous version); the pipeline starts it.
+    assert "instanceRefresh" not in web
     assert len(web["vpcZoneIdentifiers"]) == spec.network.availability_zones
     policies = {
         inputs(p)["targetTrackingConfiguration"]["predefinedMetricSpecification"]["predefinedMetricType"]
@@ -233,6 +235,25 @@ def test_stack_outputs(stack: str, planned: Planned) -> None:
     ):
         assert outputs[key], key
     assert set(outputs["rollout"]["alarmNames"]) <= set(outputs["alarmNames"])
+    # The pipeline reads its refresh preferences from this output, and from nowhere else.
+    preferences = RolloutPreferences.from_output(outputs["rollout"])
+    assert preferences.checkpoint_delay_seconds == ROLLOUT_CHECKPOINT_DELAY_SECONDS
+    assert preferences.checkpoint_percentages == ROLLOUT_CHECKPOINTS
+    assert preferences.min_healthy_percentage == spec.web.min_healthy_percent
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_groups_pin_a_version_that_pulumi_up_never_moves(stack: str, planned: Planned) -> None:
+    """Each group starts on its template's numbered latest version, and `pulumi up` ignores that input
+    afterwards (the path must name the input the group really has), so only the pipeline's refresh moves
+    it; the pipeline reads each template's id and latest version from the `launchTemplates` output."""
+    _, plan = planned(stack)
+    for role in ("web", "worker"):
+        group = one(plan, ASG, f"{role}-asg")
+        pinned = [path for path in group.ignore_changes if path.endswith(".version")]
+        assert len(pinned) == 1, group.ignore_changes
+        assert get(inputs(group), pinned[0]) == "1"  # the mocked template's latestVersion, as a number
+        assert plan.outputs["launchTemplates"][role] == {"id": f"{role}-lt-id", "version": 1}
 
 
 def test_graviton_types_get_the_arm64_image() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -18,6 +18,11 @@ from infra.components.app_settings import TOKEN_DIR_IN_CONTAINER, TOKEN_DIR_ON_H
 # (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonSSMManagedEC2InstanceDefaultPolicy.html);
 # the app's own parameters come from the stack-scoped statement in _instance_statements.
 SESSION_MANAGER_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedEC2InstanceDefaultPolicy"
+# Where the group names its launch template version, by whether it has a mixed instances policy (spot).
+PINNED_VERSION = {
+    False: "launchTemplate.version",
+    True: "mixedInstancesPolicy.launchTemplate.launchTemplateSpecification.version",
+}
 
 
 @dataclass(frozen=True)
@@ -85,12 +90,6 @@ class AppGroupArgs:
     spot: bool = False
     warm_pool_size: int = 0
     health_check_grace_period_seconds: int = 120
-    min_healthy_percent: int = 90
-    """Share of capacity kept in service while an instance refresh replaces instances."""
-    rollout_alarm_names: Sequence[str] = field(default_factory=tuple)
-    """Alarms that stop an instance refresh and roll it back when they fire."""
-    checkpoint_percentages: Sequence[int] = (50, 100)
-    checkpoint_delay_seconds: int = 120
     stop_timeout_seconds: int = 45
     """SIGTERM to SIGKILL: covers the app's drain (5 s) and graceful timeout (30 s)."""
     log_retention_days: int = 30
@@ -103,10 +102,13 @@ class AppGroup(pulumi.ComponentResource):
 
     Instances live in private subnets, have no SSH key and no public IP (Session Manager instead),
     require IMDSv2 with a hop limit of 1 (so the container cannot borrow the instance's credentials),
-    and read settings from the stack's SSM parameters and secrets at boot. The launch template
-    version is pinned, so an instance refresh can roll back to the previous one.
+    and read settings from the stack's SSM parameters and secrets at boot. The group pins a numbered
+    launch template version that `pulumi up` never moves: only an instance refresh the deploy pipeline
+    starts does (DESIGN.md, "Who moves the launch template version").
     """
 
+    launch_template: aws.ec2.LaunchTemplate
+    group: aws.autoscaling.Group
     asg_name: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
     target_group_arn: pulumi.Output[str] | None
@@ -162,7 +164,9 @@ class AppGroup(pulumi.ComponentResource):
             update_default_version=True,
             opts=child,
         )
+        self.launch_template = template
         asg = self._auto_scaling_group(name, args, template, target_group, child)
+        self.group = asg
         self.asg_name = asg.name
         self._scaling_policies(name, args, asg, target_group, child)
         self.register_outputs({"asgName": self.asg_name, "securityGroupId": self.security_group_id})
@@ -275,6 +279,10 @@ class AppGroup(pulumi.ComponentResource):
         target_group: aws.lb.TargetGroup | None,
         child: pulumi.ResourceOptions,
     ) -> aws.autoscaling.Group:
+        """The group starts on the template's first version; after that only the pipeline's instance refresh
+        moves it (`ignore_changes` below), so a bare `pulumi up` makes a new version and replaces nothing."""
+        # A numbered version, never $Latest/$Default: AWS rolls a refresh back only to a numbered version
+        # (https://docs.aws.amazon.com/autoscaling/ec2/userguide/instance-refresh-rollback.html).
         version = template.latest_version.apply(str)
         template_ref = aws.autoscaling.GroupLaunchTemplateArgs(id=template.id, version=version)
         mixed = (
@@ -298,21 +306,6 @@ class AppGroup(pulumi.ComponentResource):
             if args.spot
             else None
         )
-        preferences = aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
-            min_healthy_percentage=args.min_healthy_percent,
-            instance_warmup=str(args.health_check_grace_period_seconds),
-            auto_rollback=True,
-            skip_matching=True,
-            checkpoint_percentages=list(args.checkpoint_percentages),
-            checkpoint_delay=str(args.checkpoint_delay_seconds),
-            scale_in_protected_instances="Refresh",
-            standby_instances="Terminate",
-            alarm_specification=aws.autoscaling.GroupInstanceRefreshPreferencesAlarmSpecificationArgs(
-                alarms=list(args.rollout_alarm_names)
-            )
-            if args.rollout_alarm_names
-            else None,
-        )
         return aws.autoscaling.Group(
             f"{name}-asg",
             vpc_zone_identifiers=list(args.subnet_ids),
@@ -333,9 +326,9 @@ class AppGroup(pulumi.ComponentResource):
                 aws.autoscaling.Metric.GROUP_PENDING_INSTANCES,
                 aws.autoscaling.Metric.GROUP_TOTAL_INSTANCES,
             ],
-            instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
-                strategy="Rolling", preferences=preferences
-            ),
+            # No provider-managed instance_refresh: the provider saves the new version on the group before it
+            # starts the refresh, so the refresh's rollback returns to the new version, not the previous one
+            # (https://github.com/hashicorp/terraform-provider-aws/issues/34189). The pipeline starts it.
             warm_pool=aws.autoscaling.GroupWarmPoolArgs(
                 pool_state="Stopped",
                 min_size=args.warm_pool_size,
@@ -346,8 +339,14 @@ class AppGroup(pulumi.ComponentResource):
             if args.warm_pool_size
             else None,
             tags=[aws.autoscaling.GroupTagArgs(key="Name", value=name, propagate_at_launch=True)],
-            # Target tracking owns the running count; a later `pulumi up` must not reset it.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"]),
+            # Target tracking owns the running count; a later `pulumi up` must not reset it. The pipeline's
+            # instance refresh owns the version: AWS saves it on the group when the refresh succeeds
+            # (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_StartInstanceRefresh.html).
+            # Ignored inputs are still used when the group is created
+            # (https://www.pulumi.com/docs/iac/concepts/options/ignorechanges/).
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=["desiredCapacity", PINNED_VERSION[args.spot]]
+            ),
         )
 
     def _scaling_policies(

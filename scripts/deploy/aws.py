@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from scripts.deploy.ports import (
     Clock,
     CommandResult,
+    GroupConfiguration,
     GroupInstance,
     HistoryEntry,
     HttpResponse,
@@ -118,12 +119,28 @@ class AutoScalingRefreshes:
         )
         return _refresh_state(found["InstanceRefreshes"][0])
 
-    def start(self, group: str, preferences: RolloutPreferences, alarms: Sequence[str]) -> str:
+    def configuration(self, group: str) -> GroupConfiguration:
+        groups = self._asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+        if not groups:
+            raise LookupError(f"auto scaling group {group} does not exist")
+        return GroupConfiguration.of_group(groups[0])
+
+    def start(
+        self,
+        group: str,
+        desired: GroupConfiguration,
+        preferences: RolloutPreferences,
+        alarms: Sequence[str],
+        auto_rollback: bool,
+    ) -> str:
         prefs: dict[str, Any] = {
             "MinHealthyPercentage": preferences.min_healthy_percentage,
             "InstanceWarmup": preferences.instance_warmup_seconds,
-            # Auto rollback returns the group to its previous launch template version on failure or alarm.
-            "AutoRollback": True,
+            # Rollback returns instances to the configuration saved on the group before this refresh; AWS
+            # refuses it without a DesiredConfiguration, and to $Latest/$Default
+            # (https://docs.aws.amazon.com/autoscaling/ec2/userguide/instance-refresh-rollback.html).
+            "AutoRollback": auto_rollback,
+            # Instances already on the desired version stay: a refresh back to it replaces only the others.
             "SkipMatching": True,
             "ScaleInProtectedInstances": "Refresh",
             "StandbyInstances": "Terminate",
@@ -136,7 +153,10 @@ class AutoScalingRefreshes:
         if alarms:
             prefs["AlarmSpecification"] = {"Alarms": list(alarms)}
         answer = self._asg.start_instance_refresh(
-            AutoScalingGroupName=group, Strategy="Rolling", Preferences=prefs
+            AutoScalingGroupName=group,
+            Strategy="Rolling",
+            DesiredConfiguration=dict(desired.raw),
+            Preferences=prefs,
         )
         return str(answer["InstanceRefreshId"])
 

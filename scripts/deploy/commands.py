@@ -72,18 +72,20 @@ Steps:
   push       log in with ecr:GetAuthorizationToken and push (tags are immutable)
   migrate    SSM Run Command on one web instance (healthy if any): docker run <new image>
              <the stack's appCommands.migrate>; expand-only, so the old version keeps working
-  update     set scalestack:imageTag and `pulumi up` (Automation API; the backend
-             your `pulumi` CLI uses: PULUMI_BACKEND_URL, else `pulumi login`'s); the
-             stack must exist there (never created here); engine events are streamed
-  rollout    follow the instance refresh the update started on the web and worker
-             groups (or start one: min healthy %, checkpoints, auto rollback, the
-             stack's alarms); at each checkpoint the web targets must be healthy
-             and no alarm firing; one group failing rolls back the other
+  update     record each group's launch template version, set scalestack:imageTag and
+             `pulumi up` (Automation API; the backend your `pulumi` CLI uses:
+             PULUMI_BACKEND_URL, else `pulumi login`'s; the stack must exist there):
+             a new template version, no instance replaced
+  rollout    start an instance refresh on the web and worker groups to the new numbered
+             version (min healthy %, checkpoints, auto rollback, the stack's alarms); at
+             each checkpoint the web targets must be healthy and no alarm firing; one
+             group failing rolls back the other
   smoke      GET <url>/readyz, one API read and /healthz (its version must be the new tag)
   static     upload new static assets to S3; invalidate overwritten paths
 \b
-From `update` on, a failure rolls back: the refresh is rolled back (or cancelled)
-and the previous tag is deployed again. With --json, one JSON object per event and a
+From `update` on, a failure rolls back: the refresh is rolled back (or cancelled),
+a finished one is undone by a refresh back to the recorded version, and the previous
+tag goes back in config. With --json, one JSON object per event and a
 final summary object go to stdout.
 """
     + EXIT_CODES_HELP
@@ -213,7 +215,8 @@ def deploy(stack: str, image_tag: str | None, yes: bool, as_json: bool) -> None:
 
 \b
 Stops a running instance refresh first (rollback_instance_refresh, or cancel when AWS
-cannot roll it back), then sets the tag, runs `pulumi up` and follows the refresh.
+cannot roll it back), then sets the tag, runs `pulumi up` and refreshes the groups to
+the new numbered launch template version.
 Without --to, the tag is the newest one in the deploy history (SSM parameter
 /scalestack/<stack>/deploy-history) other than the one running now.
 """
@@ -296,6 +299,12 @@ def _render_status(doc: dict[str, Any]) -> None:
         for i in group.get("instances", []):
             table.add_row(i["id"], i["state"], i["health"], i["zone"], i["imageTag"])
         console.print(table if "error" not in group else f"{role}: {group['error']}")
+        template = group.get("launchTemplate") or {}
+        if template.get("pendingRollout"):
+            console.print(
+                f"{role}: pending rollout: the group launches version {template['groupVersion']}, the "
+                f"template's latest is {template['latestVersion']} (`scalestack deploy` rolls it out)"
+            )
     console.print_json(data={k: doc[k] for k in ("targets", "replicaLagSeconds", "cache", "alarmsInAlarm")})
 
 

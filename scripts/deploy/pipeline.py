@@ -2,10 +2,13 @@
 
 Order and why (docs/deploying.md has the long version):
   preflight -> build -> push -> migrate -> update -> rollout -> smoke -> static
-Migrations run before `pulumi up` because `up` changes the launch template, and the groups' refresh starts
-from that change: after `up` new instances may take traffic at any moment. Migrations are expand-only, so
-the old version keeps working on the migrated schema. Nothing is changed in the stack before `update`;
-from `update` on the new image may be live, and a failure rolls back instead of only stopping.
+`update` records each group's launch template version, then `pulumi up` makes a new template version and
+moves no instance (the groups pin their version). `rollout` starts each group's instance refresh towards
+the new numbered version; AWS saves it on the group only when the refresh succeeds, so a failure, an alarm
+or a failed checkpoint rolls every instance back to the recorded version. A failure after that (smoke)
+starts a refresh back to the recorded version. Migrations run before the new version can serve and are
+expand-only, so the old version keeps working on the migrated schema. Nothing is changed in the stack
+before `update`; from `update` on a failure rolls back instead of only stopping.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from scripts.deploy.ports import (
     CommandRunner,
     DeployHistory,
     Fleet,
+    GroupConfiguration,
     HistoryEntry,
     Http,
     ImageEngine,
@@ -34,6 +38,7 @@ from scripts.deploy.ports import (
     Registry,
     RolloutPreferences,
     StackBackend,
+    TemplateVersion,
 )
 from scripts.deploy.rollout import Rollout, RolloutTarget, RolloutTiming
 from scripts.deploy.source import Revision, check_tag
@@ -58,6 +63,8 @@ REQUIRED_OUTPUTS = (
     "webTargetGroupArn",
     "cloudfrontDistributionId",
     "staticBucketName",
+    "launchTemplates",
+    "rollout",
 )
 
 
@@ -86,12 +93,19 @@ class StackOutputs:
     def image_tag(self) -> str | None:
         return self.raw.get("imageTag") or None
 
+    def templates(self) -> dict[str, TemplateVersion]:
+        """Each role's launch template and its latest version, as the last `up` left them."""
+        return {
+            role: TemplateVersion(str(value["id"]), str(value["version"]))
+            for role, value in self.raw["launchTemplates"].items()
+        }
+
     def rollout_target(self) -> RolloutTarget:
         return RolloutTarget(
             groups={"web": self.raw["webAsgName"], "worker": self.raw["workerAsgName"]},
             target_group_arn=self.raw["webTargetGroupArn"],
             alarm_names=tuple(self.raw.get("alarmNames") or ()),
-            preferences=RolloutPreferences.from_output(self.raw.get("rollout")),
+            preferences=RolloutPreferences.from_output(self.raw["rollout"]),
         )
 
 
@@ -196,15 +210,31 @@ class _Run:
     def log(self, line: str) -> None:
         self.emit("progress", line)
 
-    def rollout(self, outputs: StackOutputs) -> Rollout:
+    def rollout(self, outputs: StackOutputs, restoring: bool = False) -> Rollout:
+        target = outputs.rollout_target()
         return Rollout(
             self.ports.refreshes,
             self.ports.fleet,
             self.ports.clock,
-            outputs.rollout_target(),
+            target.restoring() if restoring else target,
             self.timing.rollout,
             self.emit,
         )
+
+    def up(self) -> StackOutputs:
+        """`pulumi up`, then the outputs it left: the launch templates' new latest versions."""
+        self.ports.stack.up(self.log)
+        return StackOutputs.parse(self.stack_name, self.ports.stack.outputs())
+
+    def roll_out(self, outputs: StackOutputs) -> str:
+        """Refresh every group that is not on its template's latest version; follow until healthy."""
+        rollout = self.rollout(outputs)
+        ids = rollout.begin(outputs.templates())
+        if not ids:
+            return self.skip("Every group already runs its template's latest version: nothing to roll out.")
+        rollout.follow(ids)
+        refreshes = ", ".join(f"{role} {rid}" for role, rid in ids.items())
+        return f"Rolled out ({refreshes}), targets healthy."
 
     def run_step(self, name: str, action: Callable[[], str | None]) -> None:
         """Run one step; it returns the sentence for the account, or raises DeployError."""
@@ -242,15 +272,6 @@ class _Run:
         )
         return code
 
-    def restore(self, outputs: StackOutputs, tag: str) -> None:
-        """Put `tag` back in service: stop any refresh, set the tag, `up`, follow the refresh it starts."""
-        rollout = self.rollout(outputs)
-        rollout.abort_active()
-        before = rollout.latest_ids()
-        self.ports.stack.set_image_tag(tag)
-        self.ports.stack.up(self.log)
-        rollout.follow(rollout.begin(before))
-
 
 class Deployment(_Run):
     failure_codes: ClassVar[Mapping[str, ExitCode]] = {
@@ -270,7 +291,7 @@ class Deployment(_Run):
         self.tag = ""
         self.previous: str | None = None
         self.needs_image = True
-        self._before: dict[str, str | None] = {}  # newest refresh per group before `up`
+        self.saved: dict[str, GroupConfiguration] = {}  # each group's configuration before `up`
         self.live = False  # from `update` on, the new image may be serving
 
     @property
@@ -392,27 +413,19 @@ class Deployment(_Run):
 
     def _update(self) -> str:
         assert self.outputs is not None
-        self._before = self.rollout(self.outputs).latest_ids()
+        self.saved = self.rollout(self.outputs).saved()
         self.live = True
         self.ports.stack.set_image_tag(self.tag)
-        result = self.ports.stack.up(self.log)
-        changed = {op: n for op, n in result.changes.items() if op != "same" and n}
-        return (
-            "pulumi up applied "
-            + (", ".join(f"{n} {op}" for op, n in sorted(changed.items())) or "no change")
-            + "."
+        self.outputs = self.up()
+        versions = ", ".join(
+            f"{role} {self.saved[role].template.version} -> {template.version}"
+            for role, template in self.outputs.templates().items()
         )
+        return f"pulumi up applied; launch template versions {versions}."
 
     def _rollout(self) -> str:
         assert self.outputs is not None
-        if self.tag == self.previous:
-            return self.skip(f"The instances already run {self.tag}: nothing to roll out.")
-        rollout = self.rollout(self.outputs)
-        ids = rollout.begin(self._before)
-        rollout.follow(ids)
-        return (
-            "Rolled out (" + ", ".join(f"{role} {rid}" for role, rid in ids.items()) + "), targets healthy."
-        )
+        return self.roll_out(self.outputs)
 
     def _smoke(self) -> str:
         assert self.outputs is not None
@@ -540,7 +553,7 @@ class Deployment(_Run):
         self.emit("started", f"rolling back to {self.previous}")
         try:
             with aws_errors(ExitCode.ROLLBACK_FAILED, "rolling back"):
-                self.restore(self.outputs, self.previous)
+                self._restore(self.previous)
         except DeployError as rollback_err:
             self.emit("failed", rollback_err.message)
             self.account.append(
@@ -559,6 +572,22 @@ class Deployment(_Run):
             lambda: self.ports.history.record(HistoryEntry(previous, _now(), "rollback", self.request.actor))
         )
         return self.finish(ExitCode.ROLLED_BACK, "rolled back", self._summary())
+
+    def _restore(self, tag: str) -> None:
+        """Every instance back on the version recorded before `up`, and `tag` back in the stack's config.
+
+        A refresh the rollout rolled back is already there; one that succeeded (the smoke test failed
+        after it) cannot be rolled back, so a new refresh goes back to the recorded version.
+        """
+        assert self.outputs is not None
+        rollout = self.rollout(self.outputs, restoring=True)
+        rollout.abort_active()
+        self.ports.stack.set_image_tag(tag)
+        ids = rollout.restore(self.saved)
+        if ids:
+            rollout.follow(ids)
+        else:
+            rollout.wait_healthy()
 
     def _revert_update(self, err: DeployError) -> ExitCode:
         """`up` failed part-way: put the old tag back in config and stop any refresh the update started.
@@ -668,8 +697,12 @@ class RollbackRun(_Run):
         return f"Stack {self.stack_name} runs {self.current}; rolling back to {self.target}."
 
     def _rollback(self) -> str:
+        """Stop any refresh, set the tag, `up` (a new template version with it), refresh to that version."""
         assert self.outputs is not None
-        self.restore(self.outputs, self.target)
+        self.rollout(self.outputs).abort_active()
+        self.ports.stack.set_image_tag(self.target)
+        self.outputs = self.up()
+        self.roll_out(self.outputs)
         return f"{self.target} is back in service on every instance."
 
 

@@ -7,6 +7,7 @@ Tests drive the orchestrator with in-process fakes of these (tests/deploy/fakes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,25 +33,78 @@ class ImageInfo:
 
 @dataclass(frozen=True)
 class RolloutPreferences:
-    """The stack's `rollout` output: how an instance refresh replaces instances."""
+    """The stack's `rollout` output: how an instance refresh replaces instances. The program
+    (infra/program.py) is the one home of these values; the pipeline has no defaults of its own."""
 
-    min_healthy_percentage: int = 90
-    checkpoint_percentages: tuple[int, ...] = ()
-    checkpoint_delay_seconds: int = 300
-    instance_warmup_seconds: int = 60
+    min_healthy_percentage: int
+    checkpoint_percentages: tuple[int, ...]
+    checkpoint_delay_seconds: int
+    instance_warmup_seconds: int
 
     @classmethod
-    def from_output(cls, value: Mapping[str, Any] | None) -> RolloutPreferences:
-        value = value or {}
-        default = cls()
+    def from_output(cls, value: Mapping[str, Any]) -> RolloutPreferences:
         return cls(
-            min_healthy_percentage=int(value.get("minHealthyPercentage", default.min_healthy_percentage)),
-            checkpoint_percentages=tuple(int(p) for p in value.get("checkpointPercentages", ())),
-            checkpoint_delay_seconds=int(
-                value.get("checkpointDelaySeconds", default.checkpoint_delay_seconds)
-            ),
-            instance_warmup_seconds=int(value.get("instanceWarmupSeconds", default.instance_warmup_seconds)),
+            min_healthy_percentage=int(value["minHealthyPercentage"]),
+            checkpoint_percentages=tuple(int(p) for p in value["checkpointPercentages"]),
+            checkpoint_delay_seconds=int(value["checkpointDelaySeconds"]),
+            instance_warmup_seconds=int(value["instanceWarmupSeconds"]),
         )
+
+
+@dataclass(frozen=True)
+class TemplateVersion:
+    """A numbered version of a launch template (the stack's `launchTemplates` output names the latest)."""
+
+    template_id: str
+    version: str
+
+
+# The two forms a group's saved configuration takes in DescribeAutoScalingGroups, and the two a refresh's
+# DesiredConfiguration takes: "you must specify either a LaunchTemplate or a MixedInstancesPolicy"
+# (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DesiredConfiguration.html).
+LAUNCH_TEMPLATE = "LaunchTemplate"
+MIXED_INSTANCES_POLICY = "MixedInstancesPolicy"
+
+
+@dataclass(frozen=True)
+class GroupConfiguration:
+    """What a group launches: `{"LaunchTemplate": spec}` or `{"MixedInstancesPolicy": policy}`, as AWS
+    describes the group and as StartInstanceRefresh's DesiredConfiguration takes it."""
+
+    raw: Mapping[str, Any]
+
+    @classmethod
+    def of_group(cls, group: Mapping[str, Any]) -> GroupConfiguration:
+        """From one DescribeAutoScalingGroups entry, naming its template by id only (AWS describes it by id
+        and name; a LaunchTemplateSpecification takes "either a LaunchTemplateId or a LaunchTemplateName",
+        https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_LaunchTemplateSpecification.html)."""
+        for key in (MIXED_INSTANCES_POLICY, LAUNCH_TEMPLATE):
+            if key in group:
+                described = cls({key: deepcopy(group[key])})
+                return described.with_template(described.template)
+        raise LookupError(f"auto scaling group {group.get('AutoScalingGroupName')} uses no launch template")
+
+    def _spec(self) -> Mapping[str, Any]:
+        if MIXED_INSTANCES_POLICY in self.raw:
+            return self.raw[MIXED_INSTANCES_POLICY]["LaunchTemplate"]["LaunchTemplateSpecification"]
+        return self.raw[LAUNCH_TEMPLATE]
+
+    @property
+    def template(self) -> TemplateVersion:
+        spec = self._spec()
+        return TemplateVersion(str(spec.get("LaunchTemplateId", "")), str(spec.get("Version", "")))
+
+    def with_template(self, target: TemplateVersion) -> GroupConfiguration:
+        """The same configuration on another template version. A mixed instances policy keeps its overrides
+        and distribution: on success the desired configuration becomes the group's
+        (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_StartInstanceRefresh.html), so a
+        launch template alone would drop the group's spot settings."""
+        spec = {"LaunchTemplateId": target.template_id, "Version": target.version}
+        if MIXED_INSTANCES_POLICY in self.raw:
+            policy = deepcopy(dict(self.raw[MIXED_INSTANCES_POLICY]))
+            policy["LaunchTemplate"]["LaunchTemplateSpecification"] = spec
+            return GroupConfiguration({MIXED_INSTANCES_POLICY: policy})
+        return GroupConfiguration({LAUNCH_TEMPLATE: spec})
 
 
 @dataclass(frozen=True)
@@ -160,13 +214,23 @@ class StackBackend(Protocol):
 
 
 class InstanceRefreshes(Protocol):
-    """Auto Scaling instance refresh: not in moto, so tests drive the adapter with botocore's Stubber."""
+    """Auto Scaling instance refresh and the group configuration it moves. Not in moto: tests serve the
+    adapter's boto3 client from a model of AWS's documented semantics (tests/deploy/asg_model.py)."""
 
     def latest(self, group: str) -> RefreshState | None: ...
 
     def get(self, group: str, refresh_id: str) -> RefreshState: ...
 
-    def start(self, group: str, preferences: RolloutPreferences, alarms: Sequence[str]) -> str: ...
+    def configuration(self, group: str) -> GroupConfiguration: ...
+
+    def start(
+        self,
+        group: str,
+        desired: GroupConfiguration,
+        preferences: RolloutPreferences,
+        alarms: Sequence[str],
+        auto_rollback: bool,
+    ) -> str: ...
 
     def rollback(self, group: str) -> str: ...
 

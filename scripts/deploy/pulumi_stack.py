@@ -113,6 +113,11 @@ class PulumiStack:
                 log(line)
 
         with _pulumi_errors(ExitCode.INFRA_UPDATE_FAILED, f"`pulumi up` on stack {self._name}"):
-            result = self._select().up(on_event=on_event, color="never", message="scalestack deploy")
+            # refresh: the groups' launch template version is an ignored input that AWS moves when the
+            # pipeline's refresh succeeds; Pulumi sends the state's value for ignored inputs, so the state
+            # must be read from AWS first (https://www.pulumi.com/docs/iac/concepts/options/ignorechanges/).
+            result = self._select().up(
+                on_event=on_event, color="never", message="scalestack deploy", refresh=True
+            )
         changes = result.summary.resource_changes or {}
         return UpResult(changes={getattr(op, "value", str(op)): n for op, n in changes.items()})

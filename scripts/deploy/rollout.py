@@ -1,7 +1,9 @@
-"""Instance refreshes of the web and worker groups: find or start them, follow them, gate them, undo them.
+"""Instance refreshes of the web and worker groups: start them, follow them, gate them, undo them.
 
-AWS does the replacing (min healthy percentage, warm-up, checkpoints, auto rollback on failure or on the
-stack's alarms). This module adds what AWS cannot know: at each checkpoint the web target group must be
+Every refresh names its DesiredConfiguration, a numbered launch template version; the group's saved
+configuration stays the previous version until the refresh succeeds, so a rollback returns every instance
+to it. AWS does the replacing (min healthy percentage, warm-up, checkpoints, auto rollback on failure or on
+the stack's alarms). This module adds what AWS cannot know: at each checkpoint the web target group must be
 healthy and no alarm may fire, and one group failing rolls back the other, so web and worker never end up
 on different versions.
 """
@@ -9,7 +11,7 @@ on different versions.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -20,9 +22,11 @@ from scripts.deploy.ports import (
     ACTIVE_REFRESH,
     Clock,
     Fleet,
+    GroupConfiguration,
     InstanceRefreshes,
     RefreshState,
     RolloutPreferences,
+    TemplateVersion,
 )
 from scripts.exit_codes import ExitCode
 
@@ -50,6 +54,18 @@ class RolloutTarget:
     target_group_arn: str
     alarm_names: Sequence[str]
     preferences: RolloutPreferences
+    undo_on_failure: bool = True
+    """Roll a failing refresh back (and the other group's with it). Off for a refresh that restores the
+    previous version: its rollback would return to the version being undone."""
+
+    def restoring(self) -> RolloutTarget:
+        """The same groups, refreshed back in one pass: no checkpoints, no alarms, no rollback."""
+        return replace(
+            self,
+            alarm_names=(),
+            preferences=replace(self.preferences, checkpoint_percentages=()),
+            undo_on_failure=False,
+        )
 
 
 @dataclass
@@ -79,36 +95,56 @@ class Rollout:
         self._emit = emit
         self._undone: set[str] = set()  # groups whose refresh this rollout rolled back or cancelled
 
-    def latest_ids(self) -> dict[str, str | None]:
-        """The newest refresh per group, read before `up` so the refresh `up` starts stands out."""
-        ids: dict[str, str | None] = {}
-        for role, group in self._target.groups.items():
-            latest = self._refreshes.latest(group)
-            ids[role] = latest.refresh_id if latest else None
-        return ids
+    def saved(self) -> dict[str, GroupConfiguration]:
+        """Each group's saved configuration, read before `up`: the version a rollback returns to."""
+        return {role: self._refreshes.configuration(group) for role, group in self._target.groups.items()}
 
     def active(self) -> dict[str, RefreshState]:
         found = {role: self._refreshes.latest(group) for role, group in self._target.groups.items()}
         return {role: state for role, state in found.items() if state and state.status in ACTIVE_REFRESH}
 
-    def begin(self, before: Mapping[str, str | None]) -> dict[str, str]:
-        """Follow the refresh `pulumi up` started (the ASGs' instance_refresh block), or start one."""
+    def begin(self, templates: Mapping[str, TemplateVersion]) -> dict[str, str]:
+        """Start a refresh towards each group's template version; a group already on it needs none."""
         ids: dict[str, str] = {}
         for role, group in self._target.groups.items():
-            latest = self._refreshes.latest(group)
-            if latest and latest.refresh_id != before.get(role) and latest.status not in FAILED:
+            current = self._refreshes.configuration(group)
+            if current.template == templates[role]:
                 self._emit(
                     "progress",
-                    f"{role}: following refresh {latest.refresh_id} started by the update",
-                    {"group": group, "refreshId": latest.refresh_id},
+                    f"{role}: already on launch template version {current.template.version}",
+                    {"group": group, "version": current.template.version},
                 )
-                ids[role] = latest.refresh_id
                 continue
-            ids[role] = self._refreshes.start(group, self._target.preferences, self._target.alarm_names)
-            self._emit(
-                "progress", f"{role}: started refresh {ids[role]}", {"group": group, "refreshId": ids[role]}
-            )
+            ids[role] = self._start(role, group, current.with_template(templates[role]))
         return ids
+
+    def restore(self, saved: Mapping[str, GroupConfiguration]) -> dict[str, str]:
+        """Start a refresh back to the saved configuration on each group that is not all on it.
+
+        A refresh that already ended cannot be rolled back; a new one whose desired configuration is the
+        previous version is how AWS documents going back
+        (https://docs.aws.amazon.com/autoscaling/ec2/userguide/instance-refresh-rollback.html).
+        """
+        ids: dict[str, str] = {}
+        for role, group in self._target.groups.items():
+            version = saved[role].template.version
+            stray = [i for i in self._fleet.instances(group) if i.launch_template_version != version]
+            if self._refreshes.configuration(group).template == saved[role].template and not stray:
+                continue
+            ids[role] = self._start(role, group, saved[role])
+        return ids
+
+    def _start(self, role: str, group: str, desired: GroupConfiguration) -> str:
+        target = self._target
+        refresh_id = self._refreshes.start(
+            group, desired, target.preferences, target.alarm_names, auto_rollback=target.undo_on_failure
+        )
+        self._emit(
+            "progress",
+            f"{role}: started refresh {refresh_id} to launch template version {desired.template.version}",
+            {"group": group, "refreshId": refresh_id, "version": desired.template.version},
+        )
+        return refresh_id
 
     def follow(self, ids: Mapping[str, str]) -> None:
         """Poll until every refresh has ended; raise ROLLOUT_FAILED with the story if any did not succeed."""
@@ -158,12 +194,16 @@ class Rollout:
                 )
                 self._roll_back_active(self._others(t.group), f"{role} failed")
             return t.failed_polls > self._timing.failed_grace_polls
-        if state.status in FAILED:
-            # A group we rolled back because of the other one is not a second problem.
+        if state.status in FAILED or state.status == "RollbackInProgress":
+            # AWS rolling a refresh back (its auto rollback on failure or alarm) is a failure already: the
+            # other group goes back now rather than after this rollback ends. A group we rolled back
+            # because of the other one is not a second problem.
             if t.group not in self._undone and not any(p.startswith(f"{role} ") for p in problems):
-                problems.append(f"{role} refresh {t.refresh_id} ended {state.status}{_reason(state)}")
-                self._roll_back_active(self._others(t.group), f"{role} ended {state.status}")
-            return True
+                problems.append(
+                    f"{role} refresh {t.refresh_id} {state.status} at {state.percentage}%{_reason(state)}"
+                )
+                self._roll_back_active(self._others(t.group), f"{role} {state.status}")
+            return state.status in FAILED
         if state.status == "InProgress" and role == "web":
             self._gate(t, state, problems)
         return state.status in DONE
@@ -211,6 +251,8 @@ class Rollout:
         return "; ".join(parts)
 
     def _roll_back_active(self, groups: Mapping[str, str], why: str) -> None:
+        if not self._target.undo_on_failure:
+            return
         for role, group in groups.items():
             state = self._refreshes.latest(group)
             if state and state.status in {"Pending", "InProgress", "Baking"}:

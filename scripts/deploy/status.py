@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scripts.deploy.aws import Aws, AwsFleet, EcrRegistry
-from scripts.deploy.ports import InstanceRefreshes
+from scripts.deploy.ports import GroupConfiguration, InstanceRefreshes
 
 
 def launch_template_image_tags(
@@ -60,7 +60,22 @@ def _group(aws: Aws, group: str, repository_url: str) -> dict[str, Any]:
         "min": raw["MinSize"],
         "desired": raw["DesiredCapacity"],
         "max": raw["MaxSize"],
+        "launchTemplate": template_versions(aws.client("ec2"), GroupConfiguration.of_group(raw)),
         "instances": instances,
+    }
+
+
+def template_versions(ec2: Any, configuration: GroupConfiguration) -> dict[str, Any]:
+    """The version the group launches vs its template's latest: a bare `pulumi up` makes a new version
+    that no instance runs until the pipeline's instance refresh rolls it out."""
+    template = configuration.template
+    found = ec2.describe_launch_templates(LaunchTemplateIds=[template.template_id])["LaunchTemplates"]
+    latest = str(found[0]["LatestVersionNumber"])
+    return {
+        "id": template.template_id,
+        "groupVersion": template.version,
+        "latestVersion": latest,
+        "pendingRollout": template.version != latest,
     }
 
 

@@ -1,34 +1,40 @@
 """In-process fakes of the pipeline's ports. They keep state and record every call in one shared journal, so
-tests assert the order of effects and what the stack ends up running, not that a mock was called."""
+tests assert the order of effects and what the stack ends up running, not that a mock was called. Instance
+refresh goes through the real boto3 adapter to the AWS model in asg_model.py."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
 from botocore.exceptions import ClientError
 
+from scripts.deploy.aws import AutoScalingRefreshes
 from scripts.deploy.errors import DeployError
 from scripts.deploy.events import Event
 from scripts.deploy.pipeline import Ports, Timing
 from scripts.deploy.ports import (
+    LAUNCH_TEMPLATE,
+    MIXED_INSTANCES_POLICY,
     CommandResult,
     GroupInstance,
     HistoryEntry,
     HttpResponse,
     ImageInfo,
     LogFn,
-    RefreshState,
     RegistryAuth,
-    RolloutPreferences,
     StaticSync,
     TargetHealth,
     UpResult,
 )
 from scripts.deploy.rollout import RolloutTiming
 from scripts.exit_codes import ExitCode
+
+from .asg_model import AutoScalingModel, ModelFleet
 
 FAST = Timing(
     rollout=RolloutTiming(
@@ -58,93 +64,16 @@ OUTPUTS: dict[str, Any] = {
         "instanceWarmupSeconds": 60,
     },
     "appCommands": {"migrate": ["migrate"]},
+    "launchTemplates": {
+        "web": {"id": "lt-0a1b2c3d4e5f60001", "version": 3},
+        "worker": {"id": "lt-0a1b2c3d4e5f60002", "version": 3},
+    },
 }
 
 
 class Journal(list[tuple[str, Any]]):
     def names(self) -> list[str]:
         return [name for name, _ in self]
-
-
-def s(status: str, pct: int, reason: str = "") -> tuple[str, int, str]:
-    return (status, pct, reason)
-
-
-SUCCESS = [
-    s("Pending", 0),
-    s("InProgress", 0),
-    s("InProgress", 50),
-    s("InProgress", 100),
-    s("Successful", 100),
-]
-ROLLED_BACK_BY_AWS = [
-    s("InProgress", 0),
-    s("InProgress", 50),
-    s("Failed", 50, "instances failed health checks"),
-    s("RollbackInProgress", 50),
-    s("RollbackSuccessful", 100, "rolled back"),
-]
-ROLLBACK = [s("RollbackInProgress", 30), s("RollbackSuccessful", 100)]
-
-
-@dataclass
-class _Refresh:
-    refresh_id: str
-    script: list[tuple[str, int, str]]
-    position: int = 0
-
-    def peek(self) -> RefreshState:
-        status, pct, reason = self.script[min(self.position, len(self.script) - 1)]
-        return RefreshState(self.refresh_id, status, pct, reason, None)
-
-
-class FakeRefreshes:
-    """Each refresh plays a script of states, one step per poll interval (the fake clock's sleep, as time
-    passes in AWS); `rollback` swaps in the rollback script, `cancel` ends it Cancelled."""
-
-    def __init__(self, journal: Journal) -> None:
-        self.journal = journal
-        self.refreshes: dict[str, list[_Refresh]] = {}
-        self.scripts: dict[
-            str, list[list[tuple[str, int, str]]]
-        ] = {}  # group -> scripts of refreshes to come
-        self._counter = 0
-
-    def add(self, group: str) -> str:
-        self._counter += 1
-        queue = self.scripts.get(group) or [SUCCESS]
-        script = queue.pop(0) if len(queue) > 1 else queue[0]
-        refresh = _Refresh(f"{group}-r{self._counter}", list(script))
-        self.refreshes.setdefault(group, []).append(refresh)
-        return refresh.refresh_id
-
-    def latest(self, group: str) -> RefreshState | None:
-        found = self.refreshes.get(group)
-        return found[-1].peek() if found else None
-
-    def get(self, group: str, refresh_id: str) -> RefreshState:
-        return next(r for r in self.refreshes[group] if r.refresh_id == refresh_id).peek()
-
-    def tick(self) -> None:
-        for refreshes in self.refreshes.values():
-            refreshes[-1].position += 1
-
-    def start(self, group: str, preferences: RolloutPreferences, alarms: Sequence[str]) -> str:
-        refresh_id = self.add(group)
-        self.journal.append(("refresh.start", (group, preferences, tuple(alarms))))
-        return refresh_id
-
-    def rollback(self, group: str) -> str:
-        refresh = self.refreshes[group][-1]
-        self.journal.append(("refresh.rollback", group))
-        refresh.script, refresh.position = list(ROLLBACK), 0
-        return refresh.refresh_id
-
-    def cancel(self, group: str) -> str:
-        refresh = self.refreshes[group][-1]
-        self.journal.append(("refresh.cancel", group))
-        refresh.script, refresh.position = [s("Cancelled", refresh.peek().percentage)], 0
-        return refresh.refresh_id
 
 
 class FakeEngine:
@@ -200,19 +129,19 @@ class FakeRegistry:
 
 
 class FakeStack:
-    """Pulumi: a config tag and outputs; `up` makes outputs follow config and, like the ASGs'
-    instance_refresh block, starts a refresh on both groups when the image tag changed."""
+    """Pulumi: a config tag and outputs. `up` makes outputs follow config; a changed image tag changes the
+    launch templates' user data, so each gets a new numbered version (in the AWS model) and the
+    `launchTemplates` output names it. The groups pin their version, so `up` moves no instance."""
 
-    def __init__(self, journal: Journal, refreshes: FakeRefreshes, outputs: dict[str, Any]) -> None:
+    def __init__(self, journal: Journal, model: AutoScalingModel, outputs: dict[str, Any]) -> None:
         self.journal = journal
-        self.refreshes = refreshes
-        self.deployed = dict(outputs)
+        self.model = model
+        self.deployed = deepcopy(outputs)
         self.config_tag: str = outputs["imageTag"]
         self.up_errors: list[str | None] = []  # one per `up` call, None = succeeds
-        self.starts_refresh = True
 
     def outputs(self) -> dict[str, Any]:
-        return dict(self.deployed)
+        return deepcopy(self.deployed)
 
     def image_tag(self) -> str | None:
         return self.config_tag
@@ -224,13 +153,13 @@ class FakeStack:
     def up(self, log: LogFn) -> UpResult:
         self.journal.append(("up", self.config_tag))
         error = self.up_errors.pop(0) if self.up_errors else None
-        changed = self.deployed["imageTag"] != self.config_tag
-        if changed and self.starts_refresh:
-            for group in (self.deployed["webAsgName"], self.deployed["workerAsgName"]):
-                self.refreshes.add(group)
         if error:
             raise DeployError(ExitCode.INFRA_UPDATE_FAILED, f"`pulumi up` failed: {error}")
-        log("update aws:ec2/launchTemplate:LaunchTemplate web-lt")
+        changed = self.deployed["imageTag"] != self.config_tag
+        if changed:
+            for template in self.deployed["launchTemplates"].values():
+                template["version"] = int(self.model.create_version(template["id"]))
+            log("update aws:ec2/launchTemplate:LaunchTemplate web-lt")
         self.deployed["imageTag"] = self.config_tag
         return UpResult({"update": 2 if changed else 0, "same": 40})
 
@@ -344,22 +273,62 @@ class FakeClock:
             raise KeyboardInterrupt
 
 
+WEB_TEMPLATE = "lt-0a1b2c3d4e5f60001"
+WORKER_TEMPLATE = "lt-0a1b2c3d4e5f60002"
+WEB_GROUP = {
+    LAUNCH_TEMPLATE: {"LaunchTemplateId": WEB_TEMPLATE, "LaunchTemplateName": "web-lt", "Version": "3"}
+}
+# The worker runs on spot: AWS describes its configuration as a mixed instances policy.
+WORKER_GROUP = {
+    MIXED_INSTANCES_POLICY: {
+        "LaunchTemplate": {
+            "LaunchTemplateSpecification": {
+                "LaunchTemplateId": WORKER_TEMPLATE,
+                "LaunchTemplateName": "worker-lt",
+                "Version": "3",
+            },
+            "Overrides": [{"InstanceType": "t3.small"}],
+        },
+        "InstancesDistribution": {
+            "OnDemandBaseCapacity": 0,
+            "OnDemandPercentageAboveBaseCapacity": 0,
+            "SpotAllocationStrategy": "price-capacity-optimized",
+        },
+    }
+}
+
+
+def model_client(model: AutoScalingModel) -> Any:
+    """A real boto3 Auto Scaling client (botocore validates every request) answered by the model."""
+    client = boto3.client(
+        "autoscaling", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    return model.serve(client)
+
+
 @dataclass
 class World:
     journal: Journal = field(default_factory=Journal)
     ecr_tags: set[str] = field(default_factory=lambda: {"v1"})
 
     def __post_init__(self) -> None:
-        self.refreshes = FakeRefreshes(self.journal)
+        self.model = AutoScalingModel(lambda name, args: self.journal.append((name, args)))
+        self.model.add_group("web-asg", WEB_GROUP, size=2)
+        self.model.add_group("worker-asg", WORKER_GROUP, size=2)
+        self.refreshes = AutoScalingRefreshes(model_client(self.model))
         self.registry = FakeRegistry(self.journal, self.ecr_tags)
         self.engine = FakeEngine(self.journal, self.registry)
-        self.stack = FakeStack(self.journal, self.refreshes, OUTPUTS)
+        self.stack = FakeStack(self.journal, self.model, OUTPUTS)
         self.commands = FakeCommands(self.journal)
-        self.fleet = FakeFleet()
+        self.fleet = ModelFleet(self.model, "web-asg")
         self.cdn = FakeCdn(self.journal)
         self.history = FakeHistory(self.journal)
         self.http = FakeHttp()
-        self.clock = FakeClock(self.refreshes.tick)
+        self.clock = FakeClock(self.model.step)
+
+    def versions(self, group: str) -> tuple[list[str], str]:
+        """Which launch template version each instance runs, and the one saved on the group."""
+        return self.model.versions(group), self.model.saved_version(group)
 
     def ports(self) -> Ports:
         return Ports(

@@ -147,6 +147,23 @@ def test_status_reads_every_section(aws: str) -> None:
     assert doc["replicaLagSeconds"] == {"db-replica-1": 4.0}
     assert doc["cache"]["status"] == "available"
     assert doc["alarmsInAlarm"] == ["web-5xx"]
+    assert web["launchTemplate"]["groupVersion"] == web["launchTemplate"]["latestVersion"] == "1"
+    assert web["launchTemplate"]["pendingRollout"] is False
+
+
+def test_status_shows_a_version_no_refresh_rolled_out(aws: str) -> None:
+    """A bare `pulumi up` makes a new template version; the group, pinned, still launches the old one."""
+    outputs = _fleet_stack()
+    ec2 = boto3.client("ec2")
+    template = ec2.describe_launch_templates(LaunchTemplateNames=["web"])["LaunchTemplates"][0]
+    ec2.create_launch_template_version(
+        LaunchTemplateId=template["LaunchTemplateId"], SourceVersion="1", LaunchTemplateData={}
+    )
+
+    doc = collect_status(Aws("us-east-1"), outputs, NoRefreshes())  # type: ignore[arg-type]
+
+    web = doc["groups"]["web"]["launchTemplate"]
+    assert (web["groupVersion"], web["latestVersion"], web["pendingRollout"]) == ("1", "2", True)
 
 
 def test_history_round_trip_keeps_the_newest_within_4kb(aws: str) -> None:

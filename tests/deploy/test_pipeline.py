@@ -10,11 +10,12 @@ import pytest
 
 from scripts.deploy.events import JsonReporter
 from scripts.deploy.pipeline import Deployment, DeployRequest, RollbackRun, migrate_commands, static_assets
-from scripts.deploy.ports import GroupInstance, HistoryEntry, HttpResponse, TargetHealth
+from scripts.deploy.ports import HistoryEntry, HttpResponse
 from scripts.deploy.source import Revision
 from scripts.exit_codes import ExitCode
 
-from .fakes import FAST, ROLLED_BACK_BY_AWS, SUCCESS, Recorder, World, s
+from .asg_model import Instance
+from .fakes import FAST, WEB_TEMPLATE, Recorder, World
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -48,6 +49,8 @@ def test_happy_path_runs_every_step_in_order_and_records_history(tmp_path: Path)
         "ssm.run",
         "config.imageTag",
         "up",
+        "refresh.start",
+        "refresh.start",
         "history.record",
         "history.record",
     ]
@@ -56,11 +59,13 @@ def test_happy_path_runs_every_step_in_order_and_records_history(tmp_path: Path)
     assert build_args == {"GIT_COMMIT": COMMIT, "IMAGE_TAG": "v2"}
     assert labels["org.opencontainers.image.revision"] == COMMIT
     instance, commands = world.journal[3][1]
-    assert instance == "i-web1"
+    assert instance == "i-0001"  # the first web instance, migrations run before any is replaced
     assert commands[-1].endswith("scalestack-dev:v2 migrate") and "--env-file" in commands[-1]
     assert world.stack.deployed["imageTag"] == "v2"
-    # The refresh the update started was followed, not a second one started.
-    assert "refresh.start" not in world.journal.names()
+    # `up` made version 4 of each template; the pipeline's refreshes put every instance on it, and AWS saved
+    # it on each group when the refresh succeeded.
+    assert world.versions("web-asg") == (["4", "4"], "4")
+    assert world.versions("worker-asg") == (["4", "4"], "4")
     assert [(e.tag, e.kind) for e in world.history.items] == [("v1", "deploy"), ("v2", "deploy")]
     assert rec.summaries[-1]["result"] == "deployed"
     assert set(rec.summaries[-1]["steps"].values()) <= {"succeeded", "skipped"}
@@ -85,18 +90,42 @@ def test_default_tag_comes_from_the_commit(tmp_path: Path) -> None:
     assert world.stack.config_tag == COMMIT[:12]
 
 
-def test_starts_a_refresh_when_the_update_did_not(tmp_path: Path) -> None:
+def test_the_spot_worker_keeps_its_mixed_instances_policy_on_the_new_version(tmp_path: Path) -> None:
+    """AWS saves the desired configuration on the group when the refresh succeeds: a launch template alone
+    would replace the worker's mixed instances policy (spot, overrides) with a plain template."""
     world = World()
-    world.stack.starts_refresh = False
 
     code, _ = deploy(world, tmp_path)
 
     assert code == ExitCode.OK
-    starts = [args for name, args in world.journal if name == "refresh.start"]
-    assert [group for group, _, _ in starts] == ["web-asg", "worker-asg"]
-    _, preferences, alarms = starts[0]
-    assert preferences.checkpoint_percentages == (50,) and preferences.min_healthy_percentage == 90
-    assert alarms == ("web-5xx", "web-latency")
+    policy = world.model.groups["worker-asg"].configuration["MixedInstancesPolicy"]
+    assert policy["LaunchTemplate"]["LaunchTemplateSpecification"]["Version"] == "4"
+    assert policy["LaunchTemplate"]["Overrides"] == [{"InstanceType": "t3.small"}]
+    assert policy["InstancesDistribution"]["OnDemandPercentageAboveBaseCapacity"] == 0
+
+
+def test_redeploying_the_same_tag_starts_no_refresh(tmp_path: Path) -> None:
+    world = World(ecr_tags={"v1"})
+
+    code, rec = deploy(world, tmp_path, tag="v1")
+
+    assert code == ExitCode.OK
+    assert "refresh.start" not in world.journal.names()
+    assert rec.summaries[-1]["steps"]["rollout"] == "skipped"
+    assert world.versions("web-asg") == (["3", "3"], "3")
+
+
+def test_a_bare_pulumi_up_makes_a_version_and_moves_no_instance() -> None:
+    """What `pulumi up` alone does now: a new template version, every instance still on the previous one."""
+    world = World()
+    world.stack.set_image_tag("v2")
+
+    world.stack.up(lambda line: None)
+
+    assert world.stack.outputs()["launchTemplates"]["web"]["version"] == 4
+    assert world.versions("web-asg") == (["3", "3"], "3")
+    assert world.versions("worker-asg") == (["3", "3"], "3")
+    assert "refresh.start" not in world.journal.names()
 
 
 @pytest.mark.parametrize(
@@ -126,13 +155,17 @@ def test_failures_before_the_update_change_nothing(
     assert names[-1:] == ([last_effect] if last_effect else [])
     assert "up" not in names and "config.imageTag" not in names and not world.history.items
     assert world.stack.config_tag == "v1"
+    assert world.versions("web-asg") == (["3", "3"], "3")
     assert "Nothing in the stack changed; it still runs v1." in rec.summaries[-1]["account"]
 
 
 def test_busy_stack_is_refused(tmp_path: Path) -> None:
     world = World()
-    world.refreshes.scripts["web-asg"] = [[s("InProgress", 20)]]
-    world.refreshes.add("web-asg")
+    world.model.create_version(WEB_TEMPLATE)
+    world.model.start_instance_refresh(
+        "web-asg", DesiredConfiguration={"LaunchTemplate": {"LaunchTemplateId": WEB_TEMPLATE, "Version": "4"}}
+    )
+    world.journal.clear()
 
     code, rec = deploy(world, tmp_path)
 
@@ -140,76 +173,81 @@ def test_busy_stack_is_refused(tmp_path: Path) -> None:
     assert "already running" in rec.summaries[-1]["account"] and world.journal.names() == []
 
 
-def test_rollout_failing_at_50_percent_ends_rolled_back(tmp_path: Path) -> None:
-    """AWS fails the web refresh at 50% and rolls it back; the deploy rolls the worker back, redeploys v1."""
+def test_failed_health_checks_roll_every_instance_back_to_the_previous_version(tmp_path: Path) -> None:
+    """Version 4 of the web template fails its health checks: AWS's auto rollback returns the web group to
+    version 3, the pipeline rolls the worker's refresh back, and no second `up` runs."""
     world = World()
-    world.refreshes.scripts["web-asg"] = [ROLLED_BACK_BY_AWS, SUCCESS]
-    world.refreshes.scripts["worker-asg"] = [[s("InProgress", 0)] * 20, SUCCESS]
+    world.model.failing = {(WEB_TEMPLATE, "4")}
 
     code, rec = deploy(world, tmp_path)
 
     assert code == ExitCode.ROLLED_BACK
-    names = world.journal.names()
-    assert names.index("refresh.rollback") < names.index("config.imageTag", names.index("up"))
+    assert world.versions("web-asg") == (["3", "3"], "3")
+    assert world.versions("worker-asg") == (["3", "3"], "3")
     assert ("refresh.rollback", "worker-asg") in world.journal  # the other group is not left on v2
-    assert [args for name, args in world.journal if name == "up"] == ["v2", "v1"]
-    assert world.stack.deployed["imageTag"] == "v1" and world.stack.config_tag == "v1"
+    assert [args for name, args in world.journal if name == "up"] == ["v2"]
+    assert world.stack.config_tag == "v1"
     assert [(e.tag, e.kind) for e in world.history.items][-1] == ("v1", "rollback")
     messages = rec.messages("rollout")
-    assert "web: Failed 50% (instances failed health checks)" in messages
-    assert "web: RollbackSuccessful 100% (rolled back)" in messages
+    assert any(m.startswith("web: RollbackInProgress") and "failed its health checks" in m for m in messages)
+    assert any(m.startswith("web: RollbackSuccessful") for m in messages)
     summary = rec.summaries[-1]
     assert summary["result"] == "rolled back" and summary["exitCode"] == ExitCode.ROLLED_BACK
     assert summary["steps"]["rollout"] == "failed" and summary["steps"]["rollback"] == "succeeded"
-    assert "web refresh web-asg-r1 failed at 50%: instances failed health checks" in summary["account"]
+    assert "web refresh refresh-" in summary["account"] and "RollbackInProgress" in summary["account"]
     assert "Rolled back: v1 is back in service" in summary["account"]
 
 
-def test_checkpoint_with_unhealthy_targets_rolls_back(tmp_path: Path) -> None:
+def test_alarm_rolls_every_instance_back_to_the_previous_version(tmp_path: Path) -> None:
+    """The 5xx alarm fires once a version-4 web instance serves: the refresh's alarm specification makes AWS
+    fail it and roll it back (auto rollback), and the pipeline rolls the worker back with it."""
     world = World()
-    world.refreshes.scripts["web-asg"] = [
-        [s("InProgress", 0), s("InProgress", 50, "checkpoint")] * 3,
-        SUCCESS,
-    ]
-    world.fleet.targets = [TargetHealth("i-new", "unhealthy", "Health checks failed with these codes: [502]")]
-    original = world.stack.up
+    world.model.alarm_rules = {"web-5xx": (WEB_TEMPLATE, "4")}
 
-    def up_heals(log):  # type: ignore[no-untyped-def]
-        if world.stack.config_tag == "v1":  # the old version is healthy again
-            world.fleet.targets = [TargetHealth("i-web1", "healthy")]
-        return original(log)
-
-    world.stack.up = up_heals  # type: ignore[method-assign]
     code, rec = deploy(world, tmp_path)
 
     assert code == ExitCode.ROLLED_BACK
-    assert ("refresh.rollback", "web-asg") in world.journal and (
-        "refresh.rollback",
-        "worker-asg",
-    ) in world.journal
-    assert any(
-        "checkpoint 50% failed: unhealthy targets: i-new unhealthy" in m for m in rec.messages("rollout")
-    )
+    assert world.versions("web-asg") == (["3", "3"], "3")
+    assert world.versions("worker-asg") == (["3", "3"], "3")
+    assert any("alarm web-5xx in ALARM" in m for m in rec.messages("rollout"))
+    assert world.model.firing == set()  # version 4 no longer serves
 
 
-def test_alarm_at_checkpoint_rolls_back(tmp_path: Path) -> None:
+def test_unhealthy_targets_at_the_checkpoint_roll_every_instance_back(tmp_path: Path) -> None:
+    """The load balancer finds version 4 unhealthy at the 50% checkpoint: the pipeline rolls both refreshes
+    back (RollbackInstanceRefresh) and AWS returns every instance to version 3."""
     world = World()
-    world.refreshes.scripts["web-asg"] = [[s("InProgress", 50)] * 5, SUCCESS]
-    world.fleet.firing = ["web-5xx"]
+    world.model.elb_unhealthy = {(WEB_TEMPLATE, "4")}
+
     code, rec = deploy(world, tmp_path)
-    assert code == ExitCode.ROLLBACK_FAILED  # the alarm keeps firing under v1 too: a person must look
-    assert any("alarms in ALARM: web-5xx" in m for m in rec.messages("rollout"))
-    assert "Rolling back to v1 failed too" in rec.summaries[-1]["account"]
+
+    assert code == ExitCode.ROLLED_BACK
+    assert ("refresh.rollback", "web-asg") in world.journal
+    assert ("refresh.rollback", "worker-asg") in world.journal
+    assert any(
+        "checkpoint 50% failed: unhealthy targets: i-" in m and "unhealthy" in m
+        for m in rec.messages("rollout")
+    )
+    assert world.versions("web-asg") == (["3", "3"], "3")
+    assert world.versions("worker-asg") == (["3", "3"], "3")
 
 
-def test_smoke_failure_redeploys_previous_tag(tmp_path: Path) -> None:
+def test_smoke_failure_refreshes_back_to_the_recorded_version(tmp_path: Path) -> None:
+    """The refresh to version 4 succeeded, so AWS cannot roll it back; a new refresh whose desired
+    configuration is the recorded version 3 puts every instance back, and the tag goes back in config."""
     world = World()
     world.http.answers["readyz"] = [HttpResponse(503, b"draining")]
 
     code, rec = deploy(world, tmp_path)
 
     assert code == ExitCode.ROLLED_BACK
-    assert [args for name, args in world.journal if name == "up"] == ["v2", "v1"]
+    starts = [args for name, args in world.journal if name == "refresh.start"]
+    assert starts == [("web-asg", "4"), ("worker-asg", "4"), ("web-asg", "3"), ("worker-asg", "3")]
+    assert world.versions("web-asg") == (["3", "3"], "3")
+    assert world.versions("worker-asg") == (["3", "3"], "3")
+    assert "MixedInstancesPolicy" in world.model.groups["worker-asg"].configuration
+    assert [args for name, args in world.journal if name == "up"] == ["v2"]
+    assert world.stack.config_tag == "v1"
     assert "answered 503" in rec.summaries[-1]["account"]
     assert len([u for u in world.http.requests if u.endswith("/readyz")]) == FAST.smoke_attempts
 
@@ -242,25 +280,28 @@ def test_api_read_must_be_json(tmp_path: Path) -> None:
 def test_failed_rollback_is_its_own_exit_code(tmp_path: Path) -> None:
     world = World()
     world.http.answers["readyz"] = [HttpResponse(500, b"")]
-    world.stack.up_errors = [None, "provider error: throttled"]
+    # The instances already running version 3 are fine; a new one launched from it fails (say, its image
+    # pull does): the refresh back to version 3 fails, with no rollback towards the version being undone.
+    world.model.failing = {(WEB_TEMPLATE, "3")}
 
     code, rec = deploy(world, tmp_path)
 
     assert code == ExitCode.ROLLBACK_FAILED
     assert "Rolling back to v1 failed too" in rec.summaries[-1]["account"]
+    assert "refresh.rollback" not in world.journal.names()
 
 
-def test_update_failure_restores_the_tag_and_stops_the_refresh_it_started(tmp_path: Path) -> None:
+def test_update_failure_restores_the_tag_and_moves_no_instance(tmp_path: Path) -> None:
     world = World()
-    world.refreshes.scripts["web-asg"] = [[s("InProgress", 10)] * 3]
     world.stack.up_errors = ["aws:autoscaling:Group web-asg: ValidationError"]
 
     code, rec = deploy(world, tmp_path)
 
     assert code == ExitCode.INFRA_UPDATE_FAILED
     assert world.stack.config_tag == "v1"
-    assert ("refresh.rollback", "web-asg") in world.journal
+    assert "refresh.start" not in world.journal.names()
     assert [args for name, args in world.journal if name == "up"] == ["v2"]  # no second `up`
+    assert world.versions("web-asg") == (["3", "3"], "3")
     assert "image tag is v1 again" in rec.summaries[-1]["account"]
 
 
@@ -268,7 +309,7 @@ def test_without_a_previous_tag_nothing_is_rolled_back(tmp_path: Path) -> None:
     world = World()
     world.stack.deployed["imageTag"] = None
     world.stack.config_tag = None  # type: ignore[assignment]
-    world.refreshes.scripts["web-asg"] = [ROLLED_BACK_BY_AWS]
+    world.model.failing = {(WEB_TEMPLATE, "4")}
 
     code, rec = deploy(world, tmp_path)
 
@@ -278,7 +319,6 @@ def test_without_a_previous_tag_nothing_is_rolled_back(tmp_path: Path) -> None:
 
 def test_ctrl_c_during_rollout_says_the_refresh_goes_on(tmp_path: Path) -> None:
     world = World()
-    world.refreshes.scripts["web-asg"] = [[s("InProgress", 10)] * 50]
     world.clock.interrupt_after = 3
 
     code, rec = deploy(world, tmp_path)
@@ -286,6 +326,7 @@ def test_ctrl_c_during_rollout_says_the_refresh_goes_on(tmp_path: Path) -> None:
     assert code == ExitCode.INTERRUPTED
     assert "refresh.rollback" not in world.journal.names()
     assert "keeps going in AWS" in rec.summaries[-1]["account"]
+    assert world.model.groups["web-asg"].active() is not None
 
 
 def test_static_overwrites_are_invalidated_new_names_are_not(tmp_path: Path) -> None:
@@ -345,21 +386,18 @@ def test_json_events_are_one_object_per_line_with_a_summary(tmp_path: Path) -> N
     ("fleet", "expected"),
     [
         (
-            [
-                GroupInstance("i-sick", "InService", "Unhealthy", "1"),
-                GroupInstance("i-good", "InService", "Healthy", "1"),
-            ],
+            [Instance("i-sick", "3", health_status="Unhealthy"), Instance("i-good", "3")],
             "i-good",
         ),
         # First rollout: the stack's instances have never had an image to run, so none is healthy.
-        ([GroupInstance("i-new", "InService", "Unhealthy", "1")], "i-new"),
+        ([Instance("i-new", "3", health_status="Unhealthy")], "i-new"),
     ],
 )
 def test_migrations_run_on_a_healthy_instance_or_any_in_service(
-    tmp_path: Path, fleet: list[GroupInstance], expected: str
+    tmp_path: Path, fleet: list[Instance], expected: str
 ) -> None:
     world = World()
-    world.fleet.instances_by_group["web-asg"] = fleet
+    world.model.groups["web-asg"].instances = fleet
     code, _ = deploy(world, tmp_path)
     assert code == ExitCode.OK
     assert next(args for name, args in world.journal if name == "ssm.run")[0] == expected
@@ -367,7 +405,7 @@ def test_migrations_run_on_a_healthy_instance_or_any_in_service(
 
 def test_no_instance_in_service_skips_migrations_and_says_so(tmp_path: Path) -> None:
     world = World()
-    world.fleet.instances_by_group["web-asg"] = [GroupInstance("i-boot", "Pending", "Healthy", "1")]
+    world.model.groups["web-asg"].instances = [Instance("i-boot", "3", lifecycle_state="Pending")]
     code, rec = deploy(world, tmp_path)
     assert "ssm.run" not in world.journal.names()
     assert any(
@@ -413,20 +451,31 @@ def test_rollback_defaults_to_the_previous_tag_in_history() -> None:
 
     assert code == ExitCode.OK
     assert world.stack.deployed["imageTag"] == "v1"
+    # `up` with v1 made version 4; the rollback ends with a refresh to that numbered version.
+    assert world.versions("web-asg") == (["4", "4"], "4")
+    assert world.versions("worker-asg") == (["4", "4"], "4")
     assert world.history.items[-1].tag == "v1" and world.history.items[-1].kind == "rollback"
 
 
 def test_rollback_stops_a_running_refresh_first() -> None:
     world = World(ecr_tags={"v1", "v2"})
     world.stack.deployed["imageTag"] = world.stack.config_tag = "v2"
-    world.refreshes.scripts["web-asg"] = [[s("InProgress", 40)], SUCCESS]
-    world.refreshes.add("web-asg")
+    version = world.model.create_version(WEB_TEMPLATE)
+    world.model.start_instance_refresh(
+        "web-asg",
+        DesiredConfiguration={"LaunchTemplate": {"LaunchTemplateId": WEB_TEMPLATE, "Version": version}},
+        Preferences={"AutoRollback": True},
+    )
+    world.model.step()
+    world.model.step()  # one web instance on version 4
+    world.journal.clear()
 
     code, _ = rollback(world, "v1")
 
     assert code == ExitCode.OK
     names = world.journal.names()
     assert names[:3] == ["refresh.rollback", "config.imageTag", "up"]
+    assert world.versions("web-asg") == (["5", "5"], "5")
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """Instance refresh and Run Command are not in moto: the real adapters on real boto3 clients, answered by
-botocore's Stubber in the order AWS would answer, through realistic sequences."""
+botocore's Stubber in the order AWS would answer, through realistic sequences. What the refreshes do to
+each instance is tested against the AWS model (test_asg_model.py, test_pipeline.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from botocore.stub import Stubber
 
 from scripts.deploy.aws import AutoScalingRefreshes, SsmCommandRunner
 from scripts.deploy.errors import DeployError
-from scripts.deploy.ports import RolloutPreferences, TargetHealth
+from scripts.deploy.ports import RolloutPreferences, TargetHealth, TemplateVersion
 from scripts.deploy.rollout import Rollout, RolloutTarget, RolloutTiming
 from scripts.exit_codes import ExitCode
 
@@ -87,48 +88,46 @@ def make_rollout(client: Any, fleet: FakeFleet | None = None) -> tuple[Rollout, 
     return rollout, printed
 
 
-def test_follows_the_refresh_the_update_started_to_success(asg: tuple[Any, Stubber]) -> None:
-    client, stubber = asg
-    expect_latest(stubber, "web-asg", "web-new", "Pending")
-    expect_latest(stubber, "worker-asg", "worker-new", "Pending")
-    expect_get(stubber, "web-asg", "web-new", "Pending")
-    expect_get(stubber, "worker-asg", "worker-new", "Pending")
-    expect_get(stubber, "web-asg", "web-new", "InProgress", 50, "Waiting for checkpoint to complete")
-    expect_get(stubber, "worker-asg", "worker-new", "InProgress", 50)
-    expect_get(stubber, "web-asg", "web-new", "Successful", 100)
-    expect_get(stubber, "worker-asg", "worker-new", "Successful", 100)
-    rollout, printed = make_rollout(client)
-
-    ids = rollout.begin({"web": "web-old", "worker": "worker-old"})
-    rollout.follow(ids)
-
-    assert ids == {"web": "web-new", "worker": "worker-new"}
-    assert printed == [
-        ("progress", "web: following refresh web-new started by the update"),
-        ("progress", "worker: following refresh worker-new started by the update"),
-        ("progress", "web: Pending 0%"),
-        ("progress", "worker: Pending 0%"),
-        ("progress", "web: InProgress 50% (Waiting for checkpoint to complete)"),
-        ("progress", "web: checkpoint 50% passed: targets healthy, no alarm firing"),
-        ("progress", "worker: InProgress 50%"),
-        ("progress", "web: Successful 100%"),
-        ("progress", "worker: Successful 100%"),
-        ("progress", "web targets: 2 healthy"),
-    ]
-
-
-def test_starts_a_refresh_with_the_stack_preferences_when_the_update_did_not(
+def test_begin_sends_each_group_its_desired_configuration_on_the_new_version(
     asg: tuple[Any, Stubber],
 ) -> None:
+    """The web group's launch template and the worker's mixed instances policy, each on version 8."""
     client, stubber = asg
-    for group in ("web-asg", "worker-asg"):
-        expect_latest(stubber, group, f"{group}-old", "Successful", 100)  # the same one as before `up`
+    web = {"LaunchTemplate": {"LaunchTemplateId": "lt-web", "LaunchTemplateName": "web-lt", "Version": "7"}}
+    worker = {
+        "MixedInstancesPolicy": {
+            "LaunchTemplate": {
+                "LaunchTemplateSpecification": {"LaunchTemplateId": "lt-worker", "Version": "7"},
+                "Overrides": [{"InstanceType": "t3.small"}],
+            },
+            "InstancesDistribution": {"OnDemandPercentageAboveBaseCapacity": 0},
+        }
+    }
+    desired = {
+        "web-asg": {"LaunchTemplate": {"LaunchTemplateId": "lt-web", "Version": "8"}},
+        "worker-asg": {
+            "MixedInstancesPolicy": {
+                "LaunchTemplate": {
+                    "LaunchTemplateSpecification": {"LaunchTemplateId": "lt-worker", "Version": "8"},
+                    "Overrides": [{"InstanceType": "t3.small"}],
+                },
+                "InstancesDistribution": {"OnDemandPercentageAboveBaseCapacity": 0},
+            }
+        },
+    }
+    for group, saved in (("web-asg", web), ("worker-asg", worker)):
+        stubber.add_response(
+            "describe_auto_scaling_groups",
+            {"AutoScalingGroups": [describe_group(group, saved)]},
+            {"AutoScalingGroupNames": [group]},
+        )
         stubber.add_response(
             "start_instance_refresh",
             {"InstanceRefreshId": f"{group}-new"},
             {
                 "AutoScalingGroupName": group,
                 "Strategy": "Rolling",
+                "DesiredConfiguration": desired[group],
                 "Preferences": {
                     "MinHealthyPercentage": 90,
                     "InstanceWarmup": 60,
@@ -144,10 +143,24 @@ def test_starts_a_refresh_with_the_stack_preferences_when_the_update_did_not(
         )
     rollout, printed = make_rollout(client)
 
-    ids = rollout.begin({"web": "web-asg-old", "worker": "worker-asg-old"})
+    ids = rollout.begin({"web": TemplateVersion("lt-web", "8"), "worker": TemplateVersion("lt-worker", "8")})
 
     assert ids == {"web": "web-asg-new", "worker": "worker-asg-new"}
-    assert printed[0] == ("progress", "web: started refresh web-asg-new")
+    assert printed[0] == ("progress", "web: started refresh web-asg-new to launch template version 8")
+
+
+def describe_group(name: str, configuration: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "AutoScalingGroupName": name,
+        "MinSize": 1,
+        "MaxSize": 2,
+        "DesiredCapacity": 1,
+        "DefaultCooldown": 300,
+        "AvailabilityZones": ["us-east-1a"],
+        "HealthCheckType": "ELB",
+        "CreatedTime": datetime(2026, 1, 1, tzinfo=UTC),
+        **configuration,
+    }
 
 
 def test_failed_then_rolled_back_by_aws_rolls_the_other_group_back(asg: tuple[Any, Stubber]) -> None:

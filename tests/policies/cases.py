@@ -185,12 +185,33 @@ VIOLATING: list[Case] = [
         "web-asg",
     ),
     Case(
-        "asg-instance-refresh-rollback",
-        "no-rollback",
-        lambda s: s.set("web-asg", "instanceRefresh.preferences.autoRollback", False),
+        "asg-numbered-launch-template-version",
+        "latest",
+        lambda s: s.set("web-asg", "launchTemplate.version", "$Latest"),
         "web-asg",
     ),
-    Case("asg-instance-refresh-rollback", "none", lambda s: s.unset("web-asg", "instanceRefresh"), "web-asg"),
+    Case(
+        "asg-numbered-launch-template-version",
+        "mixed-default",
+        lambda s: s.unset("web-asg", "launchTemplate").set(
+            "web-asg",
+            "mixedInstancesPolicy",
+            {
+                "launchTemplate": {
+                    "launchTemplateSpecification": {"launchTemplateId": "lt-1", "version": "$Default"}
+                }
+            },
+        ),
+        "web-asg",
+    ),
+    Case(
+        "asg-no-provider-instance-refresh",
+        "refresh-block",
+        lambda s: s.set(
+            "web-asg", "instanceRefresh", {"strategy": "Rolling", "preferences": {"autoRollback": True}}
+        ),
+        "web-asg",
+    ),
     Case(
         "asg-launch-template",
         "launch-config",

@@ -8,6 +8,7 @@ from infra.policies import tokens as t
 from infra.policies.model import (
     EVERYWHERE,
     STANDARD,
+    Category,
     Finding,
     Resource,
     ResourceRule,
@@ -16,8 +17,26 @@ from infra.policies.model import (
     Stack,
     StackRule,
 )
-from infra.policies.rules._checks import absent, at_most, first, flag_is, one_of, only_if
+from infra.policies.rules._checks import absent, at_most, one_of, only_if
 from infra.policies.values import flag, get, is_set, is_unknown, items
+
+ROLLBACK_DOC = "https://docs.aws.amazon.com/autoscaling/ec2/userguide/instance-refresh-rollback.html"
+# Where a group names its launch template version: a plain launch template, or the mixed instances policy's.
+_VERSION_PATHS = (
+    "launchTemplate.version",
+    "mixedInstancesPolicy.launchTemplate.launchTemplateSpecification.version",
+)
+
+
+def _numbered_version(resource: Resource) -> str | None:
+    for path in _VERSION_PATHS:
+        version = resource.get(path)
+        if is_set(version) and not is_unknown(version) and not str(version).isdigit():
+            return (
+                f"{path} is {version}, so AWS cannot roll an instance refresh back to the previous version; "
+                "name the template's numbered version (latestVersion)."
+            )
+    return None
 
 
 def _imds_v2(resource: Resource) -> str | None:
@@ -170,26 +189,32 @@ RULES: list[Rule] = [
         check=_spread_over_zones,
     ),
     ResourceRule(
-        id="asg-instance-refresh-rollback",
-        description="Auto-scaling groups roll out changes by instance refresh with automatic rollback.",
-        severity=Severity.MEDIUM,
-        enforcement=STANDARD,
+        id="asg-numbered-launch-template-version",
+        description="Auto-scaling groups name a numbered launch template version: AWS rolls an instance "
+        "refresh back only to a numbered version, never to $Latest or $Default.",
+        severity=Severity.HIGH,
+        enforcement=EVERYWHERE,
         types=t.AUTOSCALING_GROUP,
-        check=first(
-            one_of(
-                "instanceRefresh.strategy",
-                {"Rolling"},
-                "the group has no rolling instance refresh, so a new launch template never reaches running "
-                "instances; configure instanceRefresh with strategy 'Rolling'.",
-            ),
-            flag_is(
-                "instanceRefresh.preferences.autoRollback",
-                True,
-                "the group's instance refresh doesn't roll back, so a bad release keeps replacing healthy "
-                "instances; set instanceRefresh.preferences.autoRollback=true.",
-                default=False,
-            ),
+        check=_numbered_version,
+        category=Category.AWS,
+        source=ROLLBACK_DOC,
+    ),
+    ResourceRule(
+        id="asg-no-provider-instance-refresh",
+        description="Auto-scaling groups have no provider-managed instance refresh: the provider saves the "
+        "new launch template version on the group before it starts the refresh, so its rollback returns "
+        "to the new version.",
+        severity=Severity.HIGH,
+        enforcement=EVERYWHERE,
+        types=t.AUTOSCALING_GROUP,
+        check=absent(
+            "instanceRefresh",
+            "the group's instanceRefresh block starts a refresh after the provider saved the new version on "
+            "the group, so a rollback stays on the new version; remove it and let the deploy pipeline start "
+            "the refresh with a DesiredConfiguration.",
         ),
+        category=Category.AWS,
+        source="https://github.com/hashicorp/terraform-provider-aws/issues/34189",
     ),
     ResourceRule(
         id="asg-launch-template",
