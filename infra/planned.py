@@ -38,6 +38,8 @@ class PlannedResource:
     inputs: Mapping[str, Any]  # as the engine receives them: camelCase keys, numbers as floats
     custom: bool = True  # False for component resources
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # input -> URNs
+    dependencies: tuple[str, ...] = ()
+    """URNs the engine creates first: explicit `depends_on` and every input's sources (what orders `up`)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +49,7 @@ class PlannedResource:
             "inputs": masked(self.inputs),
             "urn": self.urn,
             "propertyDependencies": {k: list(v) for k, v in self.property_dependencies.items()},
+            "dependencies": list(self.dependencies),
         }
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Final
 
 from infra.policies import tokens as t
 from infra.policies.model import (
+    AWS_REQUIRED,
     EVERYWHERE,
     STANDARD,
+    Category,
     Finding,
     Resource,
     ResourceRule,
@@ -17,7 +20,7 @@ from infra.policies.model import (
     StackRule,
 )
 from infra.policies.rules._checks import absent, at_most, first, flag_is, one_of, only_if
-from infra.policies.values import flag, get, is_set, is_unknown, items
+from infra.policies.values import flag, get, is_set, is_unknown, items, number
 
 
 def _imds_v2(resource: Resource) -> str | None:
@@ -92,6 +95,46 @@ def _zones_of(stack: Stack, group: Resource) -> set[object] | None:
     if listed is None or any(is_unknown(v) for v in listed):
         return None
     return set(listed)
+
+
+LAUNCHING: Final = "autoscaling:EC2_INSTANCE_LAUNCHING"
+
+
+def _has_launch_hook(stack: Stack, group: Resource) -> bool | None:
+    """True when a launch lifecycle hook holds new instances (inline or as its own resource)."""
+    hooks = items(group.get("initialLifecycleHooks"))
+    if hooks is None:
+        return None
+    inline = [get(h, "lifecycleTransition") for h in hooks]
+    separate = [
+        hook.get("lifecycleTransition")
+        for hook in stack.referencing(group, "autoscalingGroupName", *t.LIFECYCLE_HOOK)
+    ]
+    transitions = inline + separate
+    if any(is_unknown(x) for x in transitions):
+        return None
+    return LAUNCHING in transitions
+
+
+def _warm_pool_prerequisites(stack: Stack) -> Iterator[Finding]:
+    for group in stack.of_type(*t.AUTOSCALING_GROUP):
+        pool = group.get("warmPool")
+        if not is_set(pool) or is_unknown(pool):
+            continue
+        if _has_launch_hook(stack, group) is False:
+            yield Finding(
+                group,
+                "the group has a warm pool but no launch lifecycle hook, so an instance can be stopped "
+                "mid-boot and later put in service unready; add an EC2_INSTANCE_LAUNCHING hook the boot "
+                "script completes.",
+            )
+        prepared = get(pool, "maxGroupPreparedCapacity")
+        if not is_unknown(prepared) and (number(prepared) is None or number(prepared) == -1):
+            yield Finding(
+                group,
+                "the warm pool has no maxGroupPreparedCapacity, so AWS keeps max - desired instances in it "
+                "(not the pool size you meant); set maxGroupPreparedCapacity.",
+            )
 
 
 RULES: list[Rule] = [
@@ -202,5 +245,16 @@ RULES: list[Rule] = [
             "the group uses a launch configuration, which can't express IMDSv2-only or newer instance "
             "types; switch to a launch template.",
         ),
+    ),
+    StackRule(
+        id="asg-warm-pool-prerequisites",
+        description=(
+            "A warm pool has a launch lifecycle hook and a maxGroupPreparedCapacity that bounds its size."
+        ),
+        severity=Severity.HIGH,
+        enforcement=AWS_REQUIRED,
+        check=_warm_pool_prerequisites,
+        category=Category.AWS,
+        source="https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html",
     ),
 ]
