@@ -57,7 +57,7 @@ STANDARD: Final = Enforcement(Level.ADVISORY, Level.MANDATORY, Level.MANDATORY)
 PROD_ONLY: Final = Enforcement(Level.DISABLED, Level.ADVISORY, Level.MANDATORY)
 RECOMMENDED: Final = Enforcement(Level.ADVISORY, Level.ADVISORY, Level.ADVISORY)
 AWS_REQUIRED: Final = EVERYWHERE
-"""Every AWS-constraint rule: a stack AWS refuses, or one that deploys but cannot work, is never acceptable."""
+"""Every AWS-constraint rule: a stack AWS refuses, or one that deploys but can't work, is never acceptable."""
 
 
 @dataclass(frozen=True)

@@ -643,6 +643,12 @@ VIOLATING: list[Case] = [
         lambda s: _warm_pool(s, prepared=False),
         "web-asg",
     ),
+    Case(
+        "asg-warm-pool-prerequisites",
+        "spot",
+        lambda s: _warm_pool(s).set("web-asg", "mixedInstancesPolicy", {"instancesDistribution": {}}),
+        "web-asg",
+    ),
     Case("vpc-nat-after-internet-gateway", "no-order", lambda s: s.order("nat-a"), "nat-a"),
     Case(
         "vpc-nat-after-internet-gateway",

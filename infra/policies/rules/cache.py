@@ -179,7 +179,7 @@ RULES: list[Rule] = [
     ),
     StackRule(
         id="elasticache-parameter-group-family",
-        description="A cache parameter group's family matches the replication group's engine and major version.",
+        description="A cache parameter group's family matches the cache's engine and major version.",
         severity=Severity.HIGH,
         enforcement=AWS_REQUIRED,
         check=_parameter_group_family,

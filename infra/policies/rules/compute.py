@@ -128,6 +128,12 @@ def _warm_pool_prerequisites(stack: Stack) -> Iterator[Finding]:
                 "mid-boot and later put in service unready; add an EC2_INSTANCE_LAUNCHING hook the boot "
                 "script completes.",
             )
+        if is_set(group.get("mixedInstancesPolicy")):
+            yield Finding(
+                group,
+                "the group has both a warm pool and a mixed instances policy (or Spot), which AWS refuses; "
+                "drop the warm pool or run the group on one on-demand instance type.",
+            )
         prepared = get(pool, "maxGroupPreparedCapacity")
         if not is_unknown(prepared) and (number(prepared) is None or number(prepared) == -1):
             yield Finding(
@@ -249,12 +255,13 @@ RULES: list[Rule] = [
     StackRule(
         id="asg-warm-pool-prerequisites",
         description=(
-            "A warm pool has a launch lifecycle hook and a maxGroupPreparedCapacity that bounds its size."
+            "A warm pool has a launch lifecycle hook and a maxGroupPreparedCapacity bounding its size, "
+            "on a group without a mixed instances policy or Spot."
         ),
         severity=Severity.HIGH,
         enforcement=AWS_REQUIRED,
         check=_warm_pool_prerequisites,
         category=Category.AWS,
-        source="https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html",
+        source="https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html",
     ),
 ]

@@ -349,7 +349,7 @@ RULES: list[Rule] = [
         enforcement=AWS_REQUIRED,
         check=_parameter_group_family,
         category=Category.AWS,
-        source="https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/parameter-groups-overview.html",
+        source="https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBParameterGroup.html",
     ),
     StackRule(
         id="rds-replica-storage-tracks-source",

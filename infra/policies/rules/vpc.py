@@ -34,8 +34,8 @@ def _nat_after_internet_gateway(stack: Stack) -> Iterator[Finding]:
         if not before:
             yield Finding(
                 nat,
-                f"the NAT gateway {nat.name} does not depend on its VPC's internet gateway, so the engine may "
-                "create it first and AWS fails it with Gateway.NotAttached; add depends_on on the gateway.",
+                f"the NAT gateway {nat.name} does not depend on its VPC's internet gateway, so the engine "
+                "may create it first and AWS fails it with Gateway.NotAttached; add depends_on on it.",
             )
 
 
@@ -47,6 +47,10 @@ RULES: list[Rule] = [
         enforcement=AWS_REQUIRED,
         check=_nat_after_internet_gateway,
         category=Category.AWS,
-        source="https://docs.aws.amazon.com/vpc/latest/userguide/nat-gateway-troubleshooting.html",
+        # The provider's own NAT gateway page: "it is recommended to add an explicit dependency on the
+        # Internet Gateway for the VPC", because EC2 refuses a public NAT gateway before the attachment.
+        source=(
+            "https://github.com/hashicorp/terraform-provider-aws/blob/main/website/docs/r/nat_gateway.html.markdown"
+        ),
     ),
 ]
