@@ -132,7 +132,7 @@ class AppGroup(pulumi.ComponentResource):
         )
         profile = self._instance_profile(name, args, log_group, child)
         if args.warm_pool_size:
-            _lifecycle_permission(name, profile.role, child)
+            _lifecycle_permission(name, profile.role.apply(lambda role: role or ""), child)
         group = self._security_group(name, args, child)
         self.security_group_id = group.id
         target_group = self._target_group(name, args, group, child) if args.http else None
