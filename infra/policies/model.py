@@ -145,6 +145,8 @@ class StackRule:
     category: Category = Category.SECURITY
     source: str = ""
     """For AWS constraints: the AWS documentation page or provider source that states the constraint."""
+    types: tuple[str, ...] = ()
+    """The resource types it reports on, for the docs; its check sees the whole stack regardless."""
 
 
 Rule = ResourceRule | StackRule

@@ -179,6 +179,7 @@ RULES: list[Rule] = [
     ),
     StackRule(
         id="elasticache-parameter-group-family",
+        types=t.CACHE_REPLICATION_GROUP + t.CACHE_PARAMETER_GROUP,
         description="A cache parameter group's family matches the cache's engine and major version.",
         severity=Severity.HIGH,
         enforcement=AWS_REQUIRED,

@@ -254,6 +254,7 @@ RULES: list[Rule] = [
     ),
     StackRule(
         id="asg-warm-pool-prerequisites",
+        types=t.AUTOSCALING_GROUP + t.LIFECYCLE_HOOK,
         description=(
             "A warm pool has a launch lifecycle hook and a maxGroupPreparedCapacity bounding its size, "
             "on a group without a mixed instances policy or Spot."

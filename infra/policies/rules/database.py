@@ -344,6 +344,7 @@ RULES: list[Rule] = [
     ),
     StackRule(
         id="rds-parameter-group-family",
+        types=t.DB_INSTANCE + t.DB_PARAMETER_GROUP,
         description="A DB parameter group's family matches the engine's major version (postgres16 for 16.x).",
         severity=Severity.HIGH,
         enforcement=AWS_REQUIRED,
@@ -353,6 +354,7 @@ RULES: list[Rule] = [
     ),
     StackRule(
         id="rds-replica-storage-tracks-source",
+        types=t.DB_INSTANCE,
         description="A read replica's storage can grow as far as its source's (maxAllocatedStorage).",
         severity=Severity.HIGH,
         enforcement=AWS_REQUIRED,

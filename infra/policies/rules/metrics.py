@@ -229,6 +229,7 @@ def _published_dimensions(stack: Stack) -> Iterator[Finding]:
 RULES: list[Rule] = [
     StackRule(
         id="cloudwatch-metric-dimensions",
+        types=t.METRIC_ALARM + t.DASHBOARD,
         description=(
             "Alarms and dashboard widgets read each metric by a dimension set AWS publishes it under, "
             "and every widget graphs at least one metric."

@@ -42,6 +42,7 @@ def _nat_after_internet_gateway(stack: Stack) -> Iterator[Finding]:
 RULES: list[Rule] = [
     StackRule(
         id="vpc-nat-after-internet-gateway",
+        types=t.NAT_GATEWAY + t.INTERNET_GATEWAY + t.INTERNET_GATEWAY_ATTACHMENT,
         description="A public NAT gateway is created after its VPC's internet gateway is attached.",
         severity=Severity.HIGH,
         enforcement=AWS_REQUIRED,
