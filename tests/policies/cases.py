@@ -830,6 +830,16 @@ COMPLIANT: list[Case] = [
         "target-group-latency",
         _widget(["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", "a", "TargetGroup", "t"]),
     ),
+    Case(
+        "cloudwatch-metric-dimensions",
+        "unknown-metric-name",
+        lambda s: s.set("cpu-high", "metricName", UNKNOWN_STRING),
+    ),
+    Case(
+        "cloudwatch-metric-dimensions",
+        "unknown-dimensions",
+        lambda s: s.set("cpu-high", "dimensions", UNKNOWN_STRING),
+    ),
     Case("asg-warm-pool-prerequisites", "inline-hook", _warm_pool),
     Case("asg-warm-pool-prerequisites", "separate-hook", _separate_launch_hook),
     Case(

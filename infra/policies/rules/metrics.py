@@ -140,34 +140,31 @@ def judge(use: MetricUse) -> str | None:
     )
 
 
-def _alarm_uses(alarm: Resource) -> Iterator[MetricUse]:
+def _use(namespace: Any, name: Any, dimensions: Any, where: str) -> MetricUse | None:
+    """A metric read, or None while preview can't tell which (unknown name, namespace or dimensions)."""
+    if any(is_unknown(v) for v in (namespace, name, dimensions)) or (
+        isinstance(dimensions, Mapping) and any(is_unknown(k) for k in dimensions)
+    ):
+        return None
+    keys = frozenset(dimensions) if isinstance(dimensions, Mapping) else frozenset()
+    return MetricUse(str(namespace), str(name), keys, where)
+
+
+def _alarm_uses(alarm: Resource) -> Iterator[MetricUse | None]:
     where = f"alarm {alarm.name}"
     if alarm.get("metricName") is not None:
-        yield MetricUse(
-            str(alarm.get("namespace")), str(alarm.get("metricName")), _keys(alarm.get("dimensions")), where
-        )
+        yield _use(alarm.get("namespace"), alarm.get("metricName"), alarm.get("dimensions"), where)
     for query in items(alarm.get("metricQueries")) or []:
         metric = get(query, "metric")
         if metric is None or is_unknown(metric):
             continue
-        yield MetricUse(
-            str(get(metric, "namespace")),
-            str(get(metric, "metricName")),
-            _keys(get(metric, "dimensions")),
-            where,
-        )
-
-
-def _keys(dimensions: Any) -> Dimensions:
-    return frozenset(dimensions) if isinstance(dimensions, Mapping) else frozenset()
+        yield _use(get(metric, "namespace"), get(metric, "metricName"), get(metric, "dimensions"), where)
 
 
 def _alarms(stack: Stack) -> Iterator[Finding]:
     for alarm in stack.of_type(*t.METRIC_ALARM):
         for use in _alarm_uses(alarm):
-            if is_unknown(use.namespace) or is_unknown(use.name):
-                continue
-            message = judge(use)
+            message = judge(use) if use else None
             if message:
                 yield Finding(alarm, message)
 
