@@ -56,7 +56,6 @@ METRICS: Final[dict[str, Namespace]] = {
             "HTTPCode_ELB_4XX_Count": _ALB_ONLY,
             "HealthyHostCount": _ALB_HOSTS,
             "UnHealthyHostCount": _ALB_HOSTS,
-            "RequestCountPerTarget": _sets(("TargetGroup",), ("LoadBalancer", "TargetGroup")),
         },
     ),
     "AWS/RDS": Namespace(
