@@ -16,6 +16,8 @@ import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from infra.components.app_settings import render_script
 from infra.planned import Plan
 from infra.policies.values import plain
@@ -199,3 +201,13 @@ def test_the_hook_runs_on_every_boot_and_only_with_a_warm_pool(planned: Planned)
     subprocess.run(["bash", "-n"], input=web, text=True, check=True)
     _, dev = planned("dev")
     assert "complete-lifecycle-action" not in _user_data(dev, "web-lt")
+
+
+def test_a_failed_lookup_fails_the_unit_instead_of_passing_silently(planned: Planned, tmp_path: Path) -> None:
+    _, plan = planned("prod")
+    script = _launch_hook_script(_user_data(plan, "web-lt")).replace(
+        "aws autoscaling describe-auto-scaling-instances",
+        "false && aws autoscaling describe-auto-scaling-instances",
+    )
+    with pytest.raises(subprocess.CalledProcessError):
+        _run_launch_hook(tmp_path, script, "Pending:Wait")

@@ -598,8 +598,9 @@ imds=http://169.254.169.254/latest
 token=$(curl -fsS -X PUT "$imds/api/token" -H "X-aws-ec2-metadata-token-ttl-seconds: 300")
 instance=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/instance-id")
 until {ready}; do sleep 5; done
-read -r group state < <(aws autoscaling describe-auto-scaling-instances --instance-ids "$instance" \\
+details=$(aws autoscaling describe-auto-scaling-instances --instance-ids "$instance" \\
   --query 'AutoScalingInstances[0].[AutoScalingGroupName,LifecycleState]' --output text)
+read -r group state <<< "$details"
 case "$state" in
   Pending:Wait|Warmed:Pending:Wait)
     aws autoscaling complete-lifecycle-action --lifecycle-hook-name {LAUNCH_HOOK_NAME} \\
