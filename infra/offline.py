@@ -96,6 +96,16 @@ def _hostname(name: str, region: str, service: str) -> str:
     return f"{name}.{service}.{region}.amazonaws.example"
 
 
+def _member_clusters(inputs: Mapping[str, Any]) -> list[str]:
+    """The node clusters ElastiCache creates for a cluster-mode-disabled group: `<group id>-001`, -002, ...
+
+    The naming AWS uses (observed, e.g. https://github.com/widdix/aws-cf-templates/issues/571); the kit
+    itself only reads them from the provider's member_clusters output, never builds them.
+    """
+    group = str(inputs.get("replicationGroupId", "cache"))
+    return [f"{group}-{node:03d}" for node in range(1, int(inputs.get("numCacheClusters", 1)) + 1)]
+
+
 _COMPUTED: dict[str, Callable[[str, str, Mapping[str, Any]], dict[str, Any]]] = {
     "aws:lb/loadBalancer:LoadBalancer": lambda name, region, _: {
         "dnsName": _hostname(name, region, "elb"),
@@ -118,9 +128,10 @@ _COMPUTED: dict[str, Callable[[str, str, Mapping[str, Any]], dict[str, Any]]] = 
             }
         ],
     },
-    "aws:elasticache/replicationGroup:ReplicationGroup": lambda name, region, _: {
+    "aws:elasticache/replicationGroup:ReplicationGroup": lambda name, region, inputs: {
         "primaryEndpointAddress": "master." + _hostname(name, region, "cache"),
         "readerEndpointAddress": "replica." + _hostname(name, region, "cache"),
+        "memberClusters": _member_clusters(inputs),
     },
     "aws:cloudfront/distribution:Distribution": lambda name, region, _: {
         "domainName": f"{name}.cloudfront.example",
@@ -205,6 +216,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                         if deps.urns
                     },
                     ignore_changes=tuple(request.ignoreChanges),
+                    dependencies=tuple(sorted(set(request.dependencies))),
                 )
             )
             self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, resource_id or "", state)

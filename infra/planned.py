@@ -39,6 +39,8 @@ class PlannedResource:
     custom: bool = True  # False for component resources
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # input -> URNs
     ignore_changes: tuple[str, ...] = ()  # input property paths a later `pulumi up` leaves as they are
+    dependencies: tuple[str, ...] = ()
+    """URNs the engine creates first: explicit `depends_on` and every input's sources (what orders `up`)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +50,7 @@ class PlannedResource:
             "inputs": masked(self.inputs),
             "urn": self.urn,
             "propertyDependencies": {k: list(v) for k, v in self.property_dependencies.items()},
+            "dependencies": list(self.dependencies),
         }
 
 

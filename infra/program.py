@@ -174,7 +174,7 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
             load_balancer_arn_suffix=load_balancer.arn_suffix,
             target_group_arn_suffix=web.target_group_arn_suffix,
             database_instance_ids=database.instance_identifiers,
-            cache_replication_group_id=cache.replication_group_id,
+            cache_node_ids=cache.member_cluster_ids,
             distribution_id=cdn.distribution_id,
             edge_provider=edge_provider,
             web_asg_name=web.asg_name,

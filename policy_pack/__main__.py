@@ -27,7 +27,7 @@ except PackConfigError as err:
 
 PolicyPack(
     name="scalestack",
-    description=f"scalestack guardrails, levels for {selection.source}",
+    description=f"scalestack guardrails and AWS constraints, levels for {selection.source}",
     policies=selection.policies(),
     enforcement_level=EnforcementLevel.ADVISORY,
 )

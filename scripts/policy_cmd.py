@@ -12,6 +12,7 @@ from rich.table import Table
 
 from infra.policies import ENVIRONMENTS, RULES, Rule, UnknownRuleError, check_waivers
 from infra.policies.crossguard import level_for, pulumi_config
+from infra.policies.model import Category
 from infra.spec import SpecError, StackSpec, load_stack_spec
 from scripts.exit_codes import ExitCode
 
@@ -48,7 +49,7 @@ def policy(list_rules: bool, stack_name: str | None, fmt: str, pulumi_config_fla
     if pulumi_config_flag and spec is not None:
         click.echo(json.dumps(pulumi_config(spec.environment, waived), indent=2))
         return
-    rows = [_row(rule, spec, waived) for rule in RULES]
+    rows = [_row(rule, spec, waived) for rule in _by_category(RULES)]
     if fmt == "json":
         document: dict[str, Any] = {"rules": rows}
         if spec:
@@ -70,8 +71,21 @@ def _fail(message: str) -> NoReturn:
     raise SystemExit(ExitCode.INVALID_SPEC)
 
 
+def _by_category(rules: tuple[Rule, ...]) -> list[Rule]:
+    """Security guardrails first, then the AWS constraints as their own block; service order within each."""
+    order = list(Category)
+    return sorted(rules, key=lambda rule: order.index(rule.category))
+
+
 def _row(rule: Rule, spec: StackSpec | None, waived: dict[str, str]) -> dict[str, Any]:
-    row: dict[str, Any] = {"id": rule.id, "severity": rule.severity.value, "description": rule.description}
+    row: dict[str, Any] = {
+        "id": rule.id,
+        "category": rule.category.value,
+        "severity": rule.severity.value,
+        "description": rule.description,
+    }
+    if rule.source:
+        row["source"] = rule.source
     if spec is None:
         row["levels"] = {env: rule.enforcement.level(env).value for env in ENVIRONMENTS}
     else:
@@ -87,17 +101,20 @@ def _print_table(rows: list[dict[str, Any]], spec: StackSpec | None) -> None:
     title = f"{len(rows)} policy rules" + (f" for stack {spec.stack} ({spec.environment})" if spec else "")
     table = Table(title=title, show_lines=False)
     table.add_column("rule", no_wrap=True)
+    table.add_column("category", no_wrap=True)
     table.add_column("severity")
     level_columns = list(ENVIRONMENTS) if spec is None else ["level"]
     for column in level_columns:
         table.add_column(column)
     table.add_column("description")
-    for row in rows:
+    for row, previous in zip(rows, [None, *rows], strict=False):
+        if previous is not None and previous["category"] != row["category"]:
+            table.add_section()
         levels = row["levels"] if spec is None else {"level": row["level"]}
         cells = [f"[{_LEVEL_STYLE[levels[c]]}]{levels[c]}[/]" for c in level_columns]
         description = row["description"] + (
             f" [magenta](waived: {row['waiver']})[/]" if row.get("waiver") else ""
         )
-        table.add_row(row["id"], row["severity"], *cells, description)
+        table.add_row(row["id"], row["category"], row["severity"], *cells, description)
     # Piped output (CI logs) gets a wide console instead of rich's 80 columns, so rows stay one line.
     Console(width=None if sys.stdout.isatty() else 200).print(table)

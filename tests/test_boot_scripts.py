@@ -16,6 +16,8 @@ import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from infra.components.app_settings import APP_DATABASE_USER, TOKEN_DIR_IN_CONTAINER, render_script
 from infra.planned import Plan
 from infra.policies.values import plain
@@ -167,3 +169,108 @@ def test_boot_script_runs_the_image_with_the_role_command(planned: Planned) -> N
         assert "--stop-timeout 45" in script and "ExecStartPre=/usr/local/bin/scalestack-render-env" in script
         assert "AWS_DEFAULT_REGION=us-east-1" in script
         subprocess.run(["bash", "-n"], input=script, text=True, check=True)  # the whole script parses
+
+
+FAKE_CURL = f"""#!{sys.executable}
+import os, sys
+args, state = sys.argv[1:], os.environ["FAKE_STATE"]
+url = args[-1]
+if "-X" in args:
+    print("imds-token")
+elif url.endswith("/meta-data/instance-id"):
+    print("i-0123456789abcdef0")
+elif url.startswith("http://localhost:"):
+    # The app answers its readiness path from the third try on: the script must keep waiting until then.
+    tries = os.path.join(state, "ready-tries")
+    count = int(open(tries).read()) + 1 if os.path.exists(tries) else 1
+    open(tries, "w").write(str(count))
+    open(os.path.join(state, "ready-url"), "w").write(url)
+    sys.exit(0 if count >= 3 else 7)
+else:
+    sys.exit(f"unexpected curl: {{args}}")
+"""
+
+FAKE_LIFECYCLE_AWS = f"""#!{sys.executable}
+import json, os, sys
+args, state = sys.argv[1:], os.environ["FAKE_STATE"]
+with open(os.path.join(state, "aws-calls"), "a") as log:
+    log.write(json.dumps(args) + "\\n")
+if args[:2] == ["autoscaling", "describe-auto-scaling-instances"]:
+    assert args[args.index("--instance-ids") + 1] == "i-0123456789abcdef0"
+    print("prod-web-asg-1a2b3c4\\t" + os.environ["FAKE_LIFECYCLE_STATE"])
+elif args[:2] != ["autoscaling", "complete-lifecycle-action"]:
+    sys.exit(f"unexpected aws call: {{args}}")
+"""
+
+
+def _launch_hook_script(user_data: str) -> str:
+    start = user_data.index("<<'HOOK'\n") + len("<<'HOOK'\n")
+    return user_data[start : user_data.index("\nHOOK\n", start)]
+
+
+def _run_launch_hook(tmp_path: Path, script: str, lifecycle_state: str) -> list[list[str]]:
+    """Run the completion script against stand-ins; the aws calls it made, in order."""
+    bin_dir, state = tmp_path / "bin", tmp_path / "state"
+    bin_dir.mkdir()
+    state.mkdir()
+    for name, body in (("curl", FAKE_CURL), ("aws", FAKE_LIFECYCLE_AWS), ("sleep", "#!/bin/sh\n")):
+        (bin_dir / name).write_text(body)
+        (bin_dir / name).chmod(0o755)
+    environment = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "FAKE_STATE": str(state),
+        "FAKE_LIFECYCLE_STATE": lifecycle_state,
+    }
+    subprocess.run(["bash", "-c", script], env=environment, check=True, timeout=60)
+    assert (state / "ready-tries").read_text() == "3"  # it waited for the app instead of completing early
+    assert (state / "ready-url").read_text() == "http://localhost:8000/readyz"
+    return [json.loads(line) for line in (state / "aws-calls").read_text().splitlines()]
+
+
+def _user_data(plan: Plan, template: str) -> str:
+    resource = next(r for r in plan.by_type("aws:ec2/launchTemplate:LaunchTemplate") if r.name == template)
+    return base64.b64decode(plain(resource.inputs)["userData"]).decode()
+
+
+def test_warm_instance_completes_its_launch_hook_once_the_app_is_ready(
+    planned: Planned, tmp_path: Path
+) -> None:
+    _, plan = planned("prod")  # prod's web group has a warm pool
+    calls = _run_launch_hook(tmp_path, _launch_hook_script(_user_data(plan, "web-lt")), "Warmed:Pending:Wait")
+    completion = calls[-1]
+    assert completion[:2] == ["autoscaling", "complete-lifecycle-action"]
+    options = dict(zip(completion[2::2], completion[3::2], strict=True))
+    assert options == {
+        "--lifecycle-hook-name": "scalestack-boot",
+        "--auto-scaling-group-name": "prod-web-asg-1a2b3c4",
+        "--instance-id": "i-0123456789abcdef0",
+        "--lifecycle-action-result": "CONTINUE",
+    }
+
+
+def test_a_reboot_in_service_completes_no_hook(planned: Planned, tmp_path: Path) -> None:
+    _, plan = planned("prod")
+    calls = _run_launch_hook(tmp_path, _launch_hook_script(_user_data(plan, "web-lt")), "InService")
+    assert [call[:2] for call in calls] == [["autoscaling", "describe-auto-scaling-instances"]]
+
+
+def test_the_hook_runs_on_every_boot_and_only_with_a_warm_pool(planned: Planned) -> None:
+    _, prod = planned("prod")
+    web = _user_data(prod, "web-lt")
+    # User data runs on the first boot only; a warm instance boots again when it leaves the pool.
+    assert "WantedBy=multi-user.target" in web.split("scalestack-launch-hook.service <<'UNIT'")[1]
+    assert "systemctl enable scalestack-launch-hook.service" in web
+    subprocess.run(["bash", "-n"], input=web, text=True, check=True)
+    _, dev = planned("dev")
+    assert "complete-lifecycle-action" not in _user_data(dev, "web-lt")
+
+
+def test_a_failed_lookup_fails_the_unit_instead_of_passing_silently(planned: Planned, tmp_path: Path) -> None:
+    _, plan = planned("prod")
+    script = _launch_hook_script(_user_data(plan, "web-lt")).replace(
+        "aws autoscaling describe-auto-scaling-instances",
+        "false && aws autoscaling describe-auto-scaling-instances",
+    )
+    with pytest.raises(subprocess.CalledProcessError):
+        _run_launch_hook(tmp_path, script, "Pending:Wait")

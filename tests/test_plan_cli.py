@@ -107,6 +107,18 @@ def test_a_public_database_or_a_bad_waiver_is_refused(tmp_path: Path) -> None:
     assert code == ExitCode.INVALID_SPEC and "scalestack:policy.waivers" in err and "no-such-rule" in err
 
 
+def test_a_waiver_for_an_aws_constraint_is_refused(tmp_path: Path) -> None:
+    waiver = tmp_path / "Pulumi.waiver.yaml"
+    waiver.write_text(
+        Path("stacks/Pulumi.dev.yaml").read_text()
+        + "  scalestack:policy:\n    waivers:\n      - rule: vpc-nat-after-internet-gateway\n"
+        + "        reason: it worked last time\n"
+    )
+    code, _, err = run("plan", "--stack-file", str(waiver))
+    assert code == ExitCode.INVALID_SPEC and "scalestack:policy.waivers" in err
+    assert "vpc-nat-after-internet-gateway can't be waived" in err
+
+
 def test_the_console_script_runs_without_a_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "Pulumi.bad.yaml"
     bad.write_text(

@@ -23,6 +23,11 @@ PINNED_VERSION = {
     False: "launchTemplate.version",
     True: "mixedInstancesPolicy.launchTemplate.launchTemplateSpecification.version",
 }
+LAUNCH_HOOK_NAME = "scalestack-boot"
+LAUNCH_HOOK_HEARTBEAT_SECONDS = 900
+"""How long a launching instance may take to boot (packages, image pull, app ready) before it is abandoned."""
+LIFECYCLE_TAG = "scalestack:lifecycle-group"
+"""Tags the group; the instance role may complete lifecycle actions only on the group carrying its value."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,8 @@ class AppGroup(pulumi.ComponentResource):
             f"{name}-logs", name=args.log_group_name, retention_in_days=args.log_retention_days, opts=child
         )
         profile = self._instance_profile(name, args, log_group, child)
+        if args.warm_pool_size:
+            _lifecycle_permission(name, profile.role.apply(lambda role: role or ""), child)
         group = self._security_group(name, args, child)
         self.security_group_id = group.id
         target_group = self._target_group(name, args, group, child) if args.http else None
@@ -329,16 +336,12 @@ class AppGroup(pulumi.ComponentResource):
             # No provider-managed instance_refresh: the provider saves the new version on the group before it
             # starts the refresh, so the refresh's rollback returns to the new version, not the previous one
             # (https://github.com/hashicorp/terraform-provider-aws/issues/34189). The pipeline starts it.
-            warm_pool=aws.autoscaling.GroupWarmPoolArgs(
-                pool_state="Stopped",
-                min_size=args.warm_pool_size,
-                instance_reuse_policy=aws.autoscaling.GroupWarmPoolInstanceReusePolicyArgs(
-                    reuse_on_scale_in=True
-                ),
-            )
-            if args.warm_pool_size
-            else None,
-            tags=[aws.autoscaling.GroupTagArgs(key="Name", value=name, propagate_at_launch=True)],
+            warm_pool=_warm_pool(args),
+            initial_lifecycle_hooks=_launch_hooks(args),
+            tags=[
+                aws.autoscaling.GroupTagArgs(key="Name", value=name, propagate_at_launch=True),
+                *_lifecycle_tags(name, args),
+            ],
             # Target tracking owns the running count; a later `pulumi up` must not reset it. The pipeline's
             # instance refresh owns the version: AWS saves it on the group when the refresh succeeds
             # (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_StartInstanceRefresh.html).
@@ -395,6 +398,77 @@ def _target_tracking(
         ),
         opts=child,
     )
+
+
+def _warm_pool(args: AppGroupArgs) -> aws.autoscaling.GroupWarmPoolArgs | None:
+    """A pool of exactly `warm_pool_size` stopped, booted instances; None without one.
+
+    AWS sizes the pool as maxGroupPreparedCapacity - desired capacity, or max - desired without it (prod:
+    12 - 3 = 9), and never below its minSize (https://docs.aws.amazon.com/autoscaling/ec2/userguide/
+    ec2-auto-scaling-warm-pools.html, "Warm pool size"). Prepared capacity = the group's minimum plus
+    the pool gives the pool's size at the minimum; above it the pool's minSize holds it at the same size.
+    """
+    if not args.warm_pool_size:
+        return None
+    return aws.autoscaling.GroupWarmPoolArgs(
+        pool_state="Stopped",
+        min_size=args.warm_pool_size,
+        max_group_prepared_capacity=args.min_size + args.warm_pool_size,
+        instance_reuse_policy=aws.autoscaling.GroupWarmPoolInstanceReusePolicyArgs(reuse_on_scale_in=True),
+    )
+
+
+def _launch_hooks(args: AppGroupArgs) -> list[aws.autoscaling.GroupInitialLifecycleHookArgs]:
+    """With a warm pool, a launch hook holds each instance until its boot script says the app is ready.
+
+    Without it, AWS may stop an instance mid-boot and later put it in service unready
+    (https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html). ABANDON
+    when the heartbeat runs out: an instance that never became ready is replaced, never used.
+    """
+    if not args.warm_pool_size:
+        return []
+    return [
+        aws.autoscaling.GroupInitialLifecycleHookArgs(
+            name=LAUNCH_HOOK_NAME,
+            lifecycle_transition="autoscaling:EC2_INSTANCE_LAUNCHING",
+            heartbeat_timeout=LAUNCH_HOOK_HEARTBEAT_SECONDS,
+            default_result="ABANDON",
+        )
+    ]
+
+
+def _lifecycle_group(name: str) -> str:
+    """Unique per project, stack and role, so one stack's instances can't release another stack's."""
+    return f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}"
+
+
+def _lifecycle_tags(name: str, args: AppGroupArgs) -> list[aws.autoscaling.GroupTagArgs]:
+    if not args.warm_pool_size:
+        return []
+    return [
+        aws.autoscaling.GroupTagArgs(
+            key=LIFECYCLE_TAG, value=_lifecycle_group(name), propagate_at_launch=False
+        )
+    ]
+
+
+def _lifecycle_permission(name: str, role: pulumi.Input[str], child: pulumi.ResourceOptions) -> None:
+    """The instance completes its own launch hook on its own group, and finds that group's name.
+
+    The group's ARN exists only after the group (whose instances need this first), so the statement is
+    scoped by the group's tag: CompleteLifecycleAction supports the autoScalingGroup resource with the
+    autoscaling:ResourceTag/${TagKey} condition, while DescribeAutoScalingInstances supports no resource
+    (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2autoscaling.html).
+    """
+    statements = [
+        iam.allow(
+            ["autoscaling:CompleteLifecycleAction"],
+            ["*"],
+            Condition={"StringEquals": {f"autoscaling:ResourceTag/{LIFECYCLE_TAG}": _lifecycle_group(name)}},
+        ),
+        iam.allow(["autoscaling:DescribeAutoScalingInstances"], ["*"]),
+    ]
+    aws.iam.RolePolicy(f"{name}-lifecycle", role=role, policy=iam.document(statements), opts=child)
 
 
 def _current_ami(instance_type: str, parent: pulumi.Resource) -> pulumi.Output[str]:
@@ -525,4 +599,57 @@ UNIT
 systemctl daemon-reload
 systemctl enable --now scalestack-app.service
 systemctl enable --now scalestack-db-tokens.timer
+{_launch_hook_completion(args)}"""
+
+
+def _launch_hook_completion(args: AppGroupArgs) -> str:
+    """Shell that tells Auto Scaling the instance is ready, on every boot (a warm instance boots twice).
+
+    User data runs on the first boot only, but an instance leaving a stopped warm pool passes the launch
+    hook again (https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html),
+    so a systemd unit does it on each boot once the app is up: the readiness path answers on localhost
+    for a web group, the container runs for a worker. It completes only a hook that is waiting.
+    """
+    if not args.warm_pool_size:
+        return ""
+    if args.http:
+        ready = f"curl -fsS -o /dev/null http://localhost:{args.container_port}{args.http.readiness_path}"
+    else:
+        ready = "[ \"$(docker inspect -f '{{.State.Running}}' app 2>/dev/null)\" = true ]"
+    return f"""cat > /usr/local/bin/scalestack-complete-launch <<'HOOK'
+#!/bin/bash
+set -euo pipefail
+imds=http://169.254.169.254/latest
+token=$(curl -fsS -X PUT "$imds/api/token" -H "X-aws-ec2-metadata-token-ttl-seconds: 300")
+instance=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/instance-id")
+until {ready}; do sleep 5; done
+details=$(aws autoscaling describe-auto-scaling-instances --instance-ids "$instance" \\
+  --query 'AutoScalingInstances[0].[AutoScalingGroupName,LifecycleState]' --output text)
+read -r group state <<< "$details"
+case "$state" in
+  Pending:Wait|Warmed:Pending:Wait)
+    aws autoscaling complete-lifecycle-action --lifecycle-hook-name {LAUNCH_HOOK_NAME} \\
+      --auto-scaling-group-name "$group" --instance-id "$instance" --lifecycle-action-result CONTINUE ;;
+  *) echo "no launch hook waiting for $instance ($state)" ;;
+esac
+HOOK
+chmod 0700 /usr/local/bin/scalestack-complete-launch
+cat > /etc/systemd/system/scalestack-launch-hook.service <<'UNIT'
+[Unit]
+Description=Complete the Auto Scaling launch hook once the app is ready
+After=scalestack-app.service
+Wants=scalestack-app.service
+
+[Service]
+Type=oneshot
+Environment=AWS_DEFAULT_REGION={args.region}
+TimeoutStartSec={LAUNCH_HOOK_HEARTBEAT_SECONDS}
+ExecStart=/usr/local/bin/scalestack-complete-launch
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable scalestack-launch-hook.service
+systemctl start --no-block scalestack-launch-hook.service
 """

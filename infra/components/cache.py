@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,6 +39,8 @@ class Cache(pulumi.ComponentResource):
     primary_address: pulumi.Output[str]
     reader_address: pulumi.Output[str]
     replication_group_id: pulumi.Output[str]
+    member_cluster_ids: list[pulumi.Output[str]]
+    """One per node, primary and replicas: the CacheClusterId CloudWatch publishes each node's metrics by."""
     auth_secret_arn: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str]
     port: int = PORT
@@ -99,4 +101,16 @@ class Cache(pulumi.ComponentResource):
         self.primary_address = replication_group.primary_endpoint_address
         self.reader_address = replication_group.reader_endpoint_address
         self.replication_group_id = replication_group.replication_group_id
+        # ElastiCache names the nodes' clusters itself; the provider reads them back after create as the
+        # set member_clusters, one per node (num_cache_clusters of them), in no particular order.
+        self.member_cluster_ids = [
+            replication_group.member_clusters.apply(_nth_member(i)) for i in range(1 + args.replicas)
+        ]
         self.register_outputs({"primaryAddress": self.primary_address})
+
+
+def _nth_member(index: int) -> Callable[[Sequence[str]], str]:
+    def pick(member_cluster_ids: Sequence[str]) -> str:
+        return sorted(member_cluster_ids)[index]
+
+    return pick

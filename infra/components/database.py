@@ -133,6 +133,10 @@ class Database(pulumi.ComponentResource):
                 f"{name}-replica-{i + 1}",
                 identifier=identifiers[i + 1],
                 replicate_source_db=primary.identifier,
+                # A replica doesn't take the source's storage autoscaling: without its own ceiling it stops
+                # growing and replication halts once the primary outgrows it (RDS user guide, storage
+                # autoscaling: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.Autoscaling.html).
+                max_allocated_storage=args.max_allocated_storage_gib,
                 # The primary sits in the first AZ; replicas start from the next one round the list.
                 availability_zone=args.availability_zones[(i + 1) % len(args.availability_zones)],
                 skip_final_snapshot=True,

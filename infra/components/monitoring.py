@@ -22,7 +22,8 @@ class MonitoringArgs:
     target_group_arn_suffix: pulumi.Input[str]
     database_instance_ids: Sequence[pulumi.Input[str]]
     """Primary first, then the replicas."""
-    cache_replication_group_id: pulumi.Input[str]
+    cache_node_ids: Sequence[pulumi.Input[str]]
+    """Each cache node's CacheClusterId: ElastiCache publishes CPU, memory and evictions per node only."""
     distribution_id: pulumi.Input[str]
     edge_provider: pulumi.ProviderResource
     """us-east-1, where CloudFront publishes its metrics."""
@@ -91,23 +92,21 @@ class Monitoring(pulumi.ComponentResource):
                 metric("AWS/RDS", "ReplicaLag", {"DBInstanceIdentifier": replica}, statistic="Maximum"),
                 args.replica_lag_seconds,
             )
-        cache = {"ReplicationGroupId": args.cache_replication_group_id}
-        self._alarm(
-            f"{prefix}-cache-cpu",
-            "Cache engine CPU",
-            metric("AWS/ElastiCache", "EngineCPUUtilization", cache),
-            80,
+        self._busiest_cache_node_alarm(
+            f"{prefix}-cache-cpu", "Cache engine CPU (busiest node)", "EngineCPUUtilization", "Average", 80
         )
-        self._alarm(
+        self._busiest_cache_node_alarm(
             f"{prefix}-cache-memory",
-            "Cache memory in use",
-            metric("AWS/ElastiCache", "DatabaseMemoryUsagePercentage", cache, statistic="Maximum"),
+            "Cache memory in use (fullest node)",
+            "DatabaseMemoryUsagePercentage",
+            "Maximum",
             90,
         )
-        self._alarm(
+        self._busiest_cache_node_alarm(
             f"{prefix}-cache-evictions",
-            "Keys evicted for lack of memory",
-            metric("AWS/ElastiCache", "Evictions", cache, statistic="Sum"),
+            "Keys evicted for lack of memory (any node)",
+            "Evictions",
+            "Sum",
             1000,
         )
         self._alarm(
@@ -186,6 +185,36 @@ class Monitoring(pulumi.ComponentResource):
             {"metric_queries": queries},
             self._args.error_rate_percent,
         )
+
+    def _busiest_cache_node_alarm(
+        self, alarm_name: str, description: str, metric_name: str, stat: str, threshold: float
+    ) -> None:
+        """One alarm on the worst node: ElastiCache publishes these per node (CacheClusterId), not per group.
+
+        https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/CacheMetrics.Redis.html; MAX over an
+        array of series is a series of the per-point maximum
+        (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html).
+        """
+        nodes = [
+            aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id=f"node{i + 1}",
+                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                    namespace="AWS/ElastiCache",
+                    metric_name=metric_name,
+                    dimensions={"CacheClusterId": node},
+                    period=60,
+                    stat=stat,
+                ),
+            )
+            for i, node in enumerate(self._args.cache_node_ids)
+        ]
+        worst = aws.cloudwatch.MetricAlarmMetricQueryArgs(
+            id="worst",
+            expression=f"MAX([{', '.join(f'node{i + 1}' for i in range(len(nodes)))}])",
+            label=f"{metric_name}, worst node",
+            return_data=True,
+        )
+        self._alarm(alarm_name, description, {"metric_queries": [*nodes, worst]}, threshold)
 
     def _alarm(
         self,
@@ -267,8 +296,8 @@ def _dashboard_body(args: MonitoringArgs) -> pulumi.Output[str]:
             },
         }
 
-    def build(v: list[object]) -> str:
-        alb, target, cache, asg, *databases = v
+    def build(v: dict[str, Any]) -> str:
+        alb, target, asg, databases, nodes = v["alb"], v["target"], v["asg"], v["databases"], v["nodes"]
         widgets = [
             widget("Requests", [["AWS/ApplicationELB", "RequestCount", "LoadBalancer", alb]], "Sum"),
             widget(
@@ -291,20 +320,30 @@ def _dashboard_body(args: MonitoringArgs) -> pulumi.Output[str]:
                 "Database CPU",
                 [["AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", db] for db in databases],
             ),
-            widget(
-                "Replica lag",
-                [["AWS/RDS", "ReplicaLag", "DBInstanceIdentifier", db] for db in databases[1:]],
-                "Maximum",
+            # Without replicas this widget would graph nothing: it is left out.
+            *(
+                [
+                    widget(
+                        "Replica lag",
+                        [["AWS/RDS", "ReplicaLag", "DBInstanceIdentifier", db] for db in databases[1:]],
+                        "Maximum",
+                    )
+                ]
+                if databases[1:]
+                else []
             ),
-            widget("Cache CPU", [["AWS/ElastiCache", "EngineCPUUtilization", "ReplicationGroupId", cache]]),
-            widget("Cache hits", [["AWS/ElastiCache", "CacheHitRate", "ReplicationGroupId", cache]]),
+            # Per node: ElastiCache publishes these by CacheClusterId only.
+            widget(
+                "Cache CPU", [["AWS/ElastiCache", "EngineCPUUtilization", "CacheClusterId", n] for n in nodes]
+            ),
+            widget("Cache hits", [["AWS/ElastiCache", "CacheHitRate", "CacheClusterId", n] for n in nodes]),
         ]
         return json.dumps({"widgets": widgets})
 
     return pulumi.Output.all(
-        args.load_balancer_arn_suffix,
-        args.target_group_arn_suffix,
-        args.cache_replication_group_id,
-        args.web_asg_name,
-        *args.database_instance_ids,
+        alb=args.load_balancer_arn_suffix,
+        target=args.target_group_arn_suffix,
+        asg=args.web_asg_name,
+        databases=pulumi.Output.all(*args.database_instance_ids),
+        nodes=pulumi.Output.all(*args.cache_node_ids),
     ).apply(build)

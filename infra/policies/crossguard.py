@@ -22,7 +22,7 @@ from pulumi_policy import (
 from pulumi_policy.policy import ResourceValidation, StackValidation
 
 from infra.policies.evaluate import check_waivers
-from infra.policies.model import Level, Resource, ResourceRule, Rule, Stack, StackRule
+from infra.policies.model import Category, Level, Resource, ResourceRule, Rule, Stack, StackRule
 from infra.policies.rules import RULES
 from infra.policies.values import plain
 
@@ -43,13 +43,20 @@ def to_policies(
 def to_policy(rule: Rule, level: Level) -> Policy:
     common = {
         "name": rule.id,
-        "description": rule.description,
+        "description": describe(rule),
         "enforcement_level": EnforcementLevel(level.value),
         "severity": Severity(rule.severity.value),
     }
     if isinstance(rule, StackRule):
         return StackValidationPolicy(validate=_stack_validation(rule), **common)  # type: ignore[arg-type]
     return ResourceValidationPolicy(validate=_resource_validation(rule), **common)  # type: ignore[arg-type]
+
+
+def describe(rule: Rule) -> str:
+    """The policy's description: an AWS constraint says so and where AWS states it, so a preview shows why."""
+    if rule.category is Category.AWS:
+        return f"[{rule.category.value}] {rule.description} Source: {rule.source}"
+    return rule.description
 
 
 def _resource_validation(rule: ResourceRule) -> ResourceValidation:
@@ -82,6 +89,7 @@ def _from_policy_resource(resource: PolicyResource) -> Resource:
         deps={
             prop: tuple(r.urn for r in sources) for prop, sources in resource.property_dependencies.items()
         },
+        depends_on=tuple(r.urn for r in resource.dependencies),
     )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from infra.planned import PlannedResource
-from infra.policies.model import Finding, Level, Resource, Rule, Stack, StackRule
+from infra.policies.model import Category, Finding, Level, Resource, Rule, Stack, StackRule
 from infra.policies.values import plain
 
 
@@ -64,6 +64,7 @@ def to_resource(planned: PlannedResource) -> Resource:
         urn=planned.urn,
         props=plain(planned.inputs),
         deps={k: tuple(v) for k, v in planned.property_dependencies.items()},
+        depends_on=tuple(planned.dependencies),
     )
 
 
@@ -108,16 +109,22 @@ def evaluate(
 
 
 class UnknownRuleError(ValueError):
-    """A waiver names no rule: most likely a typo, which must not pass for a waiver that works."""
+    """A waiver names no rule (most likely a typo), or an AWS constraint, which no waiver can lift."""
 
 
 def check_waivers(rule_ids: Iterable[str], rules: Sequence[Rule]) -> None:
-    known = {r.id for r in rules}
-    unknown = sorted(set(rule_ids) - known)
+    waived = set(rule_ids)
+    unknown = sorted(waived - {r.id for r in rules})
     if unknown:
         raise UnknownRuleError(
             f"waiver for unknown policy rule(s) {', '.join(unknown)}; "
             "`scalestack policy --list` shows the ids"
+        )
+    # AWS refuses (or silently breaks) such a stack whatever the waiver says, so a waiver would only hide it.
+    constraints = sorted(r.id for r in rules if r.category is Category.AWS and r.id in waived)
+    if constraints:
+        raise UnknownRuleError(
+            f"{', '.join(constraints)} can't be waived: AWS itself enforces it (docs/aws-constraints.md)"
         )
 
 

@@ -56,6 +56,8 @@ EVERYWHERE: Final = Enforcement(Level.MANDATORY, Level.MANDATORY, Level.MANDATOR
 STANDARD: Final = Enforcement(Level.ADVISORY, Level.MANDATORY, Level.MANDATORY)
 PROD_ONLY: Final = Enforcement(Level.DISABLED, Level.ADVISORY, Level.MANDATORY)
 RECOMMENDED: Final = Enforcement(Level.ADVISORY, Level.ADVISORY, Level.ADVISORY)
+AWS_REQUIRED: Final = EVERYWHERE
+"""Every AWS-constraint rule: a stack AWS refuses, or one that deploys but can't work, is never acceptable."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ class Resource:
     urn: str
     props: Mapping[str, Any]
     deps: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # input name -> source URNs
+    depends_on: tuple[str, ...] = ()
+    """Every URN the engine creates first: explicit `depends_on` plus each input's sources."""
 
     def get(self, path: str, default: Any = None) -> Any:
         return get(self.props, path, default)
@@ -85,6 +89,19 @@ class Stack:
         """The resources `resource.<prop>` was built from, optionally only those of the given types."""
         found = (self._by_urn.get(urn) for urn in resource.deps.get(prop, ()))
         return [r for r in found if r is not None and (not types or r.type in types)]
+
+    def upstream(self, resource: Resource) -> list[Resource]:
+        """Everything the engine must create before `resource`: its dependencies, followed transitively."""
+        seen: set[str] = set()
+        pending = [*resource.depends_on, *(u for urns in resource.deps.values() for u in urns)]
+        while pending:
+            urn = pending.pop()
+            found = self._by_urn.get(urn)
+            if urn in seen or found is None:
+                continue
+            seen.add(urn)
+            pending.extend([*found.depends_on, *(u for urns in found.deps.values() for u in urns)])
+        return [self._by_urn[urn] for urn in sorted(seen)]
 
     def referencing(self, target: Resource, prop: str, *types: str) -> list[Resource]:
         """Resources of the given types whose input `prop` came from `target` (e.g. a bucket's policy)."""
@@ -128,6 +145,8 @@ class StackRule:
     category: Category = Category.SECURITY
     source: str = ""
     """For AWS constraints: the AWS documentation page or provider source that states the constraint."""
+    types: tuple[str, ...] = ()
+    """The resource types it reports on, for the docs; its check sees the whole stack regardless."""
 
 
 Rule = ResourceRule | StackRule

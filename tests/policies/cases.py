@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .fixtures import MANAGED, SECRET, UNKNOWN_ARRAY, UNKNOWN_STRING, FixtureStack
+from .fixtures import MANAGED, SECRET, UNKNOWN_ARRAY, UNKNOWN_STRING, FixtureStack, dashboard_body
 
 UNKNOWN_BOOL = "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7"
 UNKNOWN_NUMBER = "3eeb2bf0-c639-47a8-9e75-3b44932eb421"
@@ -103,6 +103,75 @@ TLS_DENY = {
     "Resource": "arn:aws:s3:::static/*",
     "Condition": {"Bool": {"aws:SecureTransport": "false"}},
 }
+
+
+LAUNCH_HOOK = {
+    "name": "boot",
+    "lifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
+    "heartbeatTimeout": 900.0,
+    "defaultResult": "ABANDON",
+}
+
+
+def _warm_pool(stack: FixtureStack, *, prepared: bool = True, inline_hook: bool = True) -> FixtureStack:
+    pool: dict[str, object] = {"minSize": 1.0, "poolState": "Stopped"}
+    if prepared:
+        pool["maxGroupPreparedCapacity"] = 3.0
+    stack.set("web-asg", "warmPool", pool)
+    return stack.set("web-asg", "initialLifecycleHooks", [LAUNCH_HOOK] if inline_hook else [])
+
+
+def _separate_launch_hook(stack: FixtureStack) -> FixtureStack:
+    _warm_pool(stack, inline_hook=False)
+    hook = {k: v for k, v in LAUNCH_HOOK.items() if k != "name"}
+    return stack.add(
+        "web-boot-hook",
+        "aws:autoscaling/lifecycleHook:LifecycleHook",
+        {"autoscalingGroupName": "web-asg", **hook},
+        autoscalingGroupName=["web-asg"],
+    )
+
+
+def _cache_parameter_group(stack: FixtureStack, family: str) -> FixtureStack:
+    stack.add("cache-params", "aws:elasticache/parameterGroup:ParameterGroup", {"family": family})
+    return stack.set("cache", "parameterGroupName", "cache-params").depend(
+        "cache", "parameterGroupName", "cache-params"
+    )
+
+
+def _alarm_metric(
+    dimensions: dict[str, str], metric: str = "EngineCPUUtilization"
+) -> Callable[[FixtureStack], object]:
+    def mutate(stack: FixtureStack) -> FixtureStack:
+        return stack.set("cpu-high", "metricName", metric).set("cpu-high", "dimensions", dimensions)
+
+    return mutate
+
+
+def _alarm_query(dimensions: dict[str, str]) -> Callable[[FixtureStack], object]:
+    def mutate(stack: FixtureStack) -> FixtureStack:
+        for key in ("namespace", "metricName", "dimensions"):
+            stack.unset("cpu-high", key)
+        query = {
+            "id": "cpu",
+            "returnData": True,
+            "metric": {
+                "namespace": "AWS/ElastiCache",
+                "metricName": "EngineCPUUtilization",
+                "dimensions": dimensions,
+                "period": 60.0,
+                "stat": "Maximum",
+            },
+        }
+        return stack.set("cpu-high", "metricQueries", [query])
+
+    return mutate
+
+
+def _widget(*metrics: list[object]) -> Callable[[FixtureStack], object]:
+    widget = {"type": "metric", "properties": {"title": "Extra", "metrics": list(metrics)}}
+    return lambda s: s.set("dashboard", "dashboardBody", dashboard_body(widget))
+
 
 VIOLATING: list[Case] = [
     # Load balancing
@@ -266,6 +335,8 @@ VIOLATING: list[Case] = [
             .depend("db", "parameterGroupName")
         ),
         "db",
+        # The replica keeps the postgres16 group while its source now runs 14.
+        also=frozenset({"rds-parameter-group-family"}),
     ),
     Case("rds-minor-upgrades", "off", lambda s: s.set("db", "autoMinorVersionUpgrade", False), "db"),
     Case(
@@ -554,6 +625,101 @@ VIOLATING: list[Case] = [
         "cpu-high",
     ),
     Case("sns-topic-encrypted", "plain", lambda s: s.unset("alerts", "kmsMasterKeyId"), "alerts"),
+    # AWS constraints
+    Case(
+        "alb-slow-start-round-robin-only",
+        "least-outstanding",
+        lambda s: s.set("web-tg", "slowStart", 30.0).set(
+            "web-tg", "loadBalancingAlgorithmType", "least_outstanding_requests"
+        ),
+        "web-tg",
+    ),
+    Case("elasticache-engine-version", "valkey-7.1", lambda s: s.set("cache", "engine", "valkey"), "cache"),
+    Case("elasticache-engine-version", "redis-8", lambda s: s.set("cache", "engineVersion", "8.0"), "cache"),
+    Case(
+        "elasticache-parameter-group-family",
+        "redis6-family-on-7",
+        lambda s: _cache_parameter_group(s, "redis6.x"),
+        "cache",
+    ),
+    Case(
+        "rds-parameter-group-family",
+        "postgres15-on-16",
+        lambda s: s.set("db-params", "family", "postgres15"),
+        "db",
+    ),
+    Case(
+        "rds-replica-storage-tracks-source",
+        "no-ceiling",
+        lambda s: s.unset("db-replica-1", "maxAllocatedStorage"),
+        "db-replica-1",
+    ),
+    Case(
+        "rds-replica-storage-tracks-source",
+        "lower-ceiling",
+        lambda s: s.set("db-replica-1", "maxAllocatedStorage", 50.0),
+        "db-replica-1",
+    ),
+    Case(
+        "cloudwatch-metric-dimensions",
+        "cache-by-replication-group",
+        _alarm_metric({"ReplicationGroupId": "cache"}),
+        "cpu-high",
+    ),
+    Case(
+        "cloudwatch-metric-dimensions",
+        "query-by-replication-group",
+        _alarm_query({"ReplicationGroupId": "cache"}),
+        "cpu-high",
+    ),
+    Case(
+        "cloudwatch-metric-dimensions",
+        "unknown-metric",
+        _alarm_metric({"CacheClusterId": "cache-001"}, metric="EngineCpuUtilisation"),
+        "cpu-high",
+    ),
+    Case(
+        "cloudwatch-metric-dimensions",
+        "widget-by-replication-group",
+        _widget(["AWS/ElastiCache", "CacheHitRate", "ReplicationGroupId", "cache"]),
+        "dashboard",
+    ),
+    Case(
+        "cloudwatch-metric-dimensions",
+        "widget-elb-metric-by-target-group",
+        _widget(["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", "a", "TargetGroup", "t"]),
+        "dashboard",
+    ),
+    Case("cloudwatch-metric-dimensions", "empty-widget", _widget(), "dashboard"),
+    Case(
+        "asg-warm-pool-prerequisites",
+        "no-launch-hook",
+        lambda s: _warm_pool(s, inline_hook=False),
+        "web-asg",
+    ),
+    Case(
+        "asg-warm-pool-prerequisites",
+        "unbounded",
+        lambda s: _warm_pool(s, prepared=False),
+        "web-asg",
+    ),
+    Case(
+        "asg-warm-pool-prerequisites",
+        "spot",
+        lambda s: _warm_pool(s).set("web-asg", "mixedInstancesPolicy", {"instancesDistribution": {}}),
+        "web-asg",
+    ),
+    Case("vpc-nat-after-internet-gateway", "no-order", lambda s: s.order("nat-a"), "nat-a"),
+    Case(
+        "vpc-nat-after-internet-gateway",
+        "other-vpcs-gateway",
+        lambda s: (
+            s.add("vpc-2", "aws:ec2/vpc:Vpc", {"cidrBlock": "10.1.0.0/16"})
+            .add("igw-2", "aws:ec2/internetGateway:InternetGateway", {"vpcId": "vpc-2"}, vpcId=["vpc-2"])
+            .order("nat-a", "igw-2")
+        ),
+        "nat-a",
+    ),
 ]
 
 # Edge cases a rule must let through: unknowns during preview, resources it isn't about, safe alternatives.
@@ -681,4 +847,94 @@ COMPLIANT: list[Case] = [
         ),
     ),
     Case("logs-retention-set", "unknown", lambda s: s.set("app-logs", "retentionInDays", UNKNOWN_NUMBER)),
+    # AWS constraints
+    Case(
+        "alb-slow-start-round-robin-only",
+        "round-robin",
+        lambda s: s.set("web-tg", "slowStart", 30.0).set(
+            "web-tg", "loadBalancingAlgorithmType", "round_robin"
+        ),
+    ),
+    Case(
+        "alb-slow-start-round-robin-only",
+        "no-slow-start",
+        lambda s: s.set("web-tg", "slowStart", 0.0).set(
+            "web-tg", "loadBalancingAlgorithmType", "least_outstanding_requests"
+        ),
+    ),
+    Case(
+        "elasticache-engine-version",
+        "valkey-7.2",
+        lambda s: s.set("cache", "engine", "valkey").set("cache", "engineVersion", "7.2"),
+    ),
+    Case("elasticache-engine-version", "unknown", lambda s: s.set("cache", "engineVersion", UNKNOWN_STRING)),
+    Case("elasticache-parameter-group-family", "redis7", lambda s: _cache_parameter_group(s, "redis7")),
+    Case(
+        "elasticache-parameter-group-family",
+        "valkey8",
+        lambda s: (
+            _cache_parameter_group(s, "valkey8")
+            .set("cache", "engine", "valkey")
+            .set("cache", "engineVersion", "8.0")
+        ),
+    ),
+    Case("rds-parameter-group-family", "unknown", lambda s: s.set("db-params", "family", UNKNOWN_STRING)),
+    Case(
+        "rds-replica-storage-tracks-source",
+        "no-autoscaling",
+        lambda s: s.unset("db", "maxAllocatedStorage").unset("db-replica-1", "maxAllocatedStorage"),
+    ),
+    Case(
+        "rds-replica-storage-tracks-source",
+        "unknown",
+        lambda s: s.set("db-replica-1", "maxAllocatedStorage", UNKNOWN_NUMBER),
+    ),
+    Case(
+        "cloudwatch-metric-dimensions",
+        "per-node",
+        _alarm_metric({"CacheClusterId": "cache-001", "CacheNodeId": "0001"}),
+    ),
+    Case("cloudwatch-metric-dimensions", "query-per-node", _alarm_query({"CacheClusterId": "cache-002"})),
+    Case(
+        "cloudwatch-metric-dimensions",
+        "namespace-not-tabled",
+        lambda s: s.set("cpu-high", "namespace", "scalestack").set("cpu-high", "dimensions", {"Role": "web"}),
+    ),
+    Case(
+        "cloudwatch-metric-dimensions",
+        "unknown-body",
+        lambda s: s.set("dashboard", "dashboardBody", UNKNOWN_STRING),
+    ),
+    Case(
+        "cloudwatch-metric-dimensions",
+        "target-group-latency",
+        _widget(["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", "a", "TargetGroup", "t"]),
+    ),
+    Case(
+        "cloudwatch-metric-dimensions",
+        "unknown-metric-name",
+        lambda s: s.set("cpu-high", "metricName", UNKNOWN_STRING),
+    ),
+    Case(
+        "cloudwatch-metric-dimensions",
+        "unknown-dimensions",
+        lambda s: s.set("cpu-high", "dimensions", UNKNOWN_STRING),
+    ),
+    Case("asg-warm-pool-prerequisites", "inline-hook", _warm_pool),
+    Case("asg-warm-pool-prerequisites", "separate-hook", _separate_launch_hook),
+    Case(
+        "vpc-nat-after-internet-gateway",
+        "after-attachment",
+        lambda s: s.add(
+            "igw-attachment",
+            "aws:ec2/internetGatewayAttachment:InternetGatewayAttachment",
+            {"vpcId": "vpc-1", "internetGatewayId": "igw-1"},
+            vpcId=["vpc"],
+        ).order("nat-a", "igw-attachment"),
+    ),
+    Case(
+        "vpc-nat-after-internet-gateway",
+        "private-nat",
+        lambda s: s.set("nat-a", "connectivityType", "private").order("nat-a"),
+    ),
 ]

@@ -29,6 +29,7 @@ class Spec:
     type: str
     inputs: dict[str, Any]
     deps: dict[str, list[str]] = field(default_factory=dict)  # input -> names of source resources
+    depends_on: list[str] = field(default_factory=list)  # explicit depends_on, by name
 
 
 class FixtureStack:
@@ -69,6 +70,11 @@ class FixtureStack:
         self.specs[name].deps[prop] = list(sources)
         return self
 
+    def order(self, name: str, *first: str) -> FixtureStack:
+        """`name` gets an explicit depends_on on the resources `first` (as pulumi.ResourceOptions does)."""
+        self.specs[name].depends_on = list(first)
+        return self
+
     def planned(self) -> list[PlannedResource]:
         return [
             PlannedResource(
@@ -81,6 +87,18 @@ class FixtureStack:
                     prop: tuple(self.urn_of(s) for s in sources if s in self.specs)
                     for prop, sources in spec.deps.items()
                 },
+                # The engine's `dependencies`: the explicit ones plus every input's sources.
+                dependencies=tuple(
+                    sorted(
+                        {self.urn_of(s) for s in spec.depends_on if s in self.specs}
+                        | {
+                            self.urn_of(s)
+                            for sources in spec.deps.values()
+                            for s in sources
+                            if s in self.specs
+                        }
+                    )
+                ),
             )
             for name, spec in self.specs.items()
         ]
@@ -180,6 +198,26 @@ APP_POLICY = _doc(
     }
 )
 MANAGED = "arn:aws:iam::aws:policy/"
+
+
+def dashboard_body(*extra_widgets: dict[str, Any]) -> str:
+    """A dashboard whose widgets read metrics by the dimensions AWS publishes them under."""
+
+    def widget(title: str, *metrics: list[Any]) -> dict[str, Any]:
+        return {"type": "metric", "properties": {"title": title, "metrics": list(metrics)}}
+
+    widgets = [
+        widget("Requests", ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", "app/alb/1"]),
+        widget(
+            "Cache CPU",
+            ["AWS/ElastiCache", "EngineCPUUtilization", "CacheClusterId", "cache-001"],
+            [".", ".", ".", "cache-002"],
+        ),
+        {"type": "text", "properties": {"markdown": "runbook"}},
+        *extra_widgets,
+    ]
+    return json.dumps({"widgets": widgets})
+
 
 BASELINE: dict[str, Spec] = {
     "private-a": Spec(
@@ -288,6 +326,8 @@ BASELINE: dict[str, Spec] = {
             "engine": "postgres",
             "engineVersion": "16.4",
             "instanceClass": "db.t4g.medium",
+            "allocatedStorage": 20.0,
+            "maxAllocatedStorage": 100.0,
             "storageEncrypted": True,
             "publiclyAccessible": False,
             "backupRetentionPeriod": 7.0,
@@ -310,6 +350,7 @@ BASELINE: dict[str, Spec] = {
         {
             "replicateSourceDb": "arn:aws:rds:us-east-1:123456789012:db:db",
             "instanceClass": "db.t4g.medium",
+            "maxAllocatedStorage": 100.0,
             "availabilityZone": "us-east-1b",
             "performanceInsightsEnabled": True,
             "publiclyAccessible": False,
@@ -323,6 +364,7 @@ BASELINE: dict[str, Spec] = {
         {
             "description": "sessions and queues",
             "engine": "redis",
+            "engineVersion": "7.1",
             "numCacheClusters": 2.0,
             "atRestEncryptionEnabled": True,
             "transitEncryptionEnabled": True,
@@ -399,8 +441,29 @@ BASELINE: dict[str, Spec] = {
         {
             "alarmActions": ["arn:aws:sns:us-east-1:123456789012:alerts"],
             "comparisonOperator": "GreaterThanThreshold",
+            "namespace": "AWS/ElastiCache",
+            "metricName": "EngineCPUUtilization",
+            "dimensions": {"CacheClusterId": "cache-001"},
         },
         {"alarmActions": ["alerts"]},
+    ),
+    "dashboard": Spec(
+        "aws:cloudwatch/dashboard:Dashboard",
+        {"dashboardName": "app", "dashboardBody": dashboard_body()},
+    ),
+    "vpc": Spec("aws:ec2/vpc:Vpc", {"cidrBlock": "10.0.0.0/16"}),
+    "igw": Spec("aws:ec2/internetGateway:InternetGateway", {"vpcId": "vpc-1"}, {"vpcId": ["vpc"]}),
+    "public-a": Spec(
+        "aws:ec2/subnet:Subnet",
+        {"vpcId": "vpc-1", "availabilityZone": "us-east-1a", "cidrBlock": "10.0.0.0/24"},
+        {"vpcId": ["vpc"]},
+    ),
+    "nat-eip": Spec("aws:ec2/eip:Eip", {"domain": "vpc"}),
+    "nat-a": Spec(
+        "aws:ec2/natGateway:NatGateway",
+        {"subnetId": "subnet-public-a", "allocationId": "eipalloc-1"},
+        {"subnetId": ["public-a"], "allocationId": ["nat-eip"]},
+        depends_on=["igw"],
     ),
 }
 

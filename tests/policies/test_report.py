@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from infra.planned import PlannedResource
 from infra.policies import RULES, UnknownRuleError, evaluate
-from infra.policies.crossguard import pulumi_config, to_policies
+from infra.policies.crossguard import describe, pulumi_config, to_policies
+from infra.policies.model import AWS_REQUIRED, Category
 from infra.policies.pack import PackConfigError, select
 from scripts.exit_codes import ExitCode
 from scripts.policy_cmd import policy
@@ -125,6 +126,42 @@ def test_policy_list_cli() -> None:
     assert text.exit_code == ExitCode.OK and "rds-no-public-access" in text.output
 
 
+def test_policy_list_shows_aws_constraints_as_their_own_block() -> None:
+    listed = CliRunner().invoke(policy, ["--list", "--format", "json"])
+    rows = json.loads(listed.output)["rules"]
+    categories = [row["category"] for row in rows]
+    first_constraint = categories.index(Category.AWS.value)
+    assert set(categories[:first_constraint]) == {Category.SECURITY.value}
+    assert set(categories[first_constraint:]) == {Category.AWS.value}
+    constraints = [row for row in rows if row["category"] == Category.AWS.value]
+    assert all(row["source"].startswith("https://") for row in constraints)
+    assert all(set(row["levels"].values()) == {"mandatory"} for row in constraints)
+
+    text = CliRunner().invoke(policy, ["--list"]).output
+    assert "aws-constraint" in text and "alb-slow-start-round-robin-only" in text
+
+
+def test_crossguard_description_names_the_constraint_and_its_source() -> None:
+    rule = next(r for r in RULES if r.id == "alb-slow-start-round-robin-only")
+    policy_description = describe(rule)
+    assert policy_description.startswith("[aws-constraint] ") and rule.source in policy_description
+    guardrail = next(r for r in RULES if r.id == "rds-no-public-access")
+    assert describe(guardrail) == guardrail.description
+
+
+def test_every_aws_constraint_is_mandatory_everywhere_and_cites_its_source() -> None:
+    constraints = [r for r in RULES if r.category is Category.AWS]
+    assert len(constraints) >= 8
+    for rule in constraints:
+        assert rule.enforcement == AWS_REQUIRED, rule.id
+        assert rule.source.startswith("https://") and " " not in rule.source, rule.id
+
+
+def test_an_aws_constraint_cannot_be_waived() -> None:
+    with pytest.raises(UnknownRuleError, match="can't be waived"):
+        evaluate(baseline().planned(), "dev", [W("alb-slow-start-round-robin-only", "we know")])
+
+
 @pytest.mark.parametrize(
     ("args", "code", "says"),
     [
@@ -140,5 +177,7 @@ def test_policy_cli_errors_are_clear(args: list[str], code: int, says: str) -> N
 
 
 def test_security_md_names_every_rule() -> None:
+    # AWS constraints are listed in docs/aws-constraints.md, generated from the rules themselves.
     text = (Path(__file__).resolve().parents[2] / "SECURITY.md").read_text()
-    assert [r.id for r in RULES if f"`{r.id}`" not in text] == []
+    guardrails = [r for r in RULES if r.category is Category.SECURITY]
+    assert [r.id for r in guardrails if f"`{r.id}`" not in text] == []

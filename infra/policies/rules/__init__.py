@@ -10,13 +10,27 @@ from infra.policies.rules import (
     database,
     identity,
     load_balancing,
+    metrics,
     network,
     operations,
     storage,
+    vpc,
 )
 
 RULES: tuple[Rule, ...] = tuple(
     rule
-    for module in (load_balancing, compute, database, cache, cdn, storage, network, identity, operations)
+    for module in (
+        load_balancing,
+        compute,
+        database,
+        cache,
+        cdn,
+        storage,
+        network,
+        vpc,
+        identity,
+        operations,
+        metrics,
+    )
     for rule in module.RULES
 )

@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from typing import Final
+
 from infra.policies import tokens as t
-from infra.policies.model import EVERYWHERE, PROD_ONLY, STANDARD, Resource, ResourceRule, Rule, Severity
+from infra.policies.model import (
+    AWS_REQUIRED,
+    EVERYWHERE,
+    PROD_ONLY,
+    STANDARD,
+    Category,
+    Finding,
+    Resource,
+    ResourceRule,
+    Rule,
+    Severity,
+    Stack,
+    StackRule,
+)
 from infra.policies.rules._checks import at_least, first, flag_is, one_of
-from infra.policies.values import is_set
+from infra.policies.values import is_set, is_unknown
 
 
 def _auth(resource: Resource) -> str | None:
@@ -15,6 +32,64 @@ def _auth(resource: Resource) -> str | None:
         "the cache has no AUTH token or RBAC user group, so any client that reaches it can read and flush "
         "it; set authToken (with transit encryption) or userGroupIds."
     )
+
+
+# Node-based (self-designed) clusters; the provider takes "major.minor" from 6 on ("6.x" = latest 6) and
+# the full version before. Sources: SUPPORTED_VERSIONS and the provider's engineVersion argument
+# (https://www.pulumi.com/registry/packages/aws/api-docs/elasticache/replicationgroup/#engine_version_python).
+SUPPORTED_VERSIONS_PAGE: Final = (
+    "https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/supported-engine-versions.html"
+)
+ENGINE_VERSIONS: Final[dict[str, frozenset[str]]] = {
+    "redis": frozenset({"4.0.10", "5.0.6", "6.0", "6.2", "6.x", "7.0", "7.1"}),
+    # Valkey starts at 7.2 on ElastiCache: 7.1 is a Redis OSS version only.
+    "valkey": frozenset({"7.2", "8.0", "8.1", "8.2", "9.0"}),
+}
+# CacheParameterGroupFamily per engine and major version; a family the table lacks is not judged.
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-elasticache-parametergroup.html
+PARAMETER_GROUP_FAMILIES: Final[dict[tuple[str, str], str]] = {
+    ("redis", "4"): "redis4.0",
+    ("redis", "5"): "redis5.0",
+    ("redis", "6"): "redis6.x",
+    ("redis", "7"): "redis7",
+    ("valkey", "7"): "valkey7",
+    ("valkey", "8"): "valkey8",
+}
+
+
+def _engine_version(resource: Resource) -> str | None:
+    engine, version = resource.get("engine", "redis"), resource.get("engineVersion")
+    if is_unknown(engine) or is_unknown(version) or version is None:
+        return None
+    allowed = ENGINE_VERSIONS.get(str(engine))
+    if allowed is None:
+        return (
+            f"the cache engine {engine!r} is not one ElastiCache replication groups run, so AWS refuses "
+            f"it; use {' or '.join(sorted(ENGINE_VERSIONS))}."
+        )
+    if str(version) in allowed:
+        return None
+    return (
+        f"ElastiCache offers no {engine} {version}, so AWS refuses the replication group; use one of "
+        f"{', '.join(sorted(allowed))}."
+    )
+
+
+def _parameter_group_family(stack: Stack) -> Iterator[Finding]:
+    for group in stack.of_type(*t.CACHE_REPLICATION_GROUP):
+        engine, version = group.get("engine", "redis"), group.get("engineVersion")
+        if is_unknown(engine) or is_unknown(version) or version is None:
+            continue
+        wanted = PARAMETER_GROUP_FAMILIES.get((str(engine), re.split(r"\D", str(version))[0]))
+        for parameters in stack.sources(group, "parameterGroupName", *t.CACHE_PARAMETER_GROUP):
+            family = parameters.get("family")
+            if wanted is None or is_unknown(family) or family == wanted:
+                continue
+            yield Finding(
+                group,
+                f"the cache runs {engine} {version} with parameter group {parameters.name} of family "
+                f"{family!r}, which AWS refuses for that engine version; use a {wanted} parameter group.",
+            )
 
 
 _FAILOVER_MESSAGE = (
@@ -91,5 +166,25 @@ RULES: list[Rule] = [
             "the cache keeps no snapshots (snapshotRetentionLimit={value}), so a node loss or flush can't be "
             "undone; keep at least 1.",
         ),
+    ),
+    ResourceRule(
+        id="elasticache-engine-version",
+        description="A replication group runs an engine version ElastiCache offers (Valkey from 7.2 on).",
+        severity=Severity.HIGH,
+        enforcement=AWS_REQUIRED,
+        types=t.CACHE_REPLICATION_GROUP,
+        check=_engine_version,
+        category=Category.AWS,
+        source=SUPPORTED_VERSIONS_PAGE,
+    ),
+    StackRule(
+        id="elasticache-parameter-group-family",
+        types=t.CACHE_REPLICATION_GROUP + t.CACHE_PARAMETER_GROUP,
+        description="A cache parameter group's family matches the cache's engine and major version.",
+        severity=Severity.HIGH,
+        enforcement=AWS_REQUIRED,
+        check=_parameter_group_family,
+        category=Category.AWS,
+        source="https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/ParameterGroups.Engine.html",
     ),
 ]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Final
 
 from infra.policies import tokens as t
 from infra.policies.model import (
+    AWS_REQUIRED,
     EVERYWHERE,
     STANDARD,
     Category,
@@ -18,7 +20,7 @@ from infra.policies.model import (
     StackRule,
 )
 from infra.policies.rules._checks import absent, at_most, one_of, only_if
-from infra.policies.values import flag, get, is_set, is_unknown, items
+from infra.policies.values import flag, get, is_set, is_unknown, items, number
 
 ROLLBACK_DOC = "https://docs.aws.amazon.com/autoscaling/ec2/userguide/instance-refresh-rollback.html"
 # Where a group names its launch template version: a plain launch template, or the mixed instances policy's.
@@ -111,6 +113,52 @@ def _zones_of(stack: Stack, group: Resource) -> set[object] | None:
     if listed is None or any(is_unknown(v) for v in listed):
         return None
     return set(listed)
+
+
+LAUNCHING: Final = "autoscaling:EC2_INSTANCE_LAUNCHING"
+
+
+def _has_launch_hook(stack: Stack, group: Resource) -> bool | None:
+    """True when a launch lifecycle hook holds new instances (inline or as its own resource)."""
+    hooks = items(group.get("initialLifecycleHooks"))
+    if hooks is None:
+        return None
+    inline = [get(h, "lifecycleTransition") for h in hooks]
+    separate = [
+        hook.get("lifecycleTransition")
+        for hook in stack.referencing(group, "autoscalingGroupName", *t.LIFECYCLE_HOOK)
+    ]
+    transitions = inline + separate
+    if any(is_unknown(x) for x in transitions):
+        return None
+    return LAUNCHING in transitions
+
+
+def _warm_pool_prerequisites(stack: Stack) -> Iterator[Finding]:
+    for group in stack.of_type(*t.AUTOSCALING_GROUP):
+        pool = group.get("warmPool")
+        if not is_set(pool) or is_unknown(pool):
+            continue
+        if _has_launch_hook(stack, group) is False:
+            yield Finding(
+                group,
+                "the group has a warm pool but no launch lifecycle hook, so an instance can be stopped "
+                "mid-boot and later put in service unready; add an EC2_INSTANCE_LAUNCHING hook the boot "
+                "script completes.",
+            )
+        if is_set(group.get("mixedInstancesPolicy")):
+            yield Finding(
+                group,
+                "the group has both a warm pool and a mixed instances policy (or Spot), which AWS refuses; "
+                "drop the warm pool or run the group on one on-demand instance type.",
+            )
+        prepared = get(pool, "maxGroupPreparedCapacity")
+        if not is_unknown(prepared) and (number(prepared) is None or number(prepared) == -1):
+            yield Finding(
+                group,
+                "the warm pool has no maxGroupPreparedCapacity, so AWS keeps max - desired instances in it "
+                "(not the pool size you meant); set maxGroupPreparedCapacity.",
+            )
 
 
 RULES: list[Rule] = [
@@ -227,5 +275,18 @@ RULES: list[Rule] = [
             "the group uses a launch configuration, which can't express IMDSv2-only or newer instance "
             "types; switch to a launch template.",
         ),
+    ),
+    StackRule(
+        id="asg-warm-pool-prerequisites",
+        types=t.AUTOSCALING_GROUP + t.LIFECYCLE_HOOK,
+        description=(
+            "A warm pool has a launch lifecycle hook and a maxGroupPreparedCapacity bounding its size, "
+            "on a group without a mixed instances policy or Spot."
+        ),
+        severity=Severity.HIGH,
+        enforcement=AWS_REQUIRED,
+        check=_warm_pool_prerequisites,
+        category=Category.AWS,
+        source="https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html",
     ),
 ]

@@ -7,9 +7,11 @@ from collections.abc import Iterator
 
 from infra.policies import tokens as t
 from infra.policies.model import (
+    AWS_REQUIRED,
     EVERYWHERE,
     PROD_ONLY,
     STANDARD,
+    Category,
     Enforcement,
     Finding,
     Resource,
@@ -21,7 +23,7 @@ from infra.policies.model import (
     StackRule,
 )
 from infra.policies.rules._checks import at_least, flag_is, flag_not, only_if
-from infra.policies.values import flag, get, is_set, is_unknown, items
+from infra.policies.values import flag, get, is_set, is_unknown, items, number
 
 
 def _is_replica(resource: Resource) -> bool:
@@ -137,6 +139,60 @@ def _performance_insights(resource: Resource) -> str | None:
         "set performanceInsightsEnabled=true.",
         default=False,
     )(resource)
+
+
+def _source(stack: Stack, db: Resource) -> Resource | None:
+    """A replica's source instance; None for a primary (or a source outside the plan)."""
+    return next(iter(stack.sources(db, "replicateSourceDb", *t.DB_INSTANCE)), None)
+
+
+def _parameter_group_family(stack: Stack) -> Iterator[Finding]:
+    for db in stack.of_type(*t.DB_INSTANCE):
+        # A replica runs its source's engine and version.
+        origin = _source(stack, db) if _is_replica(db) else db
+        if origin is None or not str(origin.get("engine", "")).startswith("postgres"):
+            continue
+        major = _major_version(origin.get("engineVersion"))
+        if major is None or major < 10:
+            continue
+        wanted = f"postgres{major}"
+        for group in stack.sources(db, "parameterGroupName", *t.DB_PARAMETER_GROUP):
+            family = group.get("family")
+            if is_unknown(family) or family == wanted:
+                continue
+            yield Finding(
+                db,
+                f"the database runs PostgreSQL {major} with parameter group {group.name} of family "
+                f"{family!r}, which AWS refuses for that version; use a {wanted} parameter group.",
+            )
+
+
+def _replica_storage(stack: Stack) -> Iterator[Finding]:
+    for replica in filter(_is_replica, stack.of_type(*t.DB_INSTANCE)):
+        source = _source(stack, replica)
+        ceiling = number(source.get("maxAllocatedStorage")) if source else None
+        if source is None or not ceiling:
+            continue
+        own_ceiling = replica.get("maxAllocatedStorage")
+        if is_unknown(own_ceiling):
+            continue
+        if (number(own_ceiling) or 0) < ceiling:
+            yield Finding(
+                replica,
+                f"the read replica's storage stops at {own_ceiling or 'its initial size'} while its source "
+                f"{source.name} grows to {ceiling:g} GiB, so replication halts once the replica fills up; "
+                "set maxAllocatedStorage to at least the source's.",
+            )
+        allocated, source_allocated = (
+            number(replica.get("allocatedStorage")),
+            number(source.get("allocatedStorage")),
+        )
+        if allocated is not None and source_allocated is not None and allocated < source_allocated:
+            yield Finding(
+                replica,
+                f"the read replica has {allocated:g} GiB while its source {source.name} has "
+                f"{source_allocated:g} GiB, so it can't hold the source's data; allocate at least as much.",
+            )
 
 
 def _primary_rule(
@@ -285,5 +341,25 @@ RULES: list[Rule] = [
         severity=Severity.MEDIUM,
         enforcement=STANDARD,
         check=_replicas_in_other_zones,
+    ),
+    StackRule(
+        id="rds-parameter-group-family",
+        types=t.DB_INSTANCE + t.DB_PARAMETER_GROUP,
+        description="A DB parameter group's family matches the engine's major version (postgres16 for 16.x).",
+        severity=Severity.HIGH,
+        enforcement=AWS_REQUIRED,
+        check=_parameter_group_family,
+        category=Category.AWS,
+        source="https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBParameterGroup.html",
+    ),
+    StackRule(
+        id="rds-replica-storage-tracks-source",
+        types=t.DB_INSTANCE,
+        description="A read replica's storage can grow as far as its source's (maxAllocatedStorage).",
+        severity=Severity.HIGH,
+        enforcement=AWS_REQUIRED,
+        check=_replica_storage,
+        category=Category.AWS,
+        source="https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.Autoscaling.html",
     ),
 ]

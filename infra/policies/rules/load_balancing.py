@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from infra.policies import tokens as t
-from infra.policies.model import PROD_ONLY, STANDARD, Resource, ResourceRule, Rule, Severity
+from infra.policies.model import (
+    AWS_REQUIRED,
+    PROD_ONLY,
+    STANDARD,
+    Category,
+    Resource,
+    ResourceRule,
+    Rule,
+    Severity,
+)
 from infra.policies.rules._checks import first, flag_is, only_if, present
-from infra.policies.values import get, is_unknown, items
+from infra.policies.values import get, is_unknown, items, number
 
 
 def _is_alb(resource: Resource) -> bool:
@@ -52,6 +61,16 @@ def _listener_tls_policy(resource: Resource) -> str | None:
 
 def _is_http_target_group(resource: Resource) -> bool:
     return resource.get("targetType") != "lambda" and resource.get("protocol", "HTTP") in {"HTTP", "HTTPS"}
+
+
+def _slow_start_with_least_outstanding(resource: Resource) -> str | None:
+    seconds, algorithm = number(resource.get("slowStart")), resource.get("loadBalancingAlgorithmType")
+    if not seconds or algorithm != "least_outstanding_requests":
+        return None
+    return (
+        f"the target group sets slowStart={seconds:g} with the least_outstanding_requests algorithm, which "
+        "AWS refuses, so the update fails; keep slow start with round_robin, or drop it (slowStart=0)."
+    )
 
 
 RULES: list[Rule] = [
@@ -145,5 +164,15 @@ RULES: list[Rule] = [
                 ),
             ),
         ),
+    ),
+    ResourceRule(
+        id="alb-slow-start-round-robin-only",
+        description="A target group can't combine slow start with the least outstanding requests algorithm.",
+        severity=Severity.HIGH,
+        enforcement=AWS_REQUIRED,
+        types=t.TARGET_GROUP,
+        check=_slow_start_with_least_outstanding,
+        category=Category.AWS,
+        source="https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-target-group-attributes.html#slow-start-mode",
     ),
 ]
