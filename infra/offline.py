@@ -201,6 +201,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                         for key, deps in request.propertyDependencies.items()
                         if deps.urns
                     },
+                    dependencies=tuple(sorted(set(request.dependencies))),
                 )
             )
             self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, resource_id or "", state)

@@ -38,6 +38,7 @@ class PlannedResource:
     inputs: Mapping[str, Any]  # as the engine receives them: camelCase keys, numbers as floats
     custom: bool = True  # False for component resources
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # input -> URNs
+    dependencies: tuple[str, ...] = ()  # every URN the engine creates first, explicit depends_on included
 
     def to_json(self) -> dict[str, Any]:
         return {
