@@ -399,13 +399,16 @@ VIOLATING: list[Case] = [
             ],
         ),
         "db-sg",
-        frozenset({"sg-data-from-app-only"}),
+        # The database is then open to the internet, a forbidden flow.
+        frozenset({"sg-data-from-app-only", "network-reachability"}),
     ),
     Case(
         "sg-no-world-ingress",
         "alb-ssh",
         lambda s: s.set("alb-https", "fromPort", 22.0).set("alb-https", "toPort", 22.0),
         "alb-https",
+        # CloudFront can then no longer reach the HTTPS listener.
+        frozenset({"network-reachability"}),
     ),
     Case(
         "sg-no-all-ports",
@@ -601,4 +604,73 @@ COMPLIANT: list[Case] = [
         ),
     ),
     Case("logs-retention-set", "unknown", lambda s: s.set("app-logs", "retentionInDays", UNKNOWN_NUMBER)),
+]
+
+
+def _egress(stack: FixtureStack, name: str, group: str, port: float, **peer: str) -> FixtureStack:
+    inputs: dict[str, object] = {"securityGroupId": f"sg-{group}", "ipProtocol": "tcp", "fromPort": port}
+    inputs["toPort"] = port
+    deps = {"securityGroupId": [group]}
+    if "cidr" in peer:
+        inputs["cidrIpv4"] = peer["cidr"]
+    else:
+        inputs["referencedSecurityGroupId"] = f"sg-{peer['to']}"
+        deps["referencedSecurityGroupId"] = [peer["to"]]
+    return stack.add(name, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", inputs, **deps)
+
+
+def _wired(stack: FixtureStack) -> FixtureStack:
+    """The baseline with its app group tied to its launch template and every egress the app needs."""
+    stack.depend("web-asg", "launchTemplate", "web-lt")
+    _egress(stack, "alb-to-app", "alb-sg", 8000.0, to="app-sg")
+    _egress(stack, "app-to-db", "app-sg", 5432.0, to="db-sg")
+    _egress(stack, "app-to-cache", "app-sg", 6379.0, to="cache-sg")
+    return _egress(stack, "app-to-https", "app-sg", 443.0, cidr="0.0.0.0/0")
+
+
+def _db_world(stack: FixtureStack) -> FixtureStack:
+    return stack.add(
+        "db-world",
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+        {
+            "securityGroupId": "sg-db",
+            "ipProtocol": "tcp",
+            "fromPort": 5432.0,
+            "toPort": 5432.0,
+            "cidrIpv4": "0.0.0.0/0",
+            "description": "x",
+        },
+        securityGroupId=["db-sg"],
+    )
+
+
+VIOLATING += [
+    # Defect 2: the provider strips the default egress, so without a rule the ALB reaches no target.
+    Case("network-reachability", "alb-without-egress", lambda s: _wired(s).drop("alb-to-app"), "alb-sg"),
+    Case("network-reachability", "app-ingress-dropped", lambda s: _wired(s).drop("app-from-alb"), "app-sg"),
+    Case("network-reachability", "db-ingress-dropped", lambda s: _wired(s).drop("db-from-app"), "db-sg"),
+    Case(
+        "network-reachability",
+        "db-open-to-internet",
+        lambda s: _db_world(_wired(s)),
+        "db-world",
+        frozenset({"sg-no-world-ingress", "sg-data-from-app-only"}),
+    ),
+]
+COMPLIANT += [
+    Case("network-reachability", "wired", _wired),
+    Case(
+        "network-reachability",
+        "unknown-port",
+        lambda s: (
+            _wired(s)
+            .set("alb-to-app", "fromPort", UNKNOWN_NUMBER)
+            .set("alb-to-app", "toPort", UNKNOWN_NUMBER)
+        ),
+    ),
+    Case(
+        "network-reachability",
+        "unknown-app-group",
+        lambda s: _wired(s).drop("alb-to-app").depend("web-asg", "launchTemplate"),
+    ),
 ]

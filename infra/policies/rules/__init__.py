@@ -12,11 +12,23 @@ from infra.policies.rules import (
     load_balancing,
     network,
     operations,
+    reachability,
     storage,
 )
 
 RULES: tuple[Rule, ...] = tuple(
     rule
-    for module in (load_balancing, compute, database, cache, cdn, storage, network, identity, operations)
+    for module in (
+        load_balancing,
+        compute,
+        database,
+        cache,
+        cdn,
+        storage,
+        network,
+        reachability,
+        identity,
+        operations,
+    )
     for rule in module.RULES
 )
