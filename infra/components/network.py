@@ -10,16 +10,11 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-# Interface endpoints that keep the app's AWS traffic (image pulls, Session Manager, logs) off the NAT.
-INTERFACE_ENDPOINT_SERVICES = (
-    "ecr.api",
-    "ecr.dkr",
-    "ssm",
-    "ssmmessages",
-    "ec2messages",
-    "logs",
-    "secretsmanager",
-)
+from infra.reachability import INSTANCE_AWS_SERVICES
+
+# Interface endpoints that keep the app's AWS traffic (image pulls, Session Manager, logs) off the NAT;
+# the reachability analysis checks the instances reach each of them.
+INTERFACE_ENDPOINT_SERVICES = INSTANCE_AWS_SERVICES
 TIERS = ("public", "app", "data")
 
 
