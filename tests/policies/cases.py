@@ -674,3 +674,56 @@ COMPLIANT += [
         lambda s: _wired(s).drop("alb-to-app").depend("web-asg", "launchTemplate"),
     ),
 ]
+
+
+def _host_to_origin(stack: FixtureStack, *alternative_names: str) -> FixtureStack:
+    """The distribution forwards Host (managed cache policy) to its HTTPS ALB origin, whose listener
+    certificate names the origin and the given alternative names."""
+    behavior = {
+        "targetOriginId": "alb",
+        "viewerProtocolPolicy": "redirect-to-https",
+        "cachePolicyId": "4cc15a8a-d715-48a4-82b8-cc0b614638fe",
+    }
+    stack.set("cdn", "aliases", ["app.example.com"]).set("cdn", "defaultCacheBehavior", behavior)
+    stack.depend("cdn", "origins", "static", "alb").depend("https", "certificateArn", "origin-cert")
+    names = {"subjectAlternativeNames": list(alternative_names)} if alternative_names else {}
+    return stack.add(
+        "origin-cert", "aws:acm/certificate:Certificate", {"domainName": "origin.example.com", **names}
+    )
+
+
+VIOLATING += [
+    # Defect 3: staging and prod forwarded app.<domain> as Host to an ALB certified for origin.<domain> only.
+    Case("cloudfront-origin-certificate-covers-host", "origin-name-only", _host_to_origin, "origin-cert"),
+]
+COMPLIANT += [
+    Case(
+        "cloudfront-origin-certificate-covers-host",
+        "public-name-on-certificate",
+        lambda s: _host_to_origin(s, "app.example.com"),
+    ),
+    Case(
+        "cloudfront-origin-certificate-covers-host",
+        "host-not-forwarded",
+        lambda s: _host_to_origin(s).set(
+            "cdn",
+            "defaultCacheBehavior",
+            {
+                "targetOriginId": "alb",
+                "viewerProtocolPolicy": "redirect-to-https",
+                "cachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+                "originRequestPolicyId": "b689b0a8-53d0-40ab-baf2-68738e2966ac",
+            },
+        ),
+    ),
+    Case(
+        "cloudfront-origin-certificate-covers-host",
+        "names-unknown",
+        lambda s: _host_to_origin(s).set("origin-cert", "subjectAlternativeNames", UNKNOWN_ARRAY),
+    ),
+    Case(
+        "cloudfront-origin-certificate-covers-host",
+        "wildcard",
+        lambda s: _host_to_origin(s, "*.example.com"),
+    ),
+]

@@ -6,6 +6,7 @@ from infra.policies.model import Rule
 from infra.policies.rules import (
     cache,
     cdn,
+    cdn_origin,
     compute,
     database,
     identity,
@@ -24,6 +25,7 @@ RULES: tuple[Rule, ...] = tuple(
         database,
         cache,
         cdn,
+        cdn_origin,
         storage,
         network,
         reachability,
