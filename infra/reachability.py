@@ -99,8 +99,9 @@ class _Hop:
     """One security-group or route check: whether it passes, and what to say about it."""
 
     verdict: Verdict
-    detail: str
+    detail: str  # what is missing, when it fails (or what can't be told)
     culprit: Resource | None = None
+    ok: str = ""  # what lets the packet through, when it passes
 
 
 def analyse(stack: Stack) -> list[Flow]:
@@ -332,6 +333,7 @@ class _Network:
             verdict,
             f"security group {source.group_names} has no egress to {where}{_on(port)}",
             source.groups[0] if source.groups else source.resource,
+            f"security group {source.group_names} has egress to {where}{_on(port)}",
         )
 
     def ingress_hop(self, source: Party, target: Party, port: int | None) -> _Hop:
@@ -341,6 +343,7 @@ class _Network:
             verdict,
             f"security group {target.group_names} has no ingress from {where}{_on(port)}",
             target.groups[0] if target.groups else target.resource,
+            f"security group {target.group_names} has ingress from {where}{_on(port)}",
         )
 
     def admitting(self, target: Party, source: Party) -> list[Permission]:
@@ -386,7 +389,7 @@ class _Network:
         if table is None:
             return self._no_table(subnet, "has no route to an internet gateway")
         if any(kind == "igw" for kind, _, _ in routes):
-            return _Hop(True, f"{subnet.name} routes 0.0.0.0/0 to an internet gateway", table)
+            return _Hop(True, "", table, "its subnets route 0.0.0.0/0 to an internet gateway")
         return _Hop(
             False,
             f"route table {table.name} of subnet {subnet.name} has no route to an internet gateway",
@@ -433,7 +436,7 @@ class _Network:
                         f"NAT gateway {gateway.name} sits in {home.name}: {hop.detail}",
                         hop.culprit,
                     )
-        return _Hop(True, f"{subnet.name} -> NAT {', '.join(g.name for g in gateways)}", table)
+        return _Hop(True, "", table, "its subnets route 0.0.0.0/0 to a NAT gateway in a public subnet")
 
     # --- the flows ---------------------------------------------------------------------------------
 
@@ -581,11 +584,11 @@ def _flow(name: str, required: bool, hops: Sequence[_Hop]) -> Flow:
         return Flow(name, required, False, said, failed.culprit)
     if unknown is not None and not required:
         return Flow(name, required, False, f"can't tell: {unknown.detail}", unknown.culprit)
+    passed = "; ".join(dict.fromkeys(h.ok for h in hops if h.verdict is True and h.ok))
     if not required:
-        detail = "; ".join(h.detail.replace(" has no ", " has ") for h in hops)
-        return Flow(name, required, True, f"{name}: {detail}", hops[0].culprit)
+        return Flow(name, required, True, f"{name}: {passed}", hops[0].culprit)
     note = f" (can't tell: {unknown.detail})" if unknown is not None else ""
-    return Flow(name, required, True, "open" + note, None)
+    return Flow(name, required, True, f"open: {passed}{note}" if passed else f"open{note}", None)
 
 
 def _all_of(*verdicts: Verdict) -> Verdict:

@@ -8,11 +8,13 @@ the matching code change would register); one is made through the real program.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pulumi_aws as aws
 import pytest
+from click.testing import CliRunner
 
 import infra.components.app_group as app_group
 from infra.offline import plan_stack
@@ -21,6 +23,8 @@ from infra.policies import evaluate
 from infra.policies.evaluate import to_resource
 from infra.policies.model import Stack
 from infra.reachability import INSTANCE_AWS_SERVICES, Flow, analyse
+from scripts.cli import cli
+from scripts.exit_codes import ExitCode
 from tests.conftest import SHIPPED_STACKS, plan_of
 from tests.policies.helpers import crossguard_hits
 
@@ -96,15 +100,17 @@ def test_every_required_flow_is_open_and_every_forbidden_one_closed(stack: str) 
     ]
     assert {name: found[name].open for name in required} == dict.fromkeys(required, True)
     assert {name: found[name].open for name in forbidden} == dict.fromkeys(forbidden, False)
-    assert all(f.required for f in map(found.get, required) if f) and not any(
-        found[n].required for n in forbidden
-    )
+    assert all(found[n].required for n in required) and not any(found[n].required for n in forbidden)
 
 
-def test_plan_json_and_rule_agree_on_the_flows() -> None:
-    plan = plan_of("staging")[1]
-    assert blocking(plan.resources, "staging") == []
-    assert [f.to_json()["kind"] for f in flows_of(plan.resources)].count("forbidden") == 6
+def test_scalestack_plan_prints_the_flows_it_judges() -> None:
+    result = CliRunner().invoke(cli, ["plan", "--stack", "staging", "--format", "json"])
+    assert result.exit_code == ExitCode.OK
+    listed = json.loads(result.stdout)["reachability"]
+    assert listed == [f.to_json() for f in flows_of(plan_of("staging")[1].resources)]
+    assert {(f["kind"], f["open"]) for f in listed} == {("required", True), ("forbidden", False)}
+    text = CliRunner().invoke(cli, ["plan", "--stack", "staging"], env={"COLUMNS": "250"}).stdout
+    assert "Network reachability" in text and "alb -> web-asg on 8000 (requests and health checks)" in text
 
 
 # --- changes that break a required flow -------------------------------------------------------------
