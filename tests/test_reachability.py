@@ -316,3 +316,23 @@ def test_nat_gateways_wait_for_the_internet_gateway(stack: str) -> None:
     gateway = next(r for r in planned if r.type == IGW)
     nats = [r for r in planned if r.type == NAT]
     assert nats and all(gateway.urn in nat.dependencies for nat in nats)
+
+
+def test_a_nat_gateway_that_does_not_wait_fails_the_plan() -> None:
+    """The plan of the code before the fix: the NAT gateways' dependencies without the internet gateway."""
+    planned = resources("staging")
+    gateway = next(r.urn for r in planned if r.type == IGW)
+    racing = [
+        dataclasses.replace(r, dependencies=tuple(u for u in r.dependencies if u != gateway))
+        if r.type == NAT
+        else r
+        for r in planned
+    ]
+    report = evaluate(racing, "staging")
+    assert sorted(v.resource for v in report.mandatory if v.rule == "nat-gateway-after-internet-gateway") == [
+        "network-nat-a",
+        "network-nat-b",
+    ]
+    assert "nat-gateway-after-internet-gateway" not in {
+        v.rule for v in evaluate(planned, "staging").violations
+    }

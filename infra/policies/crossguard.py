@@ -82,6 +82,7 @@ def _from_policy_resource(resource: PolicyResource) -> Resource:
         deps={
             prop: tuple(r.urn for r in sources) for prop, sources in resource.property_dependencies.items()
         },
+        depends_on=tuple(r.urn for r in resource.dependencies),
     )
 
 

@@ -64,6 +64,7 @@ def to_resource(planned: PlannedResource) -> Resource:
         urn=planned.urn,
         props=plain(planned.inputs),
         deps={k: tuple(v) for k, v in planned.property_dependencies.items()},
+        depends_on=tuple(planned.dependencies),
     )
 
 

@@ -65,6 +65,7 @@ class Resource:
     urn: str
     props: Mapping[str, Any]
     deps: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # input name -> source URNs
+    depends_on: tuple[str, ...] = ()  # every URN the engine creates first, explicit dependsOn included
 
     def get(self, path: str, default: Any = None) -> Any:
         return get(self.props, path, default)

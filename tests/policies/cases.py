@@ -727,3 +727,41 @@ COMPLIANT += [
         lambda s: _host_to_origin(s, "*.example.com"),
     ),
 ]
+
+
+def _nat(stack: FixtureStack) -> FixtureStack:
+    """A VPC with an internet gateway and a public NAT gateway created without waiting for it."""
+    stack.add("vpc", "aws:ec2/vpc:Vpc", {"cidrBlock": "10.0.0.0/16"})
+    stack.add("igw", "aws:ec2/internetGateway:InternetGateway", {"vpcId": "vpc-1"}, vpcId=["vpc"])
+    stack.add(
+        "public-a",
+        "aws:ec2/subnet:Subnet",
+        {"vpcId": "vpc-1", "cidrBlock": "10.0.0.0/24", "availabilityZone": "us-east-1a"},
+        vpcId=["vpc"],
+    )
+    stack.add("nat-ip", "aws:ec2/eip:Eip", {"domain": "vpc"})
+    return stack.add(
+        "nat",
+        "aws:ec2/natGateway:NatGateway",
+        {"subnetId": "subnet-public-a", "allocationId": "eipalloc-1"},
+        subnetId=["public-a"],
+        allocationId=["nat-ip"],
+    )
+
+
+VIOLATING += [
+    # Defect 10: the NAT gateways could race the internet gateway's attachment.
+    Case("nat-gateway-after-internet-gateway", "no-dependency", _nat, "nat"),
+]
+COMPLIANT += [
+    Case(
+        "nat-gateway-after-internet-gateway",
+        "depends-on",
+        lambda s: _nat(s).specs["nat"].depends_on.append("igw"),
+    ),
+    Case(
+        "nat-gateway-after-internet-gateway",
+        "private",
+        lambda s: _nat(s).set("nat", "connectivityType", "private"),
+    ),
+]

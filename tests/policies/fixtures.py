@@ -29,6 +29,7 @@ class Spec:
     type: str
     inputs: dict[str, Any]
     deps: dict[str, list[str]] = field(default_factory=dict)  # input -> names of source resources
+    depends_on: list[str] = field(default_factory=list)  # names of resources created first (dependsOn)
 
 
 class FixtureStack:
@@ -81,6 +82,13 @@ class FixtureStack:
                     prop: tuple(self.urn_of(s) for s in sources if s in self.specs)
                     for prop, sources in spec.deps.items()
                 },
+                dependencies=tuple(
+                    dict.fromkeys(
+                        self.urn_of(s)
+                        for s in [*spec.depends_on, *(s for sources in spec.deps.values() for s in sources)]
+                        if s in self.specs
+                    )
+                ),
             )
             for name, spec in self.specs.items()
         ]

@@ -49,6 +49,7 @@ def _policy_resources(planned: Sequence[PlannedResource]) -> list[PolicyResource
         by_urn[r.urn].property_dependencies = {
             prop: [by_urn[u] for u in urns if u in by_urn] for prop, urns in r.property_dependencies.items()
         }
+        by_urn[r.urn].dependencies = [by_urn[u] for u in r.dependencies if u in by_urn]
     return list(by_urn.values())
 
 

@@ -15,6 +15,7 @@ from infra.policies.rules import (
     operations,
     reachability,
     storage,
+    vpc,
 )
 
 RULES: tuple[Rule, ...] = tuple(
@@ -29,6 +30,7 @@ RULES: tuple[Rule, ...] = tuple(
         storage,
         network,
         reachability,
+        vpc,
         identity,
         operations,
     )
