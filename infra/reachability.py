@@ -296,8 +296,9 @@ class _Network:
             return True
         verdicts: list[Verdict] = [None] if unseen else []
         verdicts += [self._cidr_covers(cidr, party) for cidr in permission.cidrs]
-        # A prefix list's entries aren't in the plan; it can only ever name addresses outside the VPC.
-        verdicts += [None if not party.outside else True for _ in permission.prefix_lists]
+        # A prefix list's entries aren't in the plan. One that admits traffic to the load balancer is taken
+        # for CloudFront's (the kit's only use); anywhere else it can't tell.
+        verdicts += [True if party is CLOUDFRONT else None for _ in permission.prefix_lists]
         return _any(verdicts)
 
     def _cidr_covers(self, cidr: Any, party: Party) -> Verdict:
@@ -443,16 +444,14 @@ class _Network:
     def flows(self) -> list[Flow]:
         balancers = self.load_balancers()
         apps = self.app_groups()
-        stores = [(p, port, "database") for p, port in self.databases()] + [
-            (p, port, "cache") for p, port in self.caches()
-        ]
+        stores = self.databases() + self.caches()
         found: list[Flow] = []
         for balancer in balancers:
             found += self._cloudfront_to(balancer)
         for app in apps:
             found += self._balancer_to(app, balancers)
         for app in apps:
-            for store, port, _ in stores:
+            for store, port in stores:
                 found.append(
                     _flow(f"{app.label} -> {store.label} on {port}", True, self._sg_hops(app, store, port))
                 )
@@ -464,10 +463,10 @@ class _Network:
                 self._aws_service(app, service, endpoints.get(service)) for service in INSTANCE_AWS_SERVICES
             ]
             found.append(self._s3(app, gateway_tables))
-        for target in [*apps, *(store for store, _, _ in stores)]:
+        for target in [*apps, *(store for store, _ in stores)]:
             found.append(self._from_internet(target))
         for balancer in balancers:
-            for store, port, _ in stores:
+            for store, port in stores:
                 found.append(
                     _flow(
                         f"{balancer.label} -> {store.label} on {port}",
@@ -490,9 +489,15 @@ class _Network:
                 if not _only_redirects(li) and (port := number(li.get("port"))) is not None
             }
         )
+        internal = flag(balancer.resource.get("internal")) is True
+        facing = _Hop(
+            not internal,
+            f"load balancer {balancer.label} is internal (no address CloudFront can reach)",
+            balancer.resource,
+        )
         flows = []
         for port in ports:
-            hops = [self.ingress_hop(CLOUDFRONT, balancer, port)]
+            hops = [facing, self.ingress_hop(CLOUDFRONT, balancer, port)]
             hops += [self.public(s) for s in balancer.subnets] or [
                 _Hop(None, f"the subnets of {balancer.label} are not in the plan")
             ]

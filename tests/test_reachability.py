@@ -336,3 +336,13 @@ def test_a_nat_gateway_that_does_not_wait_fails_the_plan() -> None:
     assert "nat-gateway-after-internet-gateway" not in {
         v.rule for v in evaluate(planned, "staging").violations
     }
+
+
+def test_an_internal_load_balancer_cannot_be_reached_by_cloudfront() -> None:
+    planned = resources()
+    alb = named(planned, "alb")
+    internal = replaced(planned, "alb", inputs={**alb.inputs, "internal": True})
+    assert blocking(internal)[0] == (
+        "cloudfront -> alb on 443: load balancer alb is internal (no address CloudFront can reach), so the "
+        "app's traffic is dropped on this path."
+    )
