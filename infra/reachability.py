@@ -523,7 +523,7 @@ class _Network:
                         _flow(
                             f"{balancer.label} -> {app.label} on {port} ({what})",
                             True,
-                            self._sg_hops(balancer, app, port),
+                            [*self._sg_hops(balancer, app, port), _zones_served(balancer, app)],
                         )
                     )
         return flows
@@ -594,6 +594,29 @@ def _flow(name: str, required: bool, hops: Sequence[_Hop]) -> Flow:
         return Flow(name, required, True, f"{name}: {passed}", hops[0].culprit)
     note = f" (can't tell: {unknown.detail})" if unknown is not None else ""
     return Flow(name, required, True, f"open: {passed}{note}" if passed else f"open{note}", None)
+
+
+def _zones(party: Party) -> set[str] | None:
+    zones = [s.get("availabilityZone") for s in party.subnets]
+    if not zones or not all(isinstance(z, str) and not is_unknown(z) for z in zones):
+        return None
+    return {str(z) for z in zones}
+
+
+def _zones_served(balancer: Party, app: Party) -> _Hop:
+    """Targets in a zone where the load balancer has no subnet get no traffic from it
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#availability-zones)."""
+    served, placed = _zones(balancer), _zones(app)
+    if served is None or placed is None:
+        return _Hop(None, f"the zones of {balancer.label} or {app.label} are not known")
+    missing = sorted(placed - served)
+    return _Hop(
+        not missing,
+        f"load balancer {balancer.label} has no subnet in {', '.join(missing)}, where {app.label} places "
+        "instances",
+        balancer.resource,
+        f"{balancer.label} serves every zone of {app.label}",
+    )
 
 
 def _all_of(*verdicts: Verdict) -> Verdict:

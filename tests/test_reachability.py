@@ -52,15 +52,16 @@ def resources(stack: str = "prod") -> list[PlannedResource]:
 
 
 def named(resources: Sequence[PlannedResource], name: str) -> PlannedResource:
-    return next(r for r in resources if r.name == name)
+    """The resource (not the component) of that name."""
+    return next(r for r in resources if r.name == name and r.custom)
 
 
 def without(resources: Sequence[PlannedResource], *names: str) -> list[PlannedResource]:
-    return [r for r in resources if r.name not in names]
+    return [r for r in resources if not (r.custom and r.name in names)]
 
 
 def replaced(resources: Sequence[PlannedResource], name: str, **changes: Any) -> list[PlannedResource]:
-    return [dataclasses.replace(r, **changes) if r.name == name else r for r in resources]
+    return [dataclasses.replace(r, **changes) if r.name == name and r.custom else r for r in resources]
 
 
 def blocking(resources: Sequence[PlannedResource], environment: str = "prod") -> list[str]:
@@ -348,3 +349,16 @@ def test_an_internal_load_balancer_cannot_be_reached_by_cloudfront() -> None:
         "cloudfront -> alb on 443: load balancer alb is internal (no address CloudFront can reach), so the "
         "app's traffic is dropped on this path."
     )
+
+
+def test_a_zone_the_load_balancer_does_not_serve_fails_the_plan() -> None:
+    planned = resources()
+    alb = named(planned, "alb")
+    two_zones = tuple(u for u in alb.property_dependencies["subnets"] if not u.endswith("network-public-c"))
+    narrowed = replaced(
+        planned, "alb", property_dependencies={**alb.property_dependencies, "subnets": two_zones}
+    )
+    assert blocking(narrowed) == [
+        "alb -> web-asg on 8000 (requests and health checks): load balancer alb has no subnet in us-east-1c, "
+        "where web-asg places instances, so the app's traffic is dropped on this path."
+    ]
