@@ -147,14 +147,16 @@ _COMPUTED: dict[str, Callable[[str, str, Mapping[str, Any]], dict[str, Any]]] = 
         "bucketRegionalDomainName": f"{name}.s3.{region}.amazonaws.com",
         "bucketDomainName": f"{name}.s3.amazonaws.com",
     },
+    # ACM answers one validation option per name on the certificate, subject alternative names included.
     "aws:acm/certificate:Certificate": lambda name, region, inputs: {
         "domainValidationOptions": [
             {
-                "domainName": inputs.get("domainName"),
-                "resourceRecordName": f"_validation.{inputs.get('domainName')}.",
+                "domainName": domain,
+                "resourceRecordName": f"_validation.{domain}.",
                 "resourceRecordType": "CNAME",
                 "resourceRecordValue": "_validation.acm-validations.aws.",
             }
+            for domain in [inputs.get("domainName"), *(inputs.get("subjectAlternativeNames") or [])]
         ]
     },
     "aws:route53/record:Record": lambda name, region, inputs: {

@@ -17,6 +17,9 @@ from infra.diagram import mermaid
 from infra.offline import PlanError, plan_stack
 from infra.planned import Plan, PlannedResource, masked
 from infra.policies import PolicyReport, UnknownRuleError, evaluate
+from infra.policies.evaluate import to_resource
+from infra.policies.model import Stack
+from infra.reachability import Flow, analyse
 from infra.spec import NAMESPACE, SpecError, StackSpec, load_spec_file, load_stack_spec
 from scripts.exit_codes import ExitCode
 
@@ -70,26 +73,33 @@ def plan(stack: str | None, stack_file: Path | None, output_format: str) -> None
         fail(f"{spec.source}: {NAMESPACE}:policy.waivers: {err}", ExitCode.INVALID_SPEC)
     except PlanError as err:
         fail(f"the program for stack '{spec.stack}' cannot be planned: {err}", ExitCode.FAILURE)
+    flows = reachability(result)
     if output_format == "json":
-        click.echo(json.dumps(plan_json(result, report), indent=2, default=str))
+        click.echo(json.dumps(plan_json(result, report, flows), indent=2, default=str))
     elif output_format == "mermaid":
         click.echo(mermaid(result), nl=False)
     else:
-        render_text(result, report, spec)
+        render_text(result, report, spec, flows)
     if report.blocked:
         sys.exit(ExitCode.POLICY_VIOLATION)
 
 
-def plan_json(result: Plan, report: PolicyReport) -> dict[str, Any]:
+def reachability(result: Plan) -> list[Flow]:
+    """The plan's network flows; the `network-reachability` rule judges the same list."""
+    return analyse(Stack(tuple(to_resource(r) for r in result.resources if r.custom)))
+
+
+def plan_json(result: Plan, report: PolicyReport, flows: list[Flow]) -> dict[str, Any]:
     return {
         "stack": result.stack,
         "resources": [r.to_json() for r in result.resources],
         "outputs": masked(result.outputs),
+        "reachability": [f.to_json() for f in flows],
         "policy": report.to_json(),
     }
 
 
-def render_text(result: Plan, report: PolicyReport, spec: StackSpec) -> None:
+def render_text(result: Plan, report: PolicyReport, spec: StackSpec, flows: list[Flow]) -> None:
     console = Console()
     custom = [r for r in result.resources if r.custom]
     title = f"[bold]{result.stack}[/] ({spec.environment}, {spec.region}): {len(custom)} resources"
@@ -99,6 +109,7 @@ def render_text(result: Plan, report: PolicyReport, spec: StackSpec) -> None:
     for key, value in masked(result.outputs).items():
         outputs.add_row(key, json.dumps(value) if isinstance(value, list | dict) else str(value))
     console.print(outputs)
+    console.print(_reachability_table(flows))
     _render_policy(console, report)
 
 
@@ -126,6 +137,18 @@ def _type_counts(resources: list[PlannedResource]) -> Table:
     table.add_column("count", justify="right")
     for type_token, count in Counter(r.type for r in resources).most_common():
         table.add_row(type_token, str(count))
+    return table
+
+
+def _reachability_table(flows: list[Flow]) -> Table:
+    table = Table(title="Network reachability (from the plan)", title_justify="left")
+    for column in ("flow", "kind", "state", "explanation"):
+        table.add_column(column)
+    for flow in flows:
+        state = "open" if flow.open else "closed"
+        style = "red" if flow.wrong else "green"
+        kind = "required" if flow.required else "forbidden"
+        table.add_row(flow.flow, kind, f"[{style}]{state}[/]", flow.explanation)
     return table
 
 

@@ -30,7 +30,7 @@ def test_prod_json_lists_the_topology_and_passes_the_policy() -> None:
     code, out, _ = run("plan", "--stack", "prod", "--format", "json")
     assert code == ExitCode.OK
     document = json.loads(out)
-    assert set(document) == {"stack", "resources", "outputs", "policy"}
+    assert set(document) == {"stack", "resources", "outputs", "reachability", "policy"}
     types = [r["type"] for r in document["resources"]]
     assert types.count("aws:lb/loadBalancer:LoadBalancer") == 1
     assert types.count("aws:autoscaling/group:Group") == 2
@@ -52,6 +52,7 @@ def test_text_plan_shows_components_counts_outputs_and_policy() -> None:
         "scalestack:data:Database",
         "Resources by type",
         "Stack outputs",
+        "Network reachability",
         "Policy:",
     ):
         assert expected in out

@@ -215,6 +215,22 @@ class AppGroup(pulumi.ComponentResource):
                 description="App port from the load balancer only",
                 opts=child,
             )
+            # The provider revokes AWS's default allow-all egress of every group it creates
+            # (terraform-provider-aws internal/service/ec2/vpc_security_group.go, resourceSecurityGroupCreate;
+            # https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/security_group,
+            # "NOTE on Egress rules"), so without this the load balancer can send nothing to the instances.
+            # One port covers requests and health checks: the target group's health check uses its
+            # default port, "traffic-port" (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html).
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-alb-to-app",
+                security_group_id=args.http.load_balancer_security_group_id,
+                referenced_security_group_id=group.id,
+                ip_protocol="tcp",
+                from_port=args.container_port,
+                to_port=args.container_port,
+                description=f"Requests and health checks to the {name} instances",
+                opts=child,
+            )
         egress = [
             ("https", 443, "0.0.0.0/0", "HTTPS: AWS APIs, image pulls, package mirrors"),
             ("postgres", 5432, args.vpc_cidr, "PostgreSQL inside the VPC"),

@@ -20,7 +20,12 @@ class DomainArgs:
 
 
 class Domain(pulumi.ComponentResource):
-    """Two validated certificates: the app's name (us-east-1, CloudFront) and the origin's (regional, ALB)."""
+    """Two validated certificates: the app's name (us-east-1, CloudFront) and the origin's (regional, ALB).
+
+    The origin's certificate also names the app: CloudFront forwards the viewer's Host (the app's name) to
+    the load balancer and refuses an origin certificate that matches neither that Host nor the origin's
+    domain (502), see DESIGN.md "The origin certificate names the public host".
+    """
 
     name: str
     origin_name: str
@@ -32,36 +37,49 @@ class Domain(pulumi.ComponentResource):
         super().__init__("scalestack:edge:Domain", name, None, opts)
         self.name, self.hosted_zone_id = args.name, args.hosted_zone_id
         self.origin_name = f"{args.origin_label}.{args.name}"
-        self.cdn_certificate_arn = self._certificate(f"{name}-cdn", args.name, args, args.cdn_provider)
-        self.origin_certificate_arn = self._certificate(f"{name}-origin", self.origin_name, args, None)
+        self.cdn_certificate_arn = self._certificate(f"{name}-cdn", [args.name], args, args.cdn_provider)
+        self.origin_certificate_arn = self._certificate(
+            f"{name}-origin", [self.origin_name, args.name], args, None
+        )
         self.register_outputs({"name": self.name, "originName": self.origin_name})
 
     def _certificate(
-        self, name: str, domain: str, args: DomainArgs, provider: pulumi.ProviderResource | None
+        self, name: str, domains: list[str], args: DomainArgs, provider: pulumi.ProviderResource | None
     ) -> pulumi.Output[str]:
+        """A certificate for `domains` (the first is its subject), validated by one DNS record per name."""
         opts = pulumi.ResourceOptions(parent=self, provider=provider)
         certificate = aws.acm.Certificate(
             f"{name}-cert",
-            domain_name=domain,
+            domain_name=domains[0],
+            subject_alternative_names=domains[1:] or None,
             validation_method="DNS",
             key_algorithm="EC_prime256v1",
             opts=opts,
         )
-        option = certificate.domain_validation_options[0]
-        record = aws.route53.Record(
-            f"{name}-validation",
-            zone_id=args.hosted_zone_id,
-            name=option.resource_record_name,
-            type=option.resource_record_type,
-            records=[option.resource_record_value],
-            ttl=300,
-            allow_overwrite=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        # ACM gives one validation option per name on the certificate
+        # (https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html); the count is known
+        # here, so each gets its record by index. Two certificates naming the same domain share its
+        # record, hence allow_overwrite (the provider's documented pattern,
+        # https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/acm_certificate_validation).
+        records = []
+        for i in range(len(domains)):
+            option = certificate.domain_validation_options[i]
+            records.append(
+                aws.route53.Record(
+                    f"{name}-validation" if i == 0 else f"{name}-validation-{i}",
+                    zone_id=args.hosted_zone_id,
+                    name=option.resource_record_name,
+                    type=option.resource_record_type,
+                    records=[option.resource_record_value],
+                    ttl=300,
+                    allow_overwrite=True,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            )
         validation = aws.acm.CertificateValidation(
             f"{name}-validated",
             certificate_arn=certificate.arn,
-            validation_record_fqdns=[record.fqdn],
+            validation_record_fqdns=[record.fqdn for record in records],
             opts=opts,
         )
         return validation.certificate_arn

@@ -10,16 +10,11 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-# Interface endpoints that keep the app's AWS traffic (image pulls, Session Manager, logs) off the NAT.
-INTERFACE_ENDPOINT_SERVICES = (
-    "ecr.api",
-    "ecr.dkr",
-    "ssm",
-    "ssmmessages",
-    "ec2messages",
-    "logs",
-    "secretsmanager",
-)
+from infra.reachability import INSTANCE_AWS_SERVICES
+
+# Interface endpoints that keep the app's AWS traffic (image pulls, Session Manager, logs) off the NAT;
+# the reachability analysis checks the instances reach each of them.
+INTERFACE_ENDPOINT_SERVICES = INSTANCE_AWS_SERVICES
 TIERS = ("public", "app", "data")
 
 
@@ -91,8 +86,10 @@ class Network(pulumi.ComponentResource):
         self.app_subnet_ids = [s.id for s in subnets["app"]]
         self.data_subnet_ids = [s.id for s in subnets["data"]]
 
-        self._public_routes(name, vpc, subnets["public"], child)
-        app_tables = self._app_routes(name, vpc, subnets["public"], subnets["app"], args.nat_gateways, child)
+        gateway = self._public_routes(name, vpc, subnets["public"], child)
+        app_tables = self._app_routes(
+            name, vpc, gateway, subnets["public"], subnets["app"], args.nat_gateways, child
+        )
         data_table = aws.ec2.RouteTable(
             f"{name}-data-rt", vpc_id=vpc.id, tags={"Name": f"{name}-data"}, opts=child
         )
@@ -127,7 +124,7 @@ class Network(pulumi.ComponentResource):
 
     def _public_routes(
         self, name: str, vpc: aws.ec2.Vpc, public: list[aws.ec2.Subnet], child: pulumi.ResourceOptions
-    ) -> None:
+    ) -> aws.ec2.InternetGateway:
         gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, opts=child)
         table = aws.ec2.RouteTable(
             f"{name}-public-rt",
@@ -143,11 +140,13 @@ class Network(pulumi.ComponentResource):
                 route_table_id=table.id,
                 opts=child,
             )
+        return gateway
 
     def _app_routes(
         self,
         name: str,
         vpc: aws.ec2.Vpc,
+        internet: aws.ec2.InternetGateway,
         public: list[aws.ec2.Subnet],
         app: list[aws.ec2.Subnet],
         strategy: str,
@@ -161,8 +160,16 @@ class Network(pulumi.ComponentResource):
         ]:
             nat_name = f"{name}-nat-{zone[-1]}"
             address = aws.ec2.Eip(f"{nat_name}-ip", domain="vpc", opts=child)
+            # A public NAT gateway needs the VPC's internet gateway attached, or AWS fails it with
+            # Gateway.NotAttached; nothing in its inputs says so, hence the explicit dependency
+            # (https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/nat_gateway).
             gateways.append(
-                aws.ec2.NatGateway(nat_name, subnet_id=subnet.id, allocation_id=address.id, opts=child)
+                aws.ec2.NatGateway(
+                    nat_name,
+                    subnet_id=subnet.id,
+                    allocation_id=address.id,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[internet]),
+                )
             )
         tables = []
         for i, (zone, subnet) in enumerate(zip(zones, app, strict=True)):

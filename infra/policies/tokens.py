@@ -41,6 +41,18 @@ BUCKET_ACL: Final = ("aws:s3/bucketAcl:BucketAcl", "aws:s3/bucketAclV2:BucketAcl
 SECURITY_GROUP: Final = ("aws:ec2/securityGroup:SecurityGroup",)
 INGRESS_RULE: Final = ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",)
 LEGACY_SG_RULE: Final = ("aws:ec2/securityGroupRule:SecurityGroupRule",)
+EGRESS_RULE: Final = ("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",)
+
+ROUTE_TABLE: Final = ("aws:ec2/routeTable:RouteTable",)
+ROUTE: Final = ("aws:ec2/route:Route",)
+ROUTE_TABLE_ASSOCIATION: Final = ("aws:ec2/routeTableAssociation:RouteTableAssociation",)
+VPC_ENDPOINT: Final = ("aws:ec2/vpcEndpoint:VpcEndpoint",)
+LISTENER_RULE: Final = ("aws:lb/listenerRule:ListenerRule", "aws:alb/listenerRule:ListenerRule")
+ASG_ATTACHMENT: Final = ("aws:autoscaling/attachment:Attachment",)
+DB_SUBNET_GROUP: Final = ("aws:rds/subnetGroup:SubnetGroup",)
+CACHE_SUBNET_GROUP: Final = ("aws:elasticache/subnetGroup:SubnetGroup",)
+CERTIFICATE: Final = ("aws:acm/certificate:Certificate",)
+CERTIFICATE_VALIDATION: Final = ("aws:acm/certificateValidation:CertificateValidation",)
 
 ROLE: Final = ("aws:iam/role:Role",)
 MANAGED_POLICY: Final = ("aws:iam/policy:Policy",)

@@ -501,13 +501,16 @@ VIOLATING: list[Case] = [
             ],
         ),
         "db-sg",
-        frozenset({"sg-data-from-app-only"}),
+        # The database is then open to the internet, a forbidden flow.
+        frozenset({"sg-data-from-app-only", "network-reachability"}),
     ),
     Case(
         "sg-no-world-ingress",
         "alb-ssh",
         lambda s: s.set("alb-https", "fromPort", 22.0).set("alb-https", "toPort", 22.0),
         "alb-https",
+        # CloudFront can then no longer reach the HTTPS listener.
+        frozenset({"network-reachability"}),
     ),
     Case(
         "sg-no-all-ports",
@@ -937,4 +940,146 @@ COMPLIANT: list[Case] = [
         "private-nat",
         lambda s: s.set("nat-a", "connectivityType", "private").order("nat-a"),
     ),
+]
+
+
+def _egress(stack: FixtureStack, name: str, group: str, port: float, **peer: str) -> FixtureStack:
+    inputs: dict[str, object] = {"securityGroupId": f"sg-{group}", "ipProtocol": "tcp", "fromPort": port}
+    inputs["toPort"] = port
+    deps = {"securityGroupId": [group]}
+    if "cidr" in peer:
+        inputs["cidrIpv4"] = peer["cidr"]
+    else:
+        inputs["referencedSecurityGroupId"] = f"sg-{peer['to']}"
+        deps["referencedSecurityGroupId"] = [peer["to"]]
+    return stack.add(name, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", inputs, **deps)
+
+
+def _wired(stack: FixtureStack) -> FixtureStack:
+    """The baseline with its app group tied to its launch template and every egress the app needs."""
+    stack.depend("web-asg", "launchTemplate", "web-lt")
+    _egress(stack, "alb-to-app", "alb-sg", 8000.0, to="app-sg")
+    _egress(stack, "app-to-db", "app-sg", 5432.0, to="db-sg")
+    _egress(stack, "app-to-cache", "app-sg", 6379.0, to="cache-sg")
+    return _egress(stack, "app-to-https", "app-sg", 443.0, cidr="0.0.0.0/0")
+
+
+def _db_world(stack: FixtureStack) -> FixtureStack:
+    return stack.add(
+        "db-world",
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+        {
+            "securityGroupId": "sg-db",
+            "ipProtocol": "tcp",
+            "fromPort": 5432.0,
+            "toPort": 5432.0,
+            "cidrIpv4": "0.0.0.0/0",
+            "description": "x",
+        },
+        securityGroupId=["db-sg"],
+    )
+
+
+VIOLATING += [
+    # Defect 2: the provider strips the default egress, so without a rule the ALB reaches no target.
+    Case("network-reachability", "alb-without-egress", lambda s: _wired(s).drop("alb-to-app"), "alb-sg"),
+    Case("network-reachability", "app-ingress-dropped", lambda s: _wired(s).drop("app-from-alb"), "app-sg"),
+    Case("network-reachability", "db-ingress-dropped", lambda s: _wired(s).drop("db-from-app"), "db-sg"),
+    Case(
+        "network-reachability",
+        "db-open-to-internet",
+        lambda s: _db_world(_wired(s)),
+        "db-world",
+        frozenset({"sg-no-world-ingress", "sg-data-from-app-only"}),
+    ),
+]
+COMPLIANT += [
+    Case("network-reachability", "wired", _wired),
+    Case(
+        "network-reachability",
+        "unknown-port",
+        lambda s: (
+            _wired(s)
+            .set("alb-to-app", "fromPort", UNKNOWN_NUMBER)
+            .set("alb-to-app", "toPort", UNKNOWN_NUMBER)
+        ),
+    ),
+    Case(
+        "network-reachability",
+        "unknown-app-group",
+        lambda s: _wired(s).drop("alb-to-app").depend("web-asg", "launchTemplate"),
+    ),
+]
+
+
+def _host_to_origin(stack: FixtureStack, *alternative_names: str) -> FixtureStack:
+    """The distribution forwards Host (managed cache policy) to its HTTPS ALB origin, whose listener
+    certificate names the origin and the given alternative names."""
+    behavior = {
+        "targetOriginId": "alb",
+        "viewerProtocolPolicy": "redirect-to-https",
+        "cachePolicyId": "4cc15a8a-d715-48a4-82b8-cc0b614638fe",
+    }
+    stack.set("cdn", "aliases", ["app.example.com"]).set("cdn", "defaultCacheBehavior", behavior)
+    stack.depend("cdn", "origins", "static", "alb").depend("https", "certificateArn", "origin-cert")
+    names = {"subjectAlternativeNames": list(alternative_names)} if alternative_names else {}
+    return stack.add(
+        "origin-cert", "aws:acm/certificate:Certificate", {"domainName": "origin.example.com", **names}
+    )
+
+
+VIOLATING += [
+    # Defect 3: staging and prod forwarded app.<domain> as Host to an ALB certified for origin.<domain> only.
+    Case("cloudfront-origin-certificate-covers-host", "origin-name-only", _host_to_origin, "origin-cert"),
+]
+COMPLIANT += [
+    Case(
+        "cloudfront-origin-certificate-covers-host",
+        "public-name-on-certificate",
+        lambda s: _host_to_origin(s, "app.example.com"),
+    ),
+    Case(
+        "cloudfront-origin-certificate-covers-host",
+        "host-not-forwarded",
+        lambda s: _host_to_origin(s).set(
+            "cdn",
+            "defaultCacheBehavior",
+            {
+                "targetOriginId": "alb",
+                "viewerProtocolPolicy": "redirect-to-https",
+                "cachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+                "originRequestPolicyId": "b689b0a8-53d0-40ab-baf2-68738e2966ac",
+            },
+        ),
+    ),
+    Case(
+        "cloudfront-origin-certificate-covers-host",
+        "names-unknown",
+        lambda s: _host_to_origin(s).set("origin-cert", "subjectAlternativeNames", UNKNOWN_ARRAY),
+    ),
+    Case(
+        "cloudfront-origin-certificate-covers-host",
+        "wildcard",
+        lambda s: _host_to_origin(s, "*.example.com"),
+    ),
+]
+
+COMPLIANT += [
+    # The numbered version of a mixed instances policy (the spot worker) pins the group as well.
+    Case(
+        "asg-numbered-launch-template-version",
+        "mixed-numbered",
+        lambda s: s.unset("web-asg", "launchTemplate").set(
+            "web-asg",
+            "mixedInstancesPolicy",
+            {"launchTemplate": {"launchTemplateSpecification": {"launchTemplateId": "lt-1", "version": "7"}}},
+        ),
+    ),
+    # A version the engine learns only at create time is judged then, never reported now.
+    Case(
+        "asg-numbered-launch-template-version",
+        "unknown",
+        lambda s: s.set("web-asg", "launchTemplate.version", UNKNOWN_STRING),
+    ),
+    Case("asg-no-provider-instance-refresh", "no-block", lambda s: s.unset("web-asg", "instanceRefresh")),
 ]

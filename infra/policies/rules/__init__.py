@@ -6,6 +6,7 @@ from infra.policies.model import Rule
 from infra.policies.rules import (
     cache,
     cdn,
+    cdn_origin,
     compute,
     database,
     identity,
@@ -13,6 +14,7 @@ from infra.policies.rules import (
     metrics,
     network,
     operations,
+    reachability,
     storage,
     vpc,
 )
@@ -25,8 +27,10 @@ RULES: tuple[Rule, ...] = tuple(
         database,
         cache,
         cdn,
+        cdn_origin,
         storage,
         network,
+        reachability,
         vpc,
         identity,
         operations,

@@ -241,7 +241,7 @@ RULES: list[Rule] = [
         description="Auto-scaling groups name a numbered launch template version: AWS rolls an instance "
         "refresh back only to a numbered version, never to $Latest or $Default.",
         severity=Severity.HIGH,
-        enforcement=EVERYWHERE,
+        enforcement=AWS_REQUIRED,
         types=t.AUTOSCALING_GROUP,
         check=_numbered_version,
         category=Category.AWS,
@@ -253,7 +253,7 @@ RULES: list[Rule] = [
         "new launch template version on the group before it starts the refresh, so its rollback returns "
         "to the new version.",
         severity=Severity.HIGH,
-        enforcement=EVERYWHERE,
+        enforcement=AWS_REQUIRED,
         types=t.AUTOSCALING_GROUP,
         check=absent(
             "instanceRefresh",

@@ -52,6 +52,17 @@ def permissions(resource: Resource) -> list[Permission]:
     return []
 
 
+def egress_permissions(resource: Resource) -> list[Permission]:
+    """The egress counterpart of `permissions`: `source_prop` then names the destination's group."""
+    if resource.type in t.EGRESS_RULE:
+        return [_from_vpc_rule(resource)]
+    if resource.type in t.LEGACY_SG_RULE and resource.get("type") == "egress":
+        return [_from_legacy_rule(resource)]
+    if resource.type in t.SECURITY_GROUP:
+        return [_from_inline(resource, entry, "egress") for entry in items(resource.get("egress")) or []]
+    return []
+
+
 def _from_vpc_rule(rule: Resource) -> Permission:
     return Permission(
         declared_by=rule,
@@ -82,11 +93,11 @@ def _from_legacy_rule(rule: Resource) -> Permission:
     )
 
 
-def _from_inline(group: Resource, entry: Any) -> Permission:
+def _from_inline(group: Resource, entry: Any, direction: str = "ingress") -> Permission:
     return Permission(
         declared_by=group,
         target_prop=None,
-        source_prop="ingress",
+        source_prop=direction,
         protocol=get(entry, "protocol"),
         from_port=get(entry, "fromPort"),
         to_port=get(entry, "toPort"),
