@@ -19,6 +19,14 @@ class DeployError(Exception):
         self.message = message
 
 
+class MissingResource(LookupError):
+    """AWS has no resource the stack's outputs name (a deleted group, one without a launch template).
+
+    The adapters raise it; `aws_errors` turns it into the step's failure. A plain KeyError or IndexError is
+    not caught there: it is a bug in scalestack, and the command line reports it as one, with no rollback.
+    """
+
+
 # AWS answers these when the caller's credentials are absent, wrong, expired or not allowed.
 _CREDENTIAL_CODES = frozenset(
     {
@@ -55,5 +63,5 @@ def aws_errors(code: ExitCode, doing: str) -> Iterator[None]:
                 "Check the profile or role and its permissions.",
             ) from None
         raise DeployError(code, f"AWS error while {doing}: {err}") from None
-    except (BotoCoreError, LookupError) as err:
+    except (BotoCoreError, MissingResource) as err:
         raise DeployError(code, f"failed while {doing}: {err}") from None

@@ -499,3 +499,26 @@ def test_the_image_is_built_for_the_instances_platform(tmp_path: Path, platform:
     arm = DeployRequest(**{**request(tmp_path).__dict__, "platform": platform})
     code = Deployment(world.ports(), arm, Recorder(), FAST).run()
     assert code == ExitCode.OK and world.engine.platforms == [platform]
+
+
+def test_a_key_error_in_a_step_is_a_bug_not_a_failure_to_roll_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KeyError inside a step is a defect in scalestack: it leaves the run, so the command line reports it
+    as a bug, and nothing is rolled back on its account (a rollback answers a failed deploy, not a bug)."""
+    world = World()
+
+    def broken(target_group_arn: str) -> list[object]:
+        raise KeyError("TargetHealthDescriptions")
+
+    monkeypatch.setattr(world.fleet, "target_health", broken)
+    recorder = Recorder()
+
+    with pytest.raises(KeyError, match="TargetHealthDescriptions"):
+        Deployment(world.ports(), request(tmp_path), recorder, FAST).run()
+
+    names = world.journal.names()
+    assert "refresh.rollback" not in names and "refresh.cancel" not in names
+    assert world.stack.config_tag == "v2"  # not put back to v1 as a rollback would
+    assert [(e.step, e.status) for e in recorder.events if e.status == "started"][-1] == ("rollout", "started")
+    assert not any(e.step == "rollback" for e in recorder.events) and not recorder.summaries
