@@ -7,16 +7,12 @@ from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 
+from scripts.errors import CommandError
 from scripts.exit_codes import ExitCode
 
 
-class DeployError(Exception):
-    """A failure a person can act on. `message` says what was wrong and what is allowed or what to do next."""
-
-    def __init__(self, code: ExitCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class DeployError(CommandError):
+    """A failure of the deploy pipeline or its adapters; the code says which step's failure class."""
 
 
 class MissingResource(LookupError):

@@ -520,5 +520,8 @@ def test_a_key_error_in_a_step_is_a_bug_not_a_failure_to_roll_back(
     names = world.journal.names()
     assert "refresh.rollback" not in names and "refresh.cancel" not in names
     assert world.stack.config_tag == "v2"  # not put back to v1 as a rollback would
-    assert [(e.step, e.status) for e in recorder.events if e.status == "started"][-1] == ("rollout", "started")
+    assert [(e.step, e.status) for e in recorder.events if e.status == "started"][-1] == (
+        "rollout",
+        "started",
+    )
     assert not any(e.step == "rollback" for e in recorder.events) and not recorder.summaries
