@@ -84,6 +84,7 @@ class DeployCommand(Command):
                 "result": "interrupted" if code == ExitCode.INTERRUPTED else "failed",
                 "exitCode": int(code),
                 "stack": ctx.params.get("stack"),
+                "message": message,
                 "account": message,
             }
         )

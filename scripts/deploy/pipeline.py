@@ -614,13 +614,13 @@ class RollbackRun(Run):
         except DeployError as err:
             self.emit("failed", err.message)
             self.account.append(f"{self.step} failed: {err.message}")
-            return self.finish(err.code, f"{self.step} failed", summary)
+            return self.finish(err.code, f"{self.step} failed", {**summary, "message": err.message})
         except KeyboardInterrupt:
             self.emit("failed", "interrupted")
             self.account.append(
                 f"Interrupted during {self.step}; run `scalestack status --stack {self.stack_name}`."
             )
-            return self.finish(ExitCode.INTERRUPTED, "interrupted", summary)
+            return self.finish(ExitCode.INTERRUPTED, "interrupted", {**summary, "message": "interrupted"})
         self.record_history(
             lambda: self.ports.history.record(HistoryEntry(plan.target, utc_now(), "rollback", self.actor))
         )

@@ -33,8 +33,10 @@ class Recovery:
         # The freshest outputs: after `up` they name what it made (a replaced group, a new alarm).
         self.outputs = progress.deployed or (progress.plan.outputs if progress.plan else None)
 
-    def _summary(self) -> dict[str, Any]:
-        return self.plan.summary() if self.plan else {"imageTag": "", "previousTag": None}
+    def _summary(self, message: str) -> dict[str, Any]:
+        """The tags and, for CI, what went wrong in one field (`account` tells the whole story)."""
+        tags = self.plan.summary() if self.plan else {"imageTag": "", "previousTag": None}
+        return {**tags, "message": message}
 
     @property
     def _previous(self) -> str | None:
@@ -48,17 +50,19 @@ class Recovery:
             run.account.append(
                 f"Nothing in the stack changed; it still runs {self._previous or 'what it ran'}."
             )
-            return run.finish(err.code, f"{failed_step} failed", self._summary())
+            return run.finish(err.code, f"{failed_step} failed", self._summary(err.message))
         if not self.plan.previous:
             run.account.append(
                 "No previous tag is known, so nothing was rolled back; the stack is left as is."
             )
-            return run.finish(err.code, f"{failed_step} failed", self._summary())
+            return run.finish(err.code, f"{failed_step} failed", self._summary(err.message))
         if failed_step == "update":
             return self._revert_update(err, self.plan.previous, self.outputs)
-        return self._roll_back(self.plan, self.plan.previous, self.outputs)
+        return self._roll_back(err, self.plan, self.plan.previous, self.outputs)
 
-    def _roll_back(self, plan: DeployPlan, previous: str, outputs: StackOutputs) -> ExitCode:
+    def _roll_back(
+        self, err: DeployError, plan: DeployPlan, previous: str, outputs: StackOutputs
+    ) -> ExitCode:
         run = self.run
         run.step = "rollback"
         run.emit("started", f"rolling back to {previous}")
@@ -71,7 +75,8 @@ class Recovery:
                 f"Rolling back to {previous} failed too: {rollback_err.message} "
                 "Look now: `scalestack status --stack " + run.stack_name + "`."
             )
-            return run.finish(ExitCode.ROLLBACK_FAILED, "rollback failed", self._summary())
+            both = f"{err.message}; rolling back failed too: {rollback_err.message}"
+            return run.finish(ExitCode.ROLLBACK_FAILED, "rollback failed", self._summary(both))
         run.emit("succeeded", f"{previous} is back in service")
         run.account.append(
             f"Rolled back: {previous} is back in service on every instance and the "
@@ -80,7 +85,7 @@ class Recovery:
         run.record_history(
             lambda: run.ports.history.record(HistoryEntry(previous, utc_now(), "rollback", run.request.actor))
         )
-        return run.finish(ExitCode.ROLLED_BACK, "rolled back", self._summary())
+        return run.finish(ExitCode.ROLLED_BACK, "rolled back", self._summary(err.message))
 
     def _restore(self, plan: DeployPlan, previous: str, outputs: StackOutputs) -> None:
         """Every instance back on the version recorded before `up`, and `previous` back in the config."""
@@ -106,13 +111,14 @@ class Recovery:
         except DeployError as revert_err:
             run.emit("failed", revert_err.message)
             run.account.append(f"Reverting failed too: {revert_err.message}")
-            return run.finish(ExitCode.ROLLBACK_FAILED, "rollback failed", self._summary())
+            both = f"{err.message}; reverting failed too: {revert_err.message}"
+            return run.finish(ExitCode.ROLLBACK_FAILED, "rollback failed", self._summary(both))
         run.emit("succeeded", f"image tag {previous} restored in config; no refresh left running")
         run.account.append(
             f"The stack's image tag is {previous} again and no refresh is running; resources "
             "the update changed before it failed stay changed until the next `up`."
         )
-        return run.finish(err.code, "update failed", self._summary())
+        return run.finish(err.code, "update failed", self._summary(err.message))
 
     def interrupted(self) -> ExitCode:
         """Ctrl-C: nothing is undone (a half-finished undo is worse); the account says where things are."""
@@ -138,4 +144,4 @@ class Recovery:
         )
         run.emit("failed", f"interrupted: {state}")
         run.account.append(f"Interrupted during {run.step}. {state}")
-        return run.finish(ExitCode.INTERRUPTED, "interrupted", self._summary())
+        return run.finish(ExitCode.INTERRUPTED, "interrupted", self._summary(f"interrupted: {state}"))

@@ -60,6 +60,7 @@ def test_malformed_tag(tag: str) -> None:
     assert code == ExitCode.USAGE
     summary = json.loads(output.strip().splitlines()[-1])
     assert summary["exitCode"] == ExitCode.USAGE and "is not a valid image tag" in summary["account"]
+    assert "is not a valid image tag" in summary["message"]  # issue 14: the error in a field of its own
     assert STACK_FILE.read_text() == before
 
 

@@ -525,3 +525,27 @@ def test_a_key_error_in_a_step_is_a_bug_not_a_failure_to_roll_back(
         "started",
     )
     assert not any(e.step == "rollback" for e in recorder.events) and not recorder.summaries
+
+
+@pytest.mark.parametrize(
+    ("breaks", "code", "message"),
+    [
+        ("build", ExitCode.BUILD_FAILED, "docker build failed: exit 1"),
+        ("smoke", ExitCode.ROLLED_BACK, "smoke test failed at https://d111.cloudfront.net: GET "),
+    ],
+)
+def test_a_failed_runs_json_summary_names_what_went_wrong_in_message(
+    tmp_path: Path, breaks: str, code: ExitCode, message: str
+) -> None:
+    """CI reads one field for the reason (issue 14); `account` keeps the whole story."""
+    world = World()
+    world.engine.build_error = "exit 1" if breaks == "build" else None
+    if breaks == "smoke":
+        world.http.answers["readyz"] = [HttpResponse(503, b"draining")]
+    out = io.StringIO()
+
+    got = Deployment(world.ports(), request(tmp_path), JsonReporter(out), FAST).run()
+
+    summary = json.loads(out.getvalue().splitlines()[-1])
+    assert got == code and summary["exitCode"] == code
+    assert summary["message"].startswith(message) and summary["message"] in summary["account"]
