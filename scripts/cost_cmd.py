@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.offline import plan_stack
-from infra.pricing import LEFT_OUT, PRICES_AS_OF, CostEstimate, estimate
+from infra.pricing import LEFT_OUT, PRICED_REGION, PRICES_AS_OF, CostEstimate, estimate
 from scripts.command import (
     Command,
     format_option,
@@ -19,6 +19,8 @@ from scripts.command import (
     stack_file_option,
     stack_option,
 )
+from scripts.errors import CommandError
+from scripts.exit_codes import ExitCode
 
 
 @click.command(cls=Command)
@@ -28,6 +30,13 @@ from scripts.command import (
 def cost(stack: str | None, stack_file: Path | None, output_format: str) -> None:
     """Estimate a stack's standing monthly cost from its offline plan (list prices, no traffic)."""
     spec = load_spec_or_exit(stack, stack_file)
+    if spec.region != PRICED_REGION:
+        raise CommandError(
+            ExitCode.USAGE,
+            f"stack '{spec.stack}' is in {spec.region}; scalestack cost has list prices for {PRICED_REGION} "
+            f"only (infra/pricing.py), and AWS prices each region differently: no estimate rather than a "
+            "wrong one.",
+        )
     with stack_errors(spec):
         result = estimate(plan_stack(spec))
     if output_format == "json":
