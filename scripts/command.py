@@ -21,7 +21,7 @@ from infra.offline import PlanError
 from infra.policies import UnknownRuleError
 from infra.spec import NAMESPACE, SpecError, StackSpec, load_spec_file, load_stack_spec
 from scripts.errors import CommandError, bug_message
-from scripts.exit_codes import ExitCode, exit_codes_help
+from scripts.exit_codes import COMMAND_CODES, ExitCode, exit_codes_help
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,7 +88,7 @@ class Command(click.Command):
     def __init__(self, name: str | None, **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
         assert name is not None
-        self.epilog = (self.epilog or "") + exit_codes_help(name)
+        self.epilog = (self.epilog or "") + "\n" + exit_codes_help(COMMAND_CODES[name])
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

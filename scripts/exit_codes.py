@@ -1,74 +1,62 @@
 """One exit code per failure class, so CI can branch on what went wrong without parsing text.
 
-This module is the one home of what each code means and which codes each command can end with; every
-command's `--help` is generated from it (scripts/command.py), so the help cannot drift from the codes.
+Each code carries its one-line meaning; commands list theirs in `--help` with `exit_codes_help`, so the
+meaning is written here only.
 """
 
-from collections.abc import Mapping
+from __future__ import annotations
+
+from collections.abc import Iterable
 from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    OK = 0
-    FAILURE = 1
-    USAGE = 2  # click's own code for usage errors
-    INVALID_SPEC = 3
-    POLICY_VIOLATION = 4
+    description: str
+
+    def __new__(cls, value: int, description: str) -> ExitCode:
+        member = int.__new__(cls, value)
+        member._value_ = value
+        member.description = description
+        return member
+
+    OK = 0, "success"
+    FAILURE = 1, "unexpected: a bug in scalestack; the message says where to report it"
+    USAGE = 2, "a bad flag or argument"  # click's own code for usage errors
+    INVALID_SPEC = 3, "the stack file is missing, unreadable or fails validation"
+    POLICY_VIOLATION = 4, "a mandatory policy rule is violated"
     # Deploy pipeline (scripts/deploy): one code per step that can fail, in pipeline order.
-    MISSING_CREDENTIALS = 10
-    ENGINE_UNREACHABLE = 11
-    BUILD_FAILED = 12
-    PUSH_FAILED = 13
-    MIGRATION_FAILED = 14
-    INFRA_UPDATE_FAILED = 15
-    ROLLOUT_FAILED = 16
-    SMOKE_TEST_FAILED = 17
-    ROLLED_BACK = 18
-    ROLLBACK_FAILED = 19
-    INTERRUPTED = 130  # by shell convention (128 + SIGINT)
+    MISSING_CREDENTIALS = 10, "no usable AWS credentials (STS get-caller-identity failed)"
+    ENGINE_UNREACHABLE = 11, "the Docker engine or the pulumi CLI cannot be reached"
+    BUILD_FAILED = 12, "the image build failed; nothing was pushed or changed"
+    PUSH_FAILED = 13, "the push to ECR failed; the stack was not changed"
+    MIGRATION_FAILED = 14, "the migrate command failed before any traffic moved; the stack was not changed"
+    INFRA_UPDATE_FAILED = 15, "`pulumi up` failed; the stack's image tag was restored"
+    ROLLOUT_FAILED = 16, "the instance refresh or target health failed and no rollback was possible"
+    SMOKE_TEST_FAILED = 17, "the public URL failed its smoke test and no rollback was possible"
+    ROLLED_BACK = 18, "the new version failed after going live and the previous one is back in service"
+    ROLLBACK_FAILED = 19, "the new version failed and so did the rollback: a person must look now"
+    INTERRUPTED = 130, "interrupted (Ctrl-C)"  # by shell convention, 128 + SIGINT
 
 
-MEANING: Mapping[ExitCode, str] = {
-    ExitCode.OK: "done (warnings, e.g. a slow CloudFront invalidation, do not change it)",
-    ExitCode.FAILURE: "unexpected error: a bug in scalestack (SCALESTACK_DEBUG=1 shows the traceback)",
-    ExitCode.USAGE: "bad input (flag, format, tag), stack not brought up, a refresh running, not confirmed",
-    ExitCode.INVALID_SPEC: "unknown stack, invalid stack file, or a waiver naming no rule",
-    ExitCode.POLICY_VIOLATION: "a mandatory policy rule is violated",
-    ExitCode.MISSING_CREDENTIALS: "no usable AWS credentials",
-    ExitCode.ENGINE_UNREACHABLE: "Docker engine (DOCKER_HOST) or pulumi CLI unreachable",
-    ExitCode.BUILD_FAILED: "image build failed (nothing changed)",
-    ExitCode.PUSH_FAILED: "push to ECR failed (nothing changed)",
-    ExitCode.MIGRATION_FAILED: "migrations failed (no traffic moved)",
-    ExitCode.INFRA_UPDATE_FAILED: "`pulumi up` failed (a deploy puts the old tag back, stops the refresh)",
-    ExitCode.ROLLOUT_FAILED: "the rollout failed and nothing was rolled back (no previous tag)",
-    ExitCode.SMOKE_TEST_FAILED: "the smoke test failed and nothing was rolled back (no previous tag)",
-    ExitCode.ROLLED_BACK: "the new version failed after going live; the previous one is back",
-    ExitCode.ROLLBACK_FAILED: "the new version failed and so did the rollback: look now",
-    ExitCode.INTERRUPTED: "Ctrl-C: the message says what state the stack is in",
-}
+def exit_codes_help(codes: Iterable[ExitCode]) -> str:
+    """The `Exit codes:` paragraph of a command's --help, from the codes' own descriptions.
+
+    Click rewraps help text unless a paragraph starts with \\b; this one keeps one code per line.
+    """
+    lines = [f"  {code.value:>3}  {code.description}" for code in sorted(set(codes))]
+    return "\b\nExit codes:\n" + "\n".join(lines)
+
 
 _EVERY_COMMAND = (ExitCode.OK, ExitCode.FAILURE, ExitCode.USAGE, ExitCode.INVALID_SPEC)
 _READS_AWS = (ExitCode.MISSING_CREDENTIALS, ExitCode.ENGINE_UNREACHABLE)
 
-# The codes each command can end with, in the order its --help lists them.
-COMMAND_CODES: Mapping[str, tuple[ExitCode, ...]] = {
+# The codes each command can end with; its --help lists them (scripts/command.py `Command`).
+COMMAND_CODES: dict[str, tuple[ExitCode, ...]] = {
     "plan": (*_EVERY_COMMAND, ExitCode.POLICY_VIOLATION),
     "policy": _EVERY_COMMAND,
     "cost": _EVERY_COMMAND,
-    "deploy": (
-        *_EVERY_COMMAND,
-        *_READS_AWS,
-        ExitCode.BUILD_FAILED,
-        ExitCode.PUSH_FAILED,
-        ExitCode.MIGRATION_FAILED,
-        ExitCode.INFRA_UPDATE_FAILED,
-        ExitCode.ROLLOUT_FAILED,
-        ExitCode.SMOKE_TEST_FAILED,
-        ExitCode.ROLLED_BACK,
-        ExitCode.ROLLBACK_FAILED,
-        ExitCode.INTERRUPTED,
-    ),
-    # Rollback runs `pulumi up` and an instance refresh of its own; it is never itself rolled back.
+    "deploy": tuple(ExitCode),  # every step's failure class, each rollback outcome, Ctrl-C
+    # Rollback runs `pulumi up` and an instance refresh of its own; nothing rolls it back in turn.
     "rollback": (
         *_EVERY_COMMAND,
         *_READS_AWS,
@@ -80,9 +68,3 @@ COMMAND_CODES: Mapping[str, tuple[ExitCode, ...]] = {
     "status": (*_EVERY_COMMAND, *_READS_AWS, ExitCode.INTERRUPTED),
     "images": (*_EVERY_COMMAND, *_READS_AWS, ExitCode.INTERRUPTED),
 }
-
-
-def exit_codes_help(command: str) -> str:
-    """The `Exit codes:` block of a command's --help (`\\b` keeps click from rewrapping it)."""
-    lines = [f"  {int(code):>3}  {MEANING[code]}" for code in COMMAND_CODES[command]]
-    return "\n\b\nExit codes:\n" + "\n".join(lines) + "\n"
