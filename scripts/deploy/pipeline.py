@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from scripts.deploy.errors import DeployError, aws_errors
@@ -300,9 +301,8 @@ class DeployPlan:
     tag: str  # the image tag to deploy
     previous: str | None  # the tag the stack runs now (None: never recorded)
     needs_image: bool  # False when ECR already has the tag (tags are immutable): no build, no push
-    saved: Mapping[
-        str, GroupConfiguration
-    ]  # each group's configuration before `up`: what rollback returns to
+    # Each group's configuration before `up` (read-only): the version a rollback returns every instance to.
+    saved: Mapping[str, GroupConfiguration]
 
     @property
     def image(self) -> str:
@@ -357,7 +357,7 @@ class Deployment(Run):
         with self.stepping("migrate") as note:
             note.text = self._migrate(plan)
         with self.stepping("update") as note:
-            deployed = progress.deployed = self.up_with(plan)
+            deployed = progress.deployed = self._update(plan)
             note.text = "pulumi up applied; launch template versions " + ", ".join(
                 f"{role} {plan.saved[role].template.version} -> {template.version}"
                 for role, template in deployed.templates().items()
@@ -381,7 +381,7 @@ class Deployment(Run):
             tag=tag,
             previous=outputs.image_tag or self.ports.stack.image_tag(),
             needs_image=not self.ports.registry.has_tag(outputs["ecrRepositoryName"], tag),
-            saved=self.rollout(outputs).saved(),
+            saved=MappingProxyType(self.rollout(outputs).saved()),
         )
 
     def _preflight(self, plan: DeployPlan) -> str:
@@ -464,7 +464,7 @@ class Deployment(Run):
             )
         return f"Migrations ran on {instance} with {plan.tag}."
 
-    def up_with(self, plan: DeployPlan) -> StackOutputs:
+    def _update(self, plan: DeployPlan) -> StackOutputs:
         """The new tag in the stack's config, then `pulumi up`: a new template version, no instance moved."""
         self.ports.stack.set_image_tag(plan.tag)
         return self.up()
