@@ -1,8 +1,9 @@
 """What every `scalestack` command shares, declared once (as pip's cli/cmdoptions.py and base_command.py do):
 the common options, loading the stack spec, and the one boundary where an exception becomes an exit code.
 
-Commands raise CommandError (the deploy pipeline's DeployError is one) and never exit on their own; they do
-not import each other: what two commands share lives here.
+Commands raise CommandError for a failure (the deploy pipeline's DeployError is one) and leave the message and
+the exit to the boundary; only an outcome that is itself a code (a blocked plan, a finished deploy run) exits
+directly. Commands do not import each other: what two share lives here.
 """
 
 from __future__ import annotations

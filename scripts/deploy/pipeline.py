@@ -493,9 +493,11 @@ class Deployment(Run):
         """The version answering must be the one deployed; an app that reports none is not judged on it."""
         try:
             response = self.ports.http.get(url, self.timing.http_timeout_seconds)
-            version = json.loads(response.body).get("version") if response.status == 200 else None
-        except (OSError, ValueError, AttributeError):
+            answer = json.loads(response.body) if response.status == 200 else None
+        except (OSError, ValueError):
             return None  # an unreachable or odd liveness answer is the readiness check's to report
+        # Not an AttributeError catch for a non-object answer: that would hide a bug in this code too.
+        version = answer.get("version") if isinstance(answer, dict) else None
         if version is None or version == tag:
             return None
         return f"GET {url} reports version {version}, not {tag}"

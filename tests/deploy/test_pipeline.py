@@ -549,3 +549,13 @@ def test_a_failed_runs_json_summary_names_what_went_wrong_in_message(
     summary = json.loads(out.getvalue().splitlines()[-1])
     assert got == code and summary["exitCode"] == code
     assert summary["message"].startswith(message) and summary["message"] in summary["account"]
+
+
+@pytest.mark.parametrize("body", [b'["not", "an", "object"]', b'"v1"', b"null"])
+def test_a_liveness_answer_that_is_not_an_object_is_not_judged_on_its_version(
+    tmp_path: Path, body: bytes
+) -> None:
+    world = World()
+    world.http.answers["healthz"] = [HttpResponse(200, body)]
+    code, rec = deploy(world, tmp_path)
+    assert code == ExitCode.OK and "Smoke test passed" in rec.summaries[-1]["account"]
