@@ -6,14 +6,23 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from scripts.cli import COMMANDS, cli
+from scripts.command import Command
 from scripts.exit_codes import COMMAND_CODES, ExitCode
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND_MODULES = {target.partition(":")[0] for target in COMMANDS.values()}
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_every_command_goes_through_the_one_boundary(command: str) -> None:
+    """A command on plain click.Command would let its exceptions escape as tracebacks under CliRunner and
+    decide exit codes on its own."""
+    assert isinstance(cli.get_command(click.Context(cli), command), Command)
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))
