@@ -86,9 +86,8 @@ class Command(click.Command):
     # What an interrupted command says; `scalestack` without a command prints the same (scripts/cli.py).
     interrupted_message = "interrupted"
 
-    def __init__(self, name: str | None, **kwargs: Any) -> None:
+    def __init__(self, name: str, **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
-        assert name is not None
         self.epilog = (self.epilog or "") + "\n" + exit_codes_help(COMMAND_CODES[name])
 
     def invoke(self, ctx: click.Context) -> Any:
