@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from infra.offline import PlanError, plan_stack
 from infra.pricing import LEFT_OUT, PRICES_AS_OF, CostEstimate, estimate
+from scripts.console import output_console
 from scripts.exit_codes import ExitCode
 from scripts.plan_cmd import fail, resolve_spec
 
@@ -51,7 +51,7 @@ def render(result: CostEstimate) -> None:
         table.add_row(line.item, line.resource, f"{line.quantity:g} {line.unit}", monthly)
     table.add_section()
     table.add_row("[bold]total[/]", "", "", f"[bold]{result.total:,.2f}[/]")
-    console = Console()
+    console = output_console()
     console.print(table)
     console.print(f"Prices: {PRICES_AS_OF}. Not included: {LEFT_OUT}.")
     if result.unpriced:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any, NoReturn
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from infra.policies import ENVIRONMENTS, RULES, Rule, UnknownRuleError, check_waivers
 from infra.policies.crossguard import level_for, pulumi_config
 from infra.policies.model import Category
 from infra.spec import SpecError, StackSpec, load_stack_spec
+from scripts.console import output_console
 from scripts.exit_codes import ExitCode
 
 EXIT_CODES_HELP = f"""
@@ -116,5 +115,4 @@ def _print_table(rows: list[dict[str, Any]], spec: StackSpec | None) -> None:
             f" [magenta](waived: {row['waiver']})[/]" if row.get("waiver") else ""
         )
         table.add_row(row["id"], row["category"], row["severity"], *cells, description)
-    # Piped output (CI logs) gets a wide console instead of rich's 80 columns, so rows stay one line.
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    output_console().print(table)

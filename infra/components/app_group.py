@@ -98,6 +98,8 @@ class AppGroupArgs:
     stop_timeout_seconds: int = 45
     """SIGTERM to SIGKILL: covers the app's drain (5 s) and graceful timeout (30 s)."""
     log_retention_days: int = 30
+    logs_key_arn: pulumi.Input[str] | None = None
+    """The customer-managed key the log groups are encrypted with (infra.kms.logs_key)."""
     metrics_namespace: str = "scalestack"
     """The only CloudWatch namespace the instances may publish custom metrics to."""
 
@@ -123,7 +125,11 @@ class AppGroup(pulumi.ComponentResource):
         super().__init__("scalestack:compute:AppGroup", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs", name=args.log_group_name, retention_in_days=args.log_retention_days, opts=child
+            f"{name}-logs",
+            name=args.log_group_name,
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.logs_key_arn,
+            opts=child,
         )
         profile = self._instance_profile(name, args, log_group, child)
         if args.warm_pool_size:

@@ -31,6 +31,8 @@ class CacheArgs:
     """Replicas of the primary; with at least one, a failed primary fails over automatically (Multi-AZ)."""
     snapshot_retention_days: int = 1
     log_retention_days: int = 30
+    logs_key_arn: pulumi.Input[str] | None = None
+    """The customer-managed key the log groups are encrypted with (infra.kms.logs_key)."""
 
 
 class Cache(pulumi.ComponentResource):
@@ -61,7 +63,10 @@ class Cache(pulumi.ComponentResource):
         group = admitting_clients(name, args.vpc_id, "Redis", PORT, args.client_security_group_ids, self)
         subnets = aws.elasticache.SubnetGroup(f"{name}-subnets", subnet_ids=list(args.subnet_ids), opts=child)
         slow_log = aws.cloudwatch.LogGroup(
-            f"{name}-slow-log", retention_in_days=args.log_retention_days, opts=child
+            f"{name}-slow-log",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.logs_key_arn,
+            opts=child,
         )
         failover = args.replicas >= 1
         replication_group = aws.elasticache.ReplicationGroup(

@@ -75,3 +75,17 @@ LOG_GROUP: Final = ("aws:cloudwatch/logGroup:LogGroup",)
 METRIC_ALARM: Final = ("aws:cloudwatch/metricAlarm:MetricAlarm",)
 DASHBOARD: Final = ("aws:cloudwatch/dashboard:Dashboard",)
 SNS_TOPIC: Final = ("aws:sns/topic:Topic",)
+SSM_PARAMETER: Final = ("aws:ssm/parameter:Parameter",)
+SNS_SUBSCRIPTION: Final = ("aws:sns/topicSubscription:TopicSubscription",)
+LOG_DELIVERY_SOURCE: Final = ("aws:cloudwatch/logDeliverySource:LogDeliverySource",)
+LOG_DELIVERY: Final = ("aws:cloudwatch/logDelivery:LogDelivery",)
+LOG_DELIVERY_DESTINATION: Final = ("aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination",)
+BUCKET_LIFECYCLE: Final = (
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
+)
+BUCKET_OWNERSHIP: Final = ("aws:s3/bucketOwnershipControls:BucketOwnershipControls",)
+BUCKET_LOGGING: Final = ("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
+WEB_ACL: Final = ("aws:wafv2/webAcl:WebAcl",)
+WEB_ACL_LOGGING: Final = ("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",)
+RESPONSE_HEADERS_POLICY: Final = ("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy",)

@@ -20,6 +20,7 @@ from infra.policies.model import (
     Severity,
     Stack,
     StackRule,
+    stack_key,
 )
 from infra.policies.rules._checks import at_least, first, flag_is, one_of
 from infra.policies.values import is_set, is_unknown
@@ -153,6 +154,7 @@ RULES: list[Rule] = [
             flag_is("automaticFailoverEnabled", True, _FAILOVER_MESSAGE, default=False),
             flag_is("multiAzEnabled", True, _FAILOVER_MESSAGE, default=False),
         ),
+        fix=stack_key("cache.replicas"),
     ),
     ResourceRule(
         id="elasticache-snapshot-retention",
@@ -166,6 +168,7 @@ RULES: list[Rule] = [
             "the cache keeps no snapshots (snapshotRetentionLimit={value}), so a node loss or flush can't be "
             "undone; keep at least 1.",
         ),
+        fix=stack_key("cache.snapshotRetentionDays"),
     ),
     ResourceRule(
         id="elasticache-engine-version",
