@@ -11,7 +11,7 @@ import pulumi_aws as aws
 
 from infra.components.app_group import AppGroup, AppGroupArgs, AppSettingsRef, HttpExposure, ImageRef
 from infra.components.app_settings import AppSettings, AppSettingsArgs
-from infra.components.cache import Cache, CacheArgs
+from infra.components.cache import MAX_INSTANCE_LIFETIME_DAYS, Cache, CacheArgs
 from infra.components.cdn import AppOrigin, Cdn, CdnArgs, CustomDomain
 from infra.components.database import Database, DatabaseArgs
 from infra.components.domain import Domain, DomainArgs
@@ -282,6 +282,7 @@ def _group_args(
         health_check_grace_period_seconds=spec.web.health_check_grace_period_seconds,
         log_retention_days=spec.monitoring.log_retention_days,
         logs_key_arn=logs_key_arn,
+        max_instance_lifetime_days=MAX_INSTANCE_LIFETIME_DAYS,
         metrics_namespace=f"{NAMESPACE}/{spec.stack}",
     )
 

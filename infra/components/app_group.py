@@ -100,6 +100,8 @@ class AppGroupArgs:
     log_retention_days: int = 30
     logs_key_arn: pulumi.Input[str] | None = None
     """The customer-managed key the log groups are encrypted with (infra.kms.logs_key)."""
+    max_instance_lifetime_days: int = 0
+    """Replace instances older than this (0: never); keeps rotated credentials fresh in every container."""
     metrics_namespace: str = "scalestack"
     """The only CloudWatch namespace the instances may publish custom metrics to."""
 
@@ -346,6 +348,8 @@ class AppGroup(pulumi.ComponentResource):
             desired_capacity=args.desired_capacity,
             health_check_type="ELB" if target_group else "EC2",
             health_check_grace_period=args.health_check_grace_period_seconds,
+            # 0 or 86400-31536000 s (https://docs.aws.amazon.com/autoscaling/ec2/userguide/asg-max-instance-lifetime.html).
+            max_instance_lifetime=args.max_instance_lifetime_days * 86400 or None,
             default_instance_warmup=args.health_check_grace_period_seconds,
             target_group_arns=[target_group.arn] if target_group else [],
             termination_policies=["OldestLaunchTemplate", "OldestInstance"],

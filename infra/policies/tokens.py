@@ -89,3 +89,6 @@ BUCKET_LOGGING: Final = ("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLog
 WEB_ACL: Final = ("aws:wafv2/webAcl:WebAcl",)
 WEB_ACL_LOGGING: Final = ("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",)
 RESPONSE_HEADERS_POLICY: Final = ("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy",)
+SECRET: Final = ("aws:secretsmanager/secret:Secret",)
+SECRET_VERSION: Final = ("aws:secretsmanager/secretVersion:SecretVersion",)
+SECRET_ROTATION: Final = ("aws:secretsmanager/secretRotation:SecretRotation",)

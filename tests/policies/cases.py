@@ -1334,3 +1334,26 @@ COMPLIANT += [
     Case("waf-logging", "logged", lambda s: _web_acl(s, *BASELINE_GROUPS)),
     Case("waf-known-bad-inputs", "managed-groups", lambda s: _web_acl(s, *BASELINE_GROUPS)),
 ]
+
+VIOLATING += [
+    Case("elasticache-auth-token-rotated", "never", lambda s: s.drop("cache-auth-rotation"), "cache"),
+    Case(
+        "elasticache-auth-token-rotated",
+        "literal-token",
+        lambda s: s.depend("cache", "authToken"),
+        "cache",
+    ),
+    Case(
+        "elasticache-auth-token-rotated",
+        "rotation-off",
+        lambda s: s.set("cache-auth-rotation", "rotationEnabled", False),
+        "cache",
+    ),
+]
+COMPLIANT += [
+    Case(
+        "elasticache-auth-token-rotated",
+        "rbac-users",
+        lambda s: s.unset("cache", "authToken").set("cache", "userGroupIds", ["app-users"]),
+    ),
+]

@@ -434,7 +434,23 @@ BASELINE: dict[str, Spec] = {
             "snapshotRetentionLimit": 3.0,
             "securityGroupIds": ["sg-cache"],
         },
-        {"securityGroupIds": ["cache-sg"]},
+        {"securityGroupIds": ["cache-sg"], "authToken": ["cache-token"]},
+    ),
+    "cache-token": Spec("random:index/randomPassword:RandomPassword", {"length": 64.0, "special": False}),
+    "cache-auth": Spec("aws:secretsmanager/secret:Secret", {"kmsKeyId": "arn:key"}, {"kmsKeyId": ["key"]}),
+    "cache-auth-value": Spec(
+        "aws:secretsmanager/secretVersion:SecretVersion",
+        {"secretId": "arn:cache-auth", "secretString": SECRET},
+        {"secretId": ["cache-auth"], "secretString": ["cache-token"]},
+    ),
+    "cache-auth-rotation": Spec(
+        "aws:secretsmanager/secretRotation:SecretRotation",
+        {
+            "secretId": "arn:cache-auth",
+            "rotationLambdaArn": "arn:rotation",
+            "rotationRules": {"automaticallyAfterDays": 30.0},
+        },
+        {"secretId": ["cache-auth"]},
     ),
     "cdn": Spec(
         "aws:cloudfront/distribution:Distribution",

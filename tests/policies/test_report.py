@@ -8,16 +8,19 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pulumi_policy import ResourceValidationArgs
 
 from infra.planned import PlannedResource
 from infra.policies import RULES, UnknownRuleError, evaluate
 from infra.policies.crossguard import describe, pulumi_config, to_policies
-from infra.policies.model import AWS_REQUIRED, Category
+from infra.policies.model import AWS_REQUIRED, STACK_NAMESPACE, Category
 from infra.policies.pack import PackConfigError, select
+from infra.spec import NAMESPACE
 from scripts.exit_codes import ExitCode
 from scripts.policy_cmd import policy
 
 from .fixtures import baseline
+from .helpers import _policy_resources
 
 
 @dataclass(frozen=True)
@@ -214,10 +217,6 @@ def test_crossguard_messages_end_with_the_fix() -> None:
     stack = baseline().set("db", "skipFinalSnapshot", True)
     policy = next(p for p in to_policies("prod") if p.name == "rds-final-snapshot")
     reported: list[str] = []
-    from pulumi_policy import ResourceValidationArgs
-
-    from .helpers import _policy_resources
-
     for r in _policy_resources(stack.planned()):
         if r.name == "db":
             args = ResourceValidationArgs(r.resource_type, r.props, r.urn, r.name, r.opts, None)
@@ -230,7 +229,4 @@ def test_crossguard_messages_end_with_the_fix() -> None:
 
 
 def test_the_stack_namespace_is_the_specs() -> None:
-    from infra.policies.model import STACK_NAMESPACE
-    from infra.spec import NAMESPACE
-
     assert STACK_NAMESPACE == NAMESPACE

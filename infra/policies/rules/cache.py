@@ -35,6 +35,34 @@ def _auth(resource: Resource) -> str | None:
     )
 
 
+def _token_rotated(stack: Stack) -> Iterator[Finding]:
+    """The AUTH token's value is a secret version whose secret Secrets Manager rotates on a schedule."""
+    for group in stack.of_type(*t.CACHE_REPLICATION_GROUP):
+        if not any(is_set(group.get(key)) for key in ("authToken", "authTokenWo")):
+            continue  # RBAC/IAM users, or no auth at all (elasticache-auth)
+        origins = set(group.deps.get("authToken", ())) | set(group.deps.get("authTokenWo", ()))
+        secrets = {
+            urn
+            for version in stack.of_type(*t.SECRET_VERSION)
+            if origins & set(version.deps.get("secretString", ()))
+            for urn in version.deps.get("secretId", ())
+        }
+        rotations = [
+            rotation
+            for rotation in stack.of_type(*t.SECRET_ROTATION)
+            if secrets & set(rotation.deps.get("secretId", ()))
+            and is_set(rotation.get("rotationRules"))
+            and rotation.get("rotationEnabled") is not False
+        ]
+        if not rotations:
+            yield Finding(
+                group,
+                "the cache's AUTH token never changes, so a token that leaks (a log, a core dump, a departed "
+                "engineer) works for as long as the cache exists; keep it in a Secrets Manager secret with a "
+                "SecretRotation schedule whose function rotates the group's token (ROTATE, then SET).",
+            )
+
+
 # Node-based (self-designed) clusters; the provider takes "major.minor" from 6 on ("6.x" = latest 6) and
 # the full version before. Sources: SUPPORTED_VERSIONS and the provider's engineVersion argument
 # (https://www.pulumi.com/registry/packages/aws/api-docs/elasticache/replicationgroup/#engine_version_python).
@@ -143,6 +171,14 @@ RULES: list[Rule] = [
         enforcement=STANDARD,
         types=t.CACHE_REPLICATION_GROUP,
         check=_auth,
+    ),
+    StackRule(
+        id="elasticache-auth-token-rotated",
+        description="A cache's AUTH token is a Secrets Manager secret rotated on a schedule.",
+        severity=Severity.MEDIUM,
+        enforcement=STANDARD,
+        types=t.CACHE_REPLICATION_GROUP + t.SECRET_ROTATION,
+        check=_token_rotated,
     ),
     ResourceRule(
         id="elasticache-automatic-failover",
