@@ -165,6 +165,9 @@ class Cache(pulumi.ComponentResource):
             role=role.arn,
             # Each modification waits for the group to be available: minutes, not seconds.
             timeout=900,
+            # Two rotations at once would interleave their SET and ROTATE calls.
+            reserved_concurrent_executions=1,
+            kms_key_arn=key.arn,
             environment=aws.lambda_.FunctionEnvironmentArgs(
                 variables={"REPLICATION_GROUP_ID": args.replication_group_id}
             ),

@@ -218,6 +218,7 @@ RULES: list[Rule] = [
         enforcement=STANDARD,
         types=t.DISTRIBUTION,
         check=_minimum_tls,
+        fix=stack_key("domain"),
     ),
     ResourceRule(
         id="cloudfront-origin-https",
@@ -226,6 +227,7 @@ RULES: list[Rule] = [
         enforcement=STANDARD,
         types=t.DISTRIBUTION,
         check=_origin_https,
+        fix=stack_key("domain"),
     ),
     StackRule(
         id="cloudfront-logging",

@@ -134,6 +134,7 @@ RULES: list[Rule] = [
         enforcement=STANDARD,
         types=t.LISTENER,
         check=_listener_https,
+        fix=stack_key("domain"),
     ),
     ResourceRule(
         id="alb-listener-tls-policy",
