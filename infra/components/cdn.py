@@ -266,7 +266,8 @@ class Cdn(pulumi.ComponentResource):
     def _waf_logging(self, name: str, args: CdnArgs, acl: aws.wafv2.WebAcl) -> None:
         """Every request the web ACL judges, logged to an encrypted log group beside it in us-east-1.
 
-        WAF requires the group's name to start with `aws-waf-logs-`
+        WAF requires the group's name to start with `aws-waf-logs-` and adds the log group resource policy
+        for its log delivery itself when the deploying principal may call logs:PutResourcePolicy
         (https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html).
         """
         edge = pulumi.ResourceOptions(parent=self, provider=args.edge_provider)
@@ -331,14 +332,14 @@ class Cdn(pulumi.ComponentResource):
         edge = pulumi.ResourceOptions(parent=self, provider=args.edge_provider)
         source = aws.cloudwatch.LogDeliverySource(
             f"{name}-access-logs",
-            name=f"{pulumi.get_stack()}-cdn",
+            name=f"{pulumi.get_project()}-{pulumi.get_stack()}-cdn",
             log_type="ACCESS_LOGS",
             resource_arn=distribution.arn,
             opts=edge,
         )
         destination = aws.cloudwatch.LogDeliveryDestination(
             f"{name}-access-logs-bucket",
-            name=f"{pulumi.get_stack()}-cdn-logs",
+            name=f"{pulumi.get_project()}-{pulumi.get_stack()}-cdn-logs",
             output_format="parquet",
             delivery_destination_configuration=aws.cloudwatch.LogDeliveryDestinationDeliveryDestinationConfigurationArgs(
                 destination_resource_arn=logs.arn
