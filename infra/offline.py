@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -21,6 +22,8 @@ from pulumi.runtime.sync_await import _sync_await
 
 from infra.planned import Plan, PlannedResource
 from infra.spec import StackSpec
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 PROJECT = "scalestack"
 ACCOUNT_ID = "123456789012"
@@ -168,6 +171,22 @@ _COMPUTED: dict[str, Callable[[str, str, Mapping[str, Any]], dict[str, Any]]] = 
 }
 
 
+def _plain_assets(value: Any) -> Any:
+    """Assets and archives (a Lambda's code) as data: the SDK's objects compare and print by identity.
+
+    A file asset is named by its path relative to the project, as the code that deploys it is.
+    """
+    if isinstance(value, pulumi.FileAsset):
+        return {"fileAsset": str(Path(value.path).resolve().relative_to(PROJECT_ROOT))}
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": {name: _plain_assets(member) for name, member in sorted(value.assets.items())}}
+    if isinstance(value, dict):
+        return {key: _plain_assets(member) for key, member in value.items()}
+    if isinstance(value, list):
+        return [_plain_assets(member) for member in value]
+    return value
+
+
 def _is_stack(urn: str) -> bool:
     return "::pulumi:pulumi:Stack::" in urn
 
@@ -209,7 +228,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     name=request.name,
                     urn=urn,
                     parent=None if _is_stack(request.parent) else request.parent,
-                    inputs=inputs,
+                    inputs=_plain_assets(inputs),
                     custom=request.custom or False,
                     property_dependencies={
                         # A set to the engine, in arbitrary order: sorted, so two plans of a stack compare.

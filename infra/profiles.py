@@ -161,7 +161,8 @@ _PROD: Mapping[str, Any] = {
     },
     "cache": {"nodeType": "cache.r7g.large", "replicas": 2, "snapshotRetentionDays": 7},
     "cdn": {"priceClass": "PriceClass_200", "webAcl": True},
-    "monitoring": {"logRetentionDays": 90},
+    # A year of logs: what incident investigations and most audit regimes ask for (logs-retention-prod).
+    "monitoring": {"logRetentionDays": 365},
 }
 
 

@@ -11,7 +11,7 @@ import pulumi_aws as aws
 
 from infra.components.app_group import AppGroup, AppGroupArgs, AppSettingsRef, HttpExposure, ImageRef
 from infra.components.app_settings import AppSettings, AppSettingsArgs
-from infra.components.cache import Cache, CacheArgs
+from infra.components.cache import MAX_INSTANCE_LIFETIME_DAYS, Cache, CacheArgs
 from infra.components.cdn import AppOrigin, Cdn, CdnArgs, CustomDomain
 from infra.components.database import Database, DatabaseArgs
 from infra.components.domain import Domain, DomainArgs
@@ -19,6 +19,7 @@ from infra.components.load_balancer import LoadBalancer, LoadBalancerArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.registry import Registry, RegistryArgs
+from infra.kms import logs_key
 from infra.spec import NAMESPACE, SpecError, StackSpec, WebSpec, WorkerSpec, parse_config
 
 # The pipeline's instance refresh (the stack's `rollout` output) pauses at half the fleet so the rollout
@@ -39,10 +40,16 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
     edge_provider = aws.Provider("aws-us-east-1", region="us-east-1", default_tags=default_tags)
     regional = pulumi.ResourceOptions(providers={"aws": regional_provider})
     prefix, production = spec.name_prefix, spec.environment == "prod"
+    # One customer-managed key encrypts every log group of the stack's region (the edge has its own).
+    logs_key_arn = logs_key("logs-key", None, regional_provider).arn
 
     network = Network(
         "network",
-        NetworkArgs(**spec.network.model_dump(), flow_log_retention_days=spec.monitoring.log_retention_days),
+        NetworkArgs(
+            **spec.network.model_dump(),
+            flow_log_retention_days=spec.monitoring.log_retention_days,
+            logs_key_arn=logs_key_arn,
+        ),
         regional,
     )
     registry = Registry(
@@ -91,6 +98,7 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
             identifier=f"{prefix}-db",
             **spec.database.model_dump(),
             log_retention_days=spec.monitoring.log_retention_days,
+            logs_key_arn=logs_key_arn,
         ),
         regional,
     )
@@ -103,6 +111,7 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
             replication_group_id=f"{prefix}-cache",
             **spec.cache.model_dump(),
             log_retention_days=spec.monitoring.log_retention_days,
+            logs_key_arn=logs_key_arn,
         ),
         regional,
     )
@@ -126,7 +135,7 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
         parameter_path=settings.parameter_path,
         parameter_path_arn=settings.parameter_path_arn,
         secret_arns=settings.secret_arns,
-        kms_key_arns=[database.kms_key_arn, cache.kms_key_arn],
+        kms_key_arns=[database.kms_key_arn, cache.kms_key_arn, settings.kms_key_arn],
         render_script=settings.render_script,
         database_user_arns=settings.database_user_arns,
     )
@@ -134,10 +143,12 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
     rollout_alarms = Monitoring.rollout_alarm_names_for(prefix)
     web = AppGroup(
         "web",
-        _group_args(spec, spec.web, network, image, settings_ref, load_balancer),
+        _group_args(spec, spec.web, network, image, settings_ref, load_balancer, logs_key_arn),
         regional,
     )
-    worker = AppGroup("worker", _group_args(spec, spec.worker, network, image, settings_ref, None), regional)
+    worker = AppGroup(
+        "worker", _group_args(spec, spec.worker, network, image, settings_ref, None, logs_key_arn), regional
+    )
     resolve_web_group_id(web.security_group_id)
     resolve_worker_group_id(worker.security_group_id)
 
@@ -229,6 +240,7 @@ def _group_args(
     image: ImageRef,
     settings: AppSettingsRef,
     load_balancer: LoadBalancer | None,
+    logs_key_arn: pulumi.Input[str],
 ) -> AppGroupArgs:
     """One role's args: the web role takes traffic from the load balancer, the worker runs its command."""
     http = (
@@ -269,6 +281,8 @@ def _group_args(
         warm_pool_size=group.warm_pool_size if isinstance(group, WebSpec) else 0,
         health_check_grace_period_seconds=spec.web.health_check_grace_period_seconds,
         log_retention_days=spec.monitoring.log_retention_days,
+        logs_key_arn=logs_key_arn,
+        max_instance_lifetime_days=MAX_INSTANCE_LIFETIME_DAYS,
         metrics_namespace=f"{NAMESPACE}/{spec.stack}",
     )
 

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from infra.offline import plan_stack
@@ -19,6 +18,7 @@ from scripts.command import (
     stack_file_option,
     stack_option,
 )
+from scripts.console import output_console
 from scripts.errors import CommandError
 from scripts.exit_codes import ExitCode
 
@@ -59,7 +59,7 @@ def render(result: CostEstimate) -> None:
         table.add_row(line.item, line.resource, f"{line.quantity:g} {line.unit}", monthly)
     table.add_section()
     table.add_row("[bold]total[/]", "", "", f"[bold]{result.total:,.2f}[/]")
-    console = Console()
+    console = output_console()
     console.print(table)
     console.print(f"Prices: {PRICES_AS_OF}. Not included: {LEFT_OUT}.")
     if result.unpriced:

@@ -29,6 +29,7 @@ from scripts.command import (
     stack_file_option,
     stack_option,
 )
+from scripts.console import output_console
 from scripts.exit_codes import ExitCode
 
 
@@ -74,7 +75,7 @@ def plan_json(result: Plan, report: PolicyReport, flows: list[Flow]) -> dict[str
 
 
 def render_text(result: Plan, report: PolicyReport, spec: StackSpec, flows: list[Flow]) -> None:
-    console = Console()
+    console = output_console()
     custom = [r for r in result.resources if r.custom]
     title = f"[bold]{result.stack}[/] ({spec.environment}, {spec.region}): {len(custom)} resources"
     console.print(_tree(result, title))
@@ -135,12 +136,13 @@ def _render_policy(console: Console, report: PolicyReport) -> None:
     console.print(f"[bold]{summary}[/]")
     for waived in report.waived:
         console.print(f"  waived {waived.rule}: {waived.reason}")
-    if not report.violations:
-        return
-    table = Table(title_justify="left")
-    for column in ("level", "rule", "resource", "message"):
-        table.add_column(column)
-    for v in report.violations:
-        style = "red" if v.level == "mandatory" else "yellow"
-        table.add_row(f"[{style}]{v.level}[/]", v.rule, v.resource, v.message)
-    console.print(table)
+    if report.violations:
+        table = Table(title_justify="left")
+        for column in ("level", "rule", "resource", "message", "fix"):
+            table.add_column(column)
+        for v in report.violations:
+            style = "red" if v.level == "mandatory" else "yellow"
+            table.add_row(f"[{style}]{v.level}[/]", v.rule, v.resource, v.message, v.fix)
+        console.print(table)
+    # The last line of the output, so a CI log's tail says whether the plan may go ahead and why not.
+    console.print(f"[bold {'red' if report.blocked else 'green'}]{report.verdict()}[/]")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from infra.policies import ENVIRONMENTS, RULES, Rule, check_waivers
@@ -15,6 +13,7 @@ from infra.policies.crossguard import level_for, pulumi_config
 from infra.policies.model import Category
 from infra.spec import StackSpec
 from scripts.command import Command, format_option, load_spec_or_exit, stack_errors, stack_option
+from scripts.console import output_console
 
 
 @click.command(cls=Command)
@@ -94,5 +93,4 @@ def _print_table(rows: list[dict[str, Any]], spec: StackSpec | None) -> None:
             f" [magenta](waived: {row['waiver']})[/]" if row.get("waiver") else ""
         )
         table.add_row(row["id"], row["category"], row["severity"], *cells, description)
-    # Piped output (CI logs) gets a wide console instead of rich's 80 columns, so rows stay one line.
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    output_console().print(table)

@@ -37,7 +37,11 @@ if args[:2] == ["ssm", "get-parameters-by-path"]:
     path = args[args.index("--path") + 1]
     values = {{"DATABASE_HOST": "primary.db", "DATABASE_REPLICA_HOSTS": "r1.db,r2.db", "DATABASE_NAME": "app",
                "REDIS_HOST": "master.cache", "PORT": "8000", "FEATURE_FLAG": "on"}}
-    print(json.dumps({{"Parameters": [{{"Name": f"{{path}}/{{k}}", "Value": v}} for k, v in values.items()]}}))
+    # Every parameter is a SecureString: without --with-decryption SSM returns its ciphertext
+    # (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParametersByPath.html).
+    shown = (lambda v: v) if "--with-decryption" in args else (lambda v: "AQICAHciphertext" + v.encode().hex())
+    print(json.dumps({{"Parameters": [{{"Name": f"{{path}}/{{k}}", "Type": "SecureString", "Value": shown(v)}}
+                                     for k, v in values.items()]}}))
 elif args[:2] == ["secretsmanager", "get-secret-value"]:
     arn = args[args.index("--secret-id") + 1]
     secret = json.dumps({{"username": "app_admin", "password": {PASSWORD!r}}}) if arn == {DB_SECRET!r} else {TOKEN!r}

@@ -200,3 +200,33 @@ def test_plans_of_a_stack_are_the_same() -> None:
     # Unsorted, dependency order varies between runs often enough that four plans rarely all agree.
     plans = [{r.urn: r for r in plan_stack(load_stack_spec("prod")).resources} for _ in range(4)]
     assert all(plan == plans[0] for plan in plans[1:])
+
+
+def _prod_without_on_call(tmp_path: Path) -> Path:
+    path = tmp_path / "Pulumi.prod.yaml"
+    text = Path("stacks/Pulumi.prod.yaml").read_text()
+    assert "alarmEmail: oncall@example.com" in text
+    path.write_text(text.replace("alarmEmail: oncall@example.com", "alarmEmail: null"))
+    return path
+
+
+def test_a_prod_stack_whose_alarms_reach_nobody_is_refused_with_the_key_to_set(tmp_path: Path) -> None:
+    code, out, _ = run("plan", "--stack-file", str(_prod_without_on_call(tmp_path)), "--format", "json")
+    assert code == ExitCode.POLICY_VIOLATION
+    policy = json.loads(out)["policy"]
+    assert {(v["rule"], v["level"]) for v in policy["violations"]} == {
+        ("alarm-topic-subscribed", "mandatory")
+    }
+    assert all(v["fix"].startswith("set scalestack:monitoring.alarmEmail") for v in policy["violations"])
+    assert policy["blocked"] and policy["verdict"].startswith("Plan refused for prod")
+
+
+def test_a_refused_plan_ends_with_one_line_saying_so_uncut_in_a_pipe(tmp_path: Path) -> None:
+    # CliRunner's stdout is not a terminal, like a CI log or a pipe.
+    code, out, _ = run("plan", "--stack-file", str(_prod_without_on_call(tmp_path)))
+    assert code == ExitCode.POLICY_VIOLATION
+    last = out.rstrip("\n").splitlines()[-1]
+    assert last.startswith("Plan refused for prod: ") and last.endswith("or write the waiver it names.")
+    # The fix and the message stay whole on one row instead of wrapping at 80 columns.
+    assert any("set scalestack:monitoring.alarmEmail, or waive it" in line for line in out.splitlines())
+    assert max(len(line) for line in out.splitlines()) > 80

@@ -98,6 +98,10 @@ class AppGroupArgs:
     stop_timeout_seconds: int = 45
     """SIGTERM to SIGKILL: covers the app's drain (5 s) and graceful timeout (30 s)."""
     log_retention_days: int = 30
+    logs_key_arn: pulumi.Input[str] | None = None
+    """The customer-managed key the log groups are encrypted with (infra.kms.logs_key)."""
+    max_instance_lifetime_days: int = 0
+    """Replace instances older than this (0: never); keeps rotated credentials fresh in every container."""
     metrics_namespace: str = "scalestack"
     """The only CloudWatch namespace the instances may publish custom metrics to."""
 
@@ -123,7 +127,11 @@ class AppGroup(pulumi.ComponentResource):
         super().__init__("scalestack:compute:AppGroup", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs", name=args.log_group_name, retention_in_days=args.log_retention_days, opts=child
+            f"{name}-logs",
+            name=args.log_group_name,
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.logs_key_arn,
+            opts=child,
         )
         profile = self._instance_profile(name, args, log_group, child)
         if args.warm_pool_size:
@@ -340,6 +348,8 @@ class AppGroup(pulumi.ComponentResource):
             desired_capacity=args.desired_capacity,
             health_check_type="ELB" if target_group else "EC2",
             health_check_grace_period=args.health_check_grace_period_seconds,
+            # 0 or 86400-31536000 s (https://docs.aws.amazon.com/autoscaling/ec2/userguide/asg-max-instance-lifetime.html).
+            max_instance_lifetime=args.max_instance_lifetime_days * 86400 or None,
             default_instance_warmup=args.health_check_grace_period_seconds,
             target_group_arns=[target_group.arn] if target_group else [],
             termination_policies=["OldestLaunchTemplate", "OldestInstance"],

@@ -1,4 +1,4 @@
-"""The app's settings: plain values in SSM Parameter Store, credentials in Secrets Manager.
+"""The app's settings: SecureString parameters in SSM Parameter Store, credentials in Secrets Manager.
 
 Instances turn them into the container's environment at boot (see `render_script`): the app sees only
 `DATABASE_URL`, `DATABASE_REPLICA_URLS`, `DATABASE_PASSWORD_DIR`, `REDIS_URL` and its own settings, never
@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+
+from infra.kms import encryption_key
 
 # What the kit itself tells the app; a stack's own settings may not reuse these names.
 KIT_SETTINGS = frozenset(
@@ -62,6 +64,8 @@ class AppSettingsArgs:
 class AppSettings(pulumi.ComponentResource):
     parameter_path: str
     parameter_path_arn: pulumi.Output[str]
+    kms_key_arn: pulumi.Output[str]
+    """The key the parameters are encrypted under: readers need kms:Decrypt on it."""
     secret_arns: list[pulumi.Output[str]]
     database_user_arns: list[pulumi.Output[str]]
     render_script: pulumi.Output[str]
@@ -77,11 +81,16 @@ class AppSettings(pulumi.ComponentResource):
             "DATABASE_NAME": args.database_name,
             "REDIS_HOST": args.cache_host,
         }
-        for key, value in values.items():
+        # SecureString under the stack's own key: a host name is no secret, but a setting from the stack
+        # file may be, and one kind for all keeps the reader (`--with-decryption`) simple.
+        key = encryption_key(f"{name}-key", "App settings in Parameter Store", self)
+        self.kms_key_arn = key.arn
+        for setting, value in values.items():
             aws.ssm.Parameter(
-                f"{name}-{key.lower().replace('_', '-')}",
-                name=f"{args.parameter_path}/{key}",
-                type="String",
+                f"{name}-{setting.lower().replace('_', '-')}",
+                name=f"{args.parameter_path}/{setting}",
+                type="SecureString",
+                key_id=key.arn,
                 # An empty list of replicas is still a parameter: SSM refuses empty values.
                 value=pulumi.Output.from_input(value).apply(lambda v: v or "-"),
                 opts=child,
@@ -170,7 +179,8 @@ quote = lambda text: urllib.parse.quote(text, safe="")
 if mode == "tokens":
     sign_tokens(read_env(env_file))
     sys.exit()
-found = aws("ssm", "get-parameters-by-path", "--path", "{parameter_path}", "--recursive")["Parameters"]
+found = aws("ssm", "get-parameters-by-path", "--path", "{parameter_path}", "--recursive",
+            "--with-decryption")["Parameters"]
 env = {{p["Name"].rsplit("/", 1)[1]: p["Value"] for p in found}}
 url = lambda login, host: (
     f"postgresql+asyncpg://{{login}}@{{host}}:5432/{{env['DATABASE_NAME']}}?ssl=require"

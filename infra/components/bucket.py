@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -21,17 +20,27 @@ class SecureBucketArgs:
     """Delete objects (and old versions) after this many days; None keeps them."""
     versioning: bool = True
     """Keep old versions, so an overwrite or delete can be undone."""
-    object_ownership: Literal["BucketOwnerEnforced", "BucketOwnerPreferred"] = "BucketOwnerEnforced"
-    """`BucketOwnerPreferred` only for log writers that still need ACLs (CloudFront standard logs)."""
+    noncurrent_expire_after_days: int | None = None
+    """Delete an overwritten or deleted version this many days later (default: `expire_after_days`)."""
+    kms_key_arn: pulumi.Input[str] | None = None
+    """Encrypt with this customer-managed key (SSE-KMS); None uses SSE-S3, the only encryption ALB access
+    log delivery supports (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html)."""
+    access_log_bucket: pulumi.Input[str] | None = None
+    """Name of the bucket S3 server access logs of this bucket go to (under `s3/<name>/`)."""
     force_destroy: bool = False
     """Let `pulumi destroy` delete a bucket that still has objects (logs in non-production stacks)."""
 
 
-class SecureBucket(pulumi.ComponentResource):
-    """A private bucket: public access blocked, SSE-S3 encryption, TLS-only policy, optional expiry.
+# Parts left behind by an interrupted upload are billed until aborted.
+ABORT_INCOMPLETE_UPLOADS_AFTER_DAYS = 7
 
-    SSE-S3 rather than KMS because the services writing here (ALB access logs, CloudFront logs) and
-    CloudFront's origin access control read and write SSE-S3 objects without key-policy grants.
+
+class SecureBucket(pulumi.ComponentResource):
+    """A private bucket: public access blocked, ACLs disabled, encrypted, TLS-only policy, a lifecycle.
+
+    Object ownership is always BucketOwnerEnforced (ACLs disabled): every writer the kit uses (ALB access
+    logs, S3 server access logs, CloudFront standard logging v2) works without ACLs. Encryption is SSE-KMS
+    when a key is given, else SSE-S3 (log buckets: ALB log delivery supports only SSE-S3).
     """
 
     bucket: aws.s3.Bucket
@@ -61,7 +70,7 @@ class SecureBucket(pulumi.ComponentResource):
         aws.s3.BucketOwnershipControls(
             f"{name}-ownership",
             bucket=self.bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership=args.object_ownership),
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
             opts=child,
         )
         aws.s3.BucketServerSideEncryptionConfiguration(
@@ -70,7 +79,8 @@ class SecureBucket(pulumi.ComponentResource):
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                     apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
+                        sse_algorithm="aws:kms" if args.kms_key_arn is not None else "AES256",
+                        kms_master_key_id=args.kms_key_arn,
                     ),
                     bucket_key_enabled=True,
                 )
@@ -84,26 +94,15 @@ class SecureBucket(pulumi.ComponentResource):
                 versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
                 opts=child,
             )
-        if args.expire_after_days is not None:
-            aws.s3.BucketLifecycleConfiguration(
-                f"{name}-lifecycle",
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle", bucket=self.bucket.id, rules=[_lifecycle_rule(args)], opts=child
+        )
+        if args.access_log_bucket is not None:
+            aws.s3.BucketLogging(
+                f"{name}-access-logging",
                 bucket=self.bucket.id,
-                rules=[
-                    aws.s3.BucketLifecycleConfigurationRuleArgs(
-                        id="expire",
-                        status="Enabled",
-                        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
-                            days=args.expire_after_days
-                        ),
-                        noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                            noncurrent_days=args.expire_after_days
-                        ),
-                        abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                            days_after_initiation=7
-                        ),
-                    )
-                ],
+                target_bucket=args.access_log_bucket,
+                target_prefix=f"s3/{name}/",
                 opts=child,
             )
         extra = policy_statements(self.arn) if policy_statements else []
@@ -118,3 +117,24 @@ class SecureBucket(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[block]),
         )
         self.register_outputs({"arn": self.arn, "name": self.name})
+
+
+def _lifecycle_rule(args: SecureBucketArgs) -> aws.s3.BucketLifecycleConfigurationRuleArgs:
+    """Aborts incomplete multipart uploads always; expires objects and old versions when asked to."""
+    noncurrent_days = args.noncurrent_expire_after_days or args.expire_after_days
+    return aws.s3.BucketLifecycleConfigurationRuleArgs(
+        id="expire",
+        status="Enabled",
+        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.expire_after_days)
+        if args.expire_after_days is not None
+        else None,
+        noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+            noncurrent_days=noncurrent_days
+        )
+        if args.versioning and noncurrent_days is not None
+        else None,
+        abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+            days_after_initiation=ABORT_INCOMPLETE_UPLOADS_AFTER_DAYS
+        ),
+    )

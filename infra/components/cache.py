@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from infra import iam
 from infra.kms import encryption_key
+from infra.rotation import cache_auth_token
 from infra.security_groups import admitting_clients
 
 PORT = 6379
+AUTH_TOKEN_ROTATION_DAYS = 30
+"""Secrets Manager rotates the AUTH token this often; each token works for two periods (rotation/)."""
+MAX_INSTANCE_LIFETIME_DAYS = 14
+"""App instances are replaced before this age, so every container reads a token less than one rotation old
+(the groups' maximum instance lifetime; DESIGN.md, "The cache token rotates")."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,8 @@ class CacheArgs:
     """Replicas of the primary; with at least one, a failed primary fails over automatically (Multi-AZ)."""
     snapshot_retention_days: int = 1
     log_retention_days: int = 30
+    logs_key_arn: pulumi.Input[str] | None = None
+    """The customer-managed key the log groups are encrypted with (infra.kms.logs_key)."""
 
 
 class Cache(pulumi.ComponentResource):
@@ -54,14 +64,22 @@ class Cache(pulumi.ComponentResource):
         secret = aws.secretsmanager.Secret(
             f"{name}-auth", description="Auth token of the cache", kms_key_id=key.arn, opts=child
         )
+        # The rotation function owns the value and its stages after the first version: `pulumi up` must not
+        # put the first token back.
         aws.secretsmanager.SecretVersion(
-            f"{name}-auth-value", secret_id=secret.id, secret_string=token.result, opts=child
+            f"{name}-auth-value",
+            secret_id=secret.id,
+            secret_string=token.result,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secretString", "versionStages"]),
         )
         self.auth_secret_arn = secret.arn
         group = admitting_clients(name, args.vpc_id, "Redis", PORT, args.client_security_group_ids, self)
         subnets = aws.elasticache.SubnetGroup(f"{name}-subnets", subnet_ids=list(args.subnet_ids), opts=child)
         slow_log = aws.cloudwatch.LogGroup(
-            f"{name}-slow-log", retention_in_days=args.log_retention_days, opts=child
+            f"{name}-slow-log",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.logs_key_arn,
+            opts=child,
         )
         failover = args.replicas >= 1
         replication_group = aws.elasticache.ReplicationGroup(
@@ -96,8 +114,10 @@ class Cache(pulumi.ComponentResource):
                     log_type="slow-log",
                 )
             ],
-            opts=child,
+            # After the first rotation the group's tokens are the rotation function's, not this input's.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["authToken"]),
         )
+        self._rotate_auth_token(name, args, secret, key, replication_group)
         self.primary_address = replication_group.primary_endpoint_address
         self.reader_address = replication_group.reader_endpoint_address
         self.replication_group_id = replication_group.replication_group_id
@@ -108,9 +128,94 @@ class Cache(pulumi.ComponentResource):
         ]
         self.register_outputs({"primaryAddress": self.primary_address})
 
+    def _rotate_auth_token(
+        self,
+        name: str,
+        args: CacheArgs,
+        secret: aws.secretsmanager.Secret,
+        key: aws.kms.Key,
+        group: aws.elasticache.ReplicationGroup,
+    ) -> None:
+        """Secrets Manager runs infra/rotation/cache_auth_token.py every AUTH_TOKEN_ROTATION_DAYS."""
+        child = pulumi.ResourceOptions(parent=self)
+        function_name = f"{args.replication_group_id}-auth-rotation"
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-rotation-logs",
+            name=f"/aws/lambda/{function_name}",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.logs_key_arn,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-rotation-role", assume_role_policy=iam.assume_role("lambda.amazonaws.com"), opts=child
+        )
+        statements = pulumi.Output.all(secret.arn, key.arn, group.arn, log_group.arn).apply(
+            lambda v: _rotation_statements(*v)
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-rotation-access", role=role.id, policy=iam.rendered(statements), opts=child
+        )
+        source = Path(cache_auth_token.__file__)
+        function = aws.lambda_.Function(
+            f"{name}-rotation",
+            name=function_name,
+            runtime=aws.lambda_.Runtime.PYTHON3D12,
+            handler=f"{source.stem}.handler",
+            code=pulumi.AssetArchive({source.name: pulumi.FileAsset(str(source))}),
+            role=role.arn,
+            # Each modification waits for the group to be available: minutes, not seconds.
+            timeout=900,
+            # Two rotations at once would interleave their SET and ROTATE calls.
+            reserved_concurrent_executions=1,
+            kms_key_arn=key.arn,
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={"REPLICATION_GROUP_ID": args.replication_group_id}
+            ),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=log_group.name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        permission = aws.lambda_.Permission(
+            f"{name}-rotation-invoke",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="secretsmanager.amazonaws.com",
+            source_arn=secret.arn,
+            opts=child,
+        )
+        aws.secretsmanager.SecretRotation(
+            f"{name}-auth-rotation",
+            secret_id=secret.id,
+            rotation_lambda_arn=function.arn,
+            rotation_rules=aws.secretsmanager.SecretRotationRotationRulesArgs(
+                automatically_after_days=AUTH_TOKEN_ROTATION_DAYS
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission, group]),
+        )
+
 
 def _nth_member(index: int) -> Callable[[Sequence[str]], str]:
     def pick(member_cluster_ids: Sequence[str]) -> str:
         return sorted(member_cluster_ids)[index]
 
     return pick
+
+
+def _rotation_statements(
+    secret_arn: str, key_arn: str, group_arn: str, log_group_arn: str
+) -> list[iam.Statement]:
+    """What the rotation function does, on this secret, key and group only (GetRandomPassword: any)."""
+    secret_actions = [
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:UpdateSecretVersionStage",
+    ]
+    return [
+        iam.allow(secret_actions, [secret_arn]),
+        iam.allow(["secretsmanager:GetRandomPassword"], ["*"]),
+        iam.allow(["kms:Decrypt", "kms:GenerateDataKey"], [key_arn]),
+        iam.allow(
+            ["elasticache:DescribeReplicationGroups", "elasticache:ModifyReplicationGroup"], [group_arn]
+        ),
+        iam.allow(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"]),
+    ]

@@ -9,14 +9,26 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from infra import iam
 from infra.components.bucket import SecureBucket, SecureBucketArgs
+from infra.kms import account_administers, encryption_key, logs_key
 
 # AWS-managed policies (fixed IDs, the same in every account).
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 USE_ORIGIN_CACHE_CONTROL_WITH_QUERY_STRINGS = "4cc15a8a-d715-48a4-82b8-cc0b614638fe"
 ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
-SECURITY_HEADERS = "67f7725c-6f97-4210-82d7-5512b31e9d03"
 MINIMUM_VIEWER_TLS = "TLSv1.2_2021"
+STATIC_OLD_VERSIONS_DAYS = 30
+"""How long an overwritten or deleted asset stays restorable."""
+HSTS_MAX_AGE_SECONDS = 63072000
+"""Two years: browsers keep using HTTPS for the domain and its subdomains that long after a visit."""
+STANDARD_LOGGING_V2 = (
+    "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/standard-logging.html"
+)
+VENDED_LOGS_TO_S3 = (
+    "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/AWS-logs-infrastructure-V2-S3.html"
+)
+OAC_SSE_KMS = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html"
 MANAGED_RULE_GROUPS = (
     "AWSManagedRulesCommonRuleSet",
     "AWSManagedRulesKnownBadInputsRuleSet",
@@ -80,9 +92,24 @@ class Cdn(pulumi.ComponentResource):
         distribution_arn: pulumi.Output[str]
         resolve_distribution_arn: Callable[[pulumi.Output[str]], None]
         distribution_arn, resolve_distribution_arn = pulumi.deferred_output()
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        logs = self._log_bucket(name, args, account) if args.access_logs else None
+        static_key = encryption_key(
+            f"{name}-static-key",
+            "Static assets served through CloudFront",
+            self,
+            policy=pulumi.Output.all(account, distribution_arn).apply(
+                lambda v: iam.document([account_administers(v[0]), _cloudfront_decrypts(v[1])])
+            ),
+        )
         static = SecureBucket(
             f"{name}-static",
-            SecureBucketArgs(force_destroy=args.destroy_buckets_with_stack),
+            SecureBucketArgs(
+                force_destroy=args.destroy_buckets_with_stack,
+                kms_key_arn=static_key.arn,
+                noncurrent_expire_after_days=STATIC_OLD_VERSIONS_DAYS,
+                access_log_bucket=logs.name if logs else None,
+            ),
             policy_statements=lambda bucket_arn: pulumi.Output.all(bucket_arn, distribution_arn).apply(
                 lambda v: [_cloudfront_read(v[0], v[1])]
             ),
@@ -96,21 +123,8 @@ class Cdn(pulumi.ComponentResource):
             signing_protocol="sigv4",
             opts=child,
         )
-        logs = (
-            SecureBucket(
-                f"{name}-logs",
-                SecureBucketArgs(
-                    expire_after_days=args.log_retention_days,
-                    versioning=False,
-                    object_ownership="BucketOwnerPreferred",
-                    force_destroy=args.destroy_buckets_with_stack,
-                ),
-                opts=child,
-            )
-            if args.access_logs
-            else None
-        )
         acl = self._web_acl(name, args) if args.web_acl else None
+        headers = self._security_headers(name)
         distribution = aws.cloudfront.Distribution(
             name,
             enabled=True,
@@ -127,7 +141,7 @@ class Cdn(pulumi.ComponentResource):
                 cached_methods=["GET", "HEAD"],
                 cache_policy_id=USE_ORIGIN_CACHE_CONTROL_WITH_QUERY_STRINGS,
                 origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST_HEADER,
-                response_headers_policy_id=SECURITY_HEADERS,
+                response_headers_policy_id=headers.id,
                 compress=True,
             ),
             ordered_cache_behaviors=[
@@ -138,7 +152,7 @@ class Cdn(pulumi.ComponentResource):
                     allowed_methods=["GET", "HEAD"],
                     cached_methods=["GET", "HEAD"],
                     cache_policy_id=CACHING_OPTIMIZED,
-                    response_headers_policy_id=SECURITY_HEADERS,
+                    response_headers_policy_id=headers.id,
                     compress=True,
                 )
             ],
@@ -148,15 +162,12 @@ class Cdn(pulumi.ComponentResource):
                     restriction_type="none"
                 )
             ),
-            logging_config=aws.cloudfront.DistributionLoggingConfigArgs(
-                bucket=logs.bucket.bucket_domain_name, include_cookies=False, prefix="cloudfront/"
-            )
-            if logs
-            else None,
             web_acl_id=acl.arn if acl else None,
             opts=child,
         )
         resolve_distribution_arn(distribution.arn)
+        if logs:
+            self._standard_logging(name, args, distribution, logs)
         self.distribution_id = distribution.id
         self.domain_name = distribution.domain_name
         self.url = pulumi.Output.concat(
@@ -239,7 +250,7 @@ class Cdn(pulumi.ComponentResource):
             ),
             visibility_config=visibility("rate-limit-per-ip"),
         )
-        return aws.wafv2.WebAcl(
+        acl = aws.wafv2.WebAcl(
             f"{name}-waf",
             scope="CLOUDFRONT",
             default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
@@ -248,6 +259,98 @@ class Cdn(pulumi.ComponentResource):
                 cloudwatch_metrics_enabled=True, metric_name=f"{name}-waf", sampled_requests_enabled=True
             ),
             opts=pulumi.ResourceOptions(parent=self, provider=args.edge_provider),
+        )
+        self._waf_logging(name, args, acl)
+        return acl
+
+    def _waf_logging(self, name: str, args: CdnArgs, acl: aws.wafv2.WebAcl) -> None:
+        """Every request the web ACL judges, logged to an encrypted log group beside it in us-east-1.
+
+        WAF requires the group's name to start with `aws-waf-logs-` and adds the log group resource policy
+        for its log delivery itself when the deploying principal may call logs:PutResourcePolicy
+        (https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html).
+        """
+        edge = pulumi.ResourceOptions(parent=self, provider=args.edge_provider)
+        key = logs_key(f"{name}-edge-logs-key", self, args.edge_provider)
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-waf-logs",
+            name=f"aws-waf-logs-{pulumi.get_project()}-{pulumi.get_stack()}",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=key.arn,
+            opts=edge,
+        )
+        aws.wafv2.WebAclLoggingConfiguration(
+            f"{name}-waf-logging", resource_arn=acl.arn, log_destination_configs=[log_group.arn], opts=edge
+        )
+
+    def _security_headers(self, name: str) -> aws.cloudfront.ResponseHeadersPolicy:
+        """HSTS, nosniff, frame and referrer policy on every response, whatever the origin sends.
+
+        https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/understanding-response-headers-policies.html
+        """
+        security = aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigArgs(
+            strict_transport_security=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurityArgs(
+                access_control_max_age_sec=HSTS_MAX_AGE_SECONDS, include_subdomains=True, override=True
+            ),
+            content_type_options=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigContentTypeOptionsArgs(
+                override=True
+            ),
+            frame_options=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigFrameOptionsArgs(
+                frame_option="DENY", override=True
+            ),
+            referrer_policy=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigReferrerPolicyArgs(
+                referrer_policy="strict-origin-when-cross-origin", override=True
+            ),
+        )
+        return aws.cloudfront.ResponseHeadersPolicy(
+            f"{name}-security-headers",
+            # Names are unique per account, across stacks.
+            name=f"{pulumi.get_project()}-{pulumi.get_stack()}-security-headers",
+            security_headers_config=security,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _log_bucket(self, name: str, args: CdnArgs, account: pulumi.Output[str]) -> SecureBucket:
+        """CloudFront's access logs (standard logging v2) and the static bucket's S3 access logs; no ACLs."""
+        return SecureBucket(
+            f"{name}-logs",
+            SecureBucketArgs(
+                expire_after_days=args.log_retention_days,
+                versioning=False,
+                force_destroy=args.destroy_buckets_with_stack,
+            ),
+            policy_statements=lambda bucket_arn: pulumi.Output.all(bucket_arn, account).apply(
+                lambda v: _log_writers(v[0], v[1])
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _standard_logging(
+        self, name: str, args: CdnArgs, distribution: aws.cloudfront.Distribution, logs: SecureBucket
+    ) -> None:
+        """Access logs by CloudWatch Logs vended delivery to S3, set up in us-east-1 (STANDARD_LOGGING_V2)."""
+        edge = pulumi.ResourceOptions(parent=self, provider=args.edge_provider)
+        source = aws.cloudwatch.LogDeliverySource(
+            f"{name}-access-logs",
+            name=f"{pulumi.get_project()}-{pulumi.get_stack()}-cdn",
+            log_type="ACCESS_LOGS",
+            resource_arn=distribution.arn,
+            opts=edge,
+        )
+        destination = aws.cloudwatch.LogDeliveryDestination(
+            f"{name}-access-logs-bucket",
+            name=f"{pulumi.get_project()}-{pulumi.get_stack()}-cdn-logs",
+            output_format="parquet",
+            delivery_destination_configuration=aws.cloudwatch.LogDeliveryDestinationDeliveryDestinationConfigurationArgs(
+                destination_resource_arn=logs.arn
+            ),
+            opts=edge,
+        )
+        aws.cloudwatch.LogDelivery(
+            f"{name}-access-logs-delivery",
+            delivery_source_name=source.name,
+            delivery_destination_arn=destination.arn,
+            opts=edge,
         )
 
     def _records(
@@ -287,3 +390,48 @@ def _cloudfront_read(bucket_arn: str, distribution_arn: str) -> dict[str, object
         "Resource": f"{bucket_arn}/*",
         "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
     }
+
+
+def _cloudfront_decrypts(distribution_arn: str) -> dict[str, object]:
+    """Only this distribution, reading through OAC, may decrypt the assets (OAC_SSE_KMS, "SSE-KMS")."""
+    return {
+        "Sid": "CloudFrontDecryptsAssets",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+    }
+
+
+def _log_writers(bucket_arn: str, account_id: str) -> list[dict[str, object]]:
+    """The two services writing to the log bucket, each limited to its prefix and this account.
+
+    CloudWatch Logs delivers CloudFront's logs under AWSLogs/<account>/ (VENDED_LOGS_TO_S3); S3 writes
+    server access logs as logging.s3.amazonaws.com
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html).
+    """
+    return [
+        {
+            "Sid": "CloudFrontStandardLogsV2",
+            "Effect": "Allow",
+            "Principal": {"Service": "delivery.logs.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/AWSLogs/{account_id}/*",
+            "Condition": {
+                "StringEquals": {
+                    "s3:x-amz-acl": "bucket-owner-full-control",
+                    "aws:SourceAccount": account_id,
+                },
+                "ArnLike": {"aws:SourceArn": f"arn:aws:logs:us-east-1:{account_id}:delivery-source:*"},
+            },
+        },
+        {
+            "Sid": "S3ServerAccessLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/s3/*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        },
+    ]

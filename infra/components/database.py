@@ -44,6 +44,8 @@ class DatabaseArgs:
     database_name: str = "app"
     master_username: str = "app_admin"
     log_retention_days: int = 30
+    logs_key_arn: pulumi.Input[str] | None = None
+    """The customer-managed key the log groups are encrypted with (infra.kms.logs_key)."""
 
 
 class Database(pulumi.ComponentResource):
@@ -85,6 +87,7 @@ class Database(pulumi.ComponentResource):
                     f"{identifier}-{log}-logs",
                     name=f"/aws/rds/instance/{identifier}/{log}",
                     retention_in_days=args.log_retention_days,
+                    kms_key_id=args.logs_key_arn,
                     opts=child,
                 )
 

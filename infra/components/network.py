@@ -30,6 +30,8 @@ class NetworkArgs:
     """Private endpoints for ECR, SSM, CloudWatch Logs and Secrets Manager."""
     flow_log_retention_days: int = 30
     """Days VPC flow logs (rejected traffic) stay in CloudWatch Logs."""
+    logs_key_arn: pulumi.Input[str] | None = None
+    """The customer-managed key the log groups are encrypted with (infra.kms.logs_key)."""
 
 
 class Network(pulumi.ComponentResource):
@@ -111,7 +113,7 @@ class Network(pulumi.ComponentResource):
         )
         if args.interface_endpoints:
             self._interface_endpoints(name, vpc, child)
-        self._flow_logs(name, vpc, args.flow_log_retention_days, child)
+        self._flow_logs(name, vpc, args.flow_log_retention_days, args.logs_key_arn, child)
 
         self.register_outputs(
             {
@@ -221,9 +223,16 @@ class Network(pulumi.ComponentResource):
             )
 
     def _flow_logs(
-        self, name: str, vpc: aws.ec2.Vpc, retention_days: int, child: pulumi.ResourceOptions
+        self,
+        name: str,
+        vpc: aws.ec2.Vpc,
+        retention_days: int,
+        key_arn: pulumi.Input[str] | None,
+        child: pulumi.ResourceOptions,
     ) -> None:
-        log_group = aws.cloudwatch.LogGroup(f"{name}-flow-logs", retention_in_days=retention_days, opts=child)
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs", retention_in_days=retention_days, kms_key_id=key_arn, opts=child
+        )
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
             assume_role_policy=json.dumps(

@@ -22,7 +22,17 @@ from pulumi_policy import (
 from pulumi_policy.policy import ResourceValidation, StackValidation
 
 from infra.policies.evaluate import check_waivers
-from infra.policies.model import Category, Level, Resource, ResourceRule, Rule, Stack, StackRule
+from infra.policies.model import (
+    Category,
+    Finding,
+    Level,
+    Resource,
+    ResourceRule,
+    Rule,
+    Stack,
+    StackRule,
+    fix_for,
+)
 from infra.policies.rules import RULES
 from infra.policies.values import plain
 
@@ -66,7 +76,7 @@ def _resource_validation(rule: ResourceRule) -> ResourceValidation:
         resource = Resource(type=args.resource_type, name=args.name, urn=args.urn, props=plain(args.props))
         message = rule.check(resource)
         if message is not None:
-            report_violation(message, None)
+            report_violation(_with_fix(rule, Finding(resource, message)), None)
 
     return validate
 
@@ -75,9 +85,15 @@ def _stack_validation(rule: StackRule) -> StackValidation:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         stack = Stack(tuple(_from_policy_resource(r) for r in args.resources))
         for finding in rule.check(stack):
-            report_violation(finding.message, finding.resource.urn)
+            report_violation(_with_fix(rule, finding), finding.resource.urn)
 
     return validate
+
+
+def _with_fix(rule: Rule, finding: Finding) -> str:
+    """The message `pulumi preview` prints, ending with what to change, as `scalestack plan` shows it."""
+    fix = fix_for(rule, finding)
+    return f"{finding.message} Fix: {fix}." if fix else finding.message
 
 
 def _from_policy_resource(resource: PolicyResource) -> Resource:

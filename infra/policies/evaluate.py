@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from infra.planned import PlannedResource
-from infra.policies.model import Category, Finding, Level, Resource, Rule, Stack, StackRule
+from infra.policies.model import Category, Finding, Level, Resource, Rule, Stack, StackRule, fix_for
 from infra.policies.values import plain
 
 
@@ -26,9 +26,17 @@ class Violation:
     message: str
     level: str  # "mandatory" | "advisory"
     urn: str = ""
+    fix: str = ""
+    """The stack-file key to change, or the waiver to write (empty when only the program can change)."""
 
     def to_json(self) -> dict[str, str]:
-        return {"rule": self.rule, "resource": self.resource, "message": self.message, "level": self.level}
+        return {
+            "rule": self.rule,
+            "resource": self.resource,
+            "message": self.message,
+            "level": self.level,
+            "fix": self.fix,
+        }
 
 
 @dataclass(frozen=True)
@@ -53,8 +61,23 @@ class PolicyReport:
         """True when a mandatory rule is violated: the plan must not go ahead."""
         return bool(self.mandatory)
 
+    def verdict(self) -> str:
+        """One line: whether the plan may go ahead, and if not, which rules refused it."""
+        if not self.blocked:
+            return f"Plan accepted for {self.environment}: no mandatory policy violation."
+        rules = sorted({v.rule for v in self.mandatory})
+        return (
+            f"Plan refused for {self.environment}: {len(self.mandatory)} mandatory violation(s) of "
+            f"{', '.join(rules)}; change the stack as each fix says, or write the waiver it names."
+        )
+
     def to_json(self) -> dict[str, Any]:
-        return {"rules": self.rules, "violations": [v.to_json() for v in self.violations]}
+        return {
+            "rules": self.rules,
+            "violations": [v.to_json() for v in self.violations],
+            "blocked": self.blocked,
+            "verdict": self.verdict(),
+        }
 
 
 def to_resource(planned: PlannedResource) -> Resource:
@@ -94,7 +117,12 @@ def evaluate(
     in_force = [r for r in active if r.enforcement.level(environment) is not Level.DISABLED]
     violations = [
         Violation(
-            rule.id, f.resource.name, f.message, rule.enforcement.level(environment).value, f.resource.urn
+            rule.id,
+            f.resource.name,
+            f.message,
+            rule.enforcement.level(environment).value,
+            f.resource.urn,
+            fix_for(rule, f),
         )
         for rule in in_force
         if rule.id not in reasons

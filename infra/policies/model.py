@@ -38,6 +38,18 @@ class Level(StrEnum):
 
 
 ENVIRONMENTS: Final = ("dev", "staging", "prod")
+STACK_NAMESPACE: Final = "scalestack"
+"""The stack file's config namespace (infra.spec.NAMESPACE; a test keeps them equal)."""
+
+
+def stack_key(path: str) -> str:
+    """A stack-file key as a user writes it, e.g. `scalestack:database.deletionProtection`."""
+    return f"{STACK_NAMESPACE}:{path}"
+
+
+def waiver_hint(rule_id: str) -> str:
+    """The waiver a user writes when the kit's choice is deliberate for this stack (SECURITY.md)."""
+    return f"or waive it: {stack_key('policy.waivers')} [{{rule: {rule_id}, reason: ...}}]"
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,8 @@ class Stack:
 class Finding:
     resource: Resource
     message: str
+    fix: str = ""
+    """What to change, when this finding needs a different fix than its rule's `fix`."""
 
 
 ResourceCheck = Callable[[Resource], "str | None"]
@@ -131,6 +145,8 @@ class ResourceRule:
     category: Category = Category.SECURITY
     source: str = ""
     """For AWS constraints: the AWS documentation page or provider source that states the constraint."""
+    fix: str = ""
+    """The stack-file key that fixes a violation (`stack_key(...)`), when one does; shown with it."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +163,19 @@ class StackRule:
     """For AWS constraints: the AWS documentation page or provider source that states the constraint."""
     types: tuple[str, ...] = ()
     """The resource types it reports on, for the docs; its check sees the whole stack regardless."""
+    fix: str = ""
+    """The stack-file key that fixes a violation (`stack_key(...)`), when one does; shown with it."""
 
 
 Rule = ResourceRule | StackRule
+
+
+def fix_for(rule: Rule, finding: Finding) -> str:
+    """What a user changes: the stack key that fixes it, and for guardrails the waiver that accepts it.
+
+    AWS constraints can't be waived; without a key, a program change (the message says which) is the fix.
+    """
+    key = finding.fix or rule.fix
+    if rule.category is Category.AWS:
+        return f"set {key}" if key else ""
+    return f"set {key}, {waiver_hint(rule.id)}" if key else waiver_hint(rule.id).removeprefix("or ")

@@ -38,6 +38,8 @@ from scripts.deploy.ports import (
 _SSM_RUNNING = frozenset({"Pending", "InProgress", "Delayed", "Cancelling"})
 # Static assets have content-hashed names (app_template/app/static.py), so a name never changes content.
 STATIC_CACHE_CONTROL = "public, max-age=31536000, immutable"
+CONTENT_DIGEST_KEY = "sha256"
+"""User metadata (x-amz-meta-sha256) holding an uploaded asset's content digest."""
 # Parameter Store's standard tier holds 4 KB; the newest entries are the ones rollback needs.
 _HISTORY_MAX_BYTES = 4096
 
@@ -255,10 +257,13 @@ class S3CloudFrontCdn:
         sync = StaticSync(uploaded=[], overwritten=[])
         for key, path in sorted(assets.items()):
             body = path.read_bytes()
-            # A single-part upload's ETag is the MD5 of the body: same digest, same content.
-            digest = hashlib.md5(body, usedforsecurity=False).hexdigest()
+            # The content's digest travels as object metadata: the bucket is SSE-KMS encrypted, and such an
+            # object's ETag is not the MD5 of its data
+            # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html, "ETag").
+            digest = hashlib.sha256(body).hexdigest()
             try:
-                existing = self._s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+                head = self._s3.head_object(Bucket=bucket, Key=key)
+                existing: str | None = head.get("Metadata", {}).get(CONTENT_DIGEST_KEY, "")
             except ClientError as err:
                 if error_code(err) not in {"404", "NoSuchKey", "NotFound"}:
                     raise
@@ -267,7 +272,12 @@ class S3CloudFrontCdn:
                 continue
             content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
             self._s3.put_object(
-                Bucket=bucket, Key=key, Body=body, ContentType=content_type, CacheControl=STATIC_CACHE_CONTROL
+                Bucket=bucket,
+                Key=key,
+                Body=body,
+                ContentType=content_type,
+                CacheControl=STATIC_CACHE_CONTROL,
+                Metadata={CONTENT_DIGEST_KEY: digest},
             )
             sync.uploaded.append(key)
             if existing is not None:

@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from infra.aws_facts import DOCKER_PLATFORMS
 from infra.spec import StackSpec
 from scripts.command import Command, load_spec_or_exit, stack_option
+from scripts.console import output_console
 from scripts.deploy.aws import (
     AutoScalingRefreshes,
     Aws,
@@ -229,7 +229,7 @@ def images(stack: str, as_json: bool) -> None:
 
 
 def _render_status(doc: dict[str, Any]) -> None:
-    console = Console()
+    console = output_console()
     console.print(f"[bold]{doc['url']}[/bold]  image tag in config: [bold]{doc['imageTag']}[/bold]")
     for role, group in doc["groups"].items():
         refresh = group["refresh"]
@@ -264,4 +264,4 @@ def _render_images(rows: list[dict[str, Any]]) -> None:
             f"{row['sizeBytes'] / 1e6:.0f} MB",
             "yes" if row["live"] else "",
         )
-    Console().print(table)
+    output_console().print(table)

@@ -451,7 +451,13 @@ VIOLATING: list[Case] = [
         "static",
     ),
     Case("s3-block-public-access", "missing", lambda s: s.drop("logs-public-access-block"), "logs"),
-    Case("s3-encryption", "missing", lambda s: s.drop("static-encryption"), "static"),
+    Case(
+        "s3-encryption",
+        "missing",
+        lambda s: s.drop("static-encryption"),
+        "static",
+        also=frozenset({"s3-kms-encryption"}),
+    ),
     Case(
         "s3-tls-only",
         "no-deny",
@@ -619,7 +625,13 @@ VIOLATING: list[Case] = [
         "app-repo",
     ),
     Case("ecr-lifecycle-policy", "none", lambda s: s.drop("app-repo-lifecycle"), "app-repo"),
-    Case("logs-retention-set", "forever", lambda s: s.unset("app-logs", "retentionInDays"), "app-logs"),
+    Case(
+        "logs-retention-set",
+        "forever",
+        lambda s: s.unset("app-logs", "retentionInDays"),
+        "app-logs",
+        also=frozenset({"logs-retention-prod"}),
+    ),
     Case("cloudwatch-alarm-actions", "none", lambda s: s.set("cpu-high", "alarmActions", []), "cpu-high"),
     Case(
         "cloudwatch-alarm-actions",
@@ -1019,6 +1031,7 @@ def _host_to_origin(stack: FixtureStack, *alternative_names: str) -> FixtureStac
         "targetOriginId": "alb",
         "viewerProtocolPolicy": "redirect-to-https",
         "cachePolicyId": "4cc15a8a-d715-48a4-82b8-cc0b614638fe",
+        "responseHeadersPolicyId": "rhp-1",
     }
     stack.set("cdn", "aliases", ["app.example.com"]).set("cdn", "defaultCacheBehavior", behavior)
     stack.depend("cdn", "origins", "static", "alb").depend("https", "certificateArn", "origin-cert")
@@ -1049,6 +1062,7 @@ COMPLIANT += [
                 "viewerProtocolPolicy": "redirect-to-https",
                 "cachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
                 "originRequestPolicyId": "b689b0a8-53d0-40ab-baf2-68738e2966ac",
+                "responseHeadersPolicyId": "rhp-1",
             },
         ),
     ),
@@ -1082,4 +1096,264 @@ COMPLIANT += [
         lambda s: s.set("web-asg", "launchTemplate.version", UNKNOWN_STRING),
     ),
     Case("asg-no-provider-instance-refresh", "no-block", lambda s: s.unset("web-asg", "instanceRefresh")),
+]
+
+
+# Issue 11: the gaps a checkov-class scanner found on the prod plan.
+def _key_policy(*statements: dict[str, object]) -> Callable[[FixtureStack], object]:
+    return lambda s: s.set("key", "policy", _doc(*statements))
+
+
+def _parameter(stack: FixtureStack, **inputs: object) -> FixtureStack:
+    return stack.add(
+        "setting",
+        "aws:ssm/parameter:Parameter",
+        {"name": "/scalestack/prod/app/PORT", "value": "8000", **inputs},
+    )
+
+
+def _web_acl(stack: FixtureStack, *groups: str, logged: bool = True) -> FixtureStack:
+    rules = [
+        {
+            "name": group,
+            "priority": float(i),
+            "overrideAction": {"none": {}},
+            "statement": {"managedRuleGroupStatement": {"vendorName": "AWS", "name": group}},
+        }
+        for i, group in enumerate(groups)
+    ]
+    stack.add("acl", "aws:wafv2/webAcl:WebAcl", {"scope": "CLOUDFRONT", "rules": rules})
+    if logged:
+        stack.add("waf-logs", "aws:cloudwatch/logGroup:LogGroup", FIXTURE_LOG_GROUP, kmsKeyId=["key"])
+        stack.add(
+            "acl-logging",
+            "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",
+            {"resourceArn": "arn:acl", "logDestinationConfigs": ["arn:waf-logs"]},
+            resourceArn=["acl"],
+            logDestinationConfigs=["waf-logs"],
+        )
+    return stack
+
+
+FIXTURE_LOG_GROUP = {"name": "aws-waf-logs-app", "retentionInDays": 365.0, "kmsKeyId": "arn:key"}
+BASELINE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet")
+
+
+def _logging_v2(stack: FixtureStack, *, delivered: bool = True) -> FixtureStack:
+    """CloudFront standard logging v2: delivery source on the distribution, destination the log bucket."""
+    stack.unset("cdn", "loggingConfig").depend("cdn", "loggingConfig")
+    stack.add(
+        "cdn-log-source",
+        "aws:cloudwatch/logDeliverySource:LogDeliverySource",
+        {"name": "cdn", "logType": "ACCESS_LOGS", "resourceArn": "arn:cdn"},
+        resourceArn=["cdn"],
+    )
+    stack.add(
+        "cdn-log-destination",
+        "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination",
+        {"name": "cdn-logs", "deliveryDestinationConfiguration": {"destinationResourceArn": "arn:logs"}},
+        deliveryDestinationConfiguration=["logs"],
+    )
+    if delivered:
+        stack.add(
+            "cdn-log-delivery",
+            "aws:cloudwatch/logDelivery:LogDelivery",
+            {"deliverySourceName": "cdn", "deliveryDestinationArn": "arn:cdn-logs"},
+            deliverySourceName=["cdn-log-source"],
+            deliveryDestinationArn=["cdn-log-destination"],
+        )
+    return stack
+
+
+def _lifecycle(bucket: str, **rule: object) -> Callable[[FixtureStack], object]:
+    base: dict[str, object] = {"id": "expire", "status": "Enabled", "filter": {"prefix": ""}}
+    return lambda s: s.set(f"{bucket}-lifecycle", "rules", [{**base, **rule}])
+
+
+ROOT = {
+    "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+    "Action": "kms:*",
+    "Resource": "*",
+}
+LOGS_UNCONDITIONED = {
+    "Effect": "Allow",
+    "Principal": {"Service": "logs.us-east-1.amazonaws.com"},
+    "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:GenerateDataKey*"],
+    "Resource": "*",
+}
+HEADERS_WITHOUT_SUBDOMAINS = {
+    "strictTransportSecurity": {"accessControlMaxAgeSec": 63072000.0, "override": True},
+    "contentTypeOptions": {"override": True},
+    "frameOptions": {"frameOption": "DENY", "override": True},
+    "referrerPolicy": {"referrerPolicy": "same-origin", "override": True},
+}
+
+VIOLATING += [
+    Case("logs-encrypted", "cloudwatch-key", lambda s: s.unset("app-logs", "kmsKeyId"), "app-logs"),
+    Case(
+        "logs-retention-prod", "ninety-days", lambda s: s.set("app-logs", "retentionInDays", 90.0), "app-logs"
+    ),
+    Case("kms-key-policy", "default", lambda s: s.unset("key", "policy"), "key"),
+    Case("kms-key-policy", "no-root", _key_policy(LOGS_UNCONDITIONED | {"Condition": {}}), "key"),
+    Case("kms-key-policy", "logs-without-context", _key_policy(ROOT, LOGS_UNCONDITIONED), "key"),
+    Case(
+        "kms-key-policy",
+        "service-gets-everything",
+        _key_policy(
+            ROOT, {**LOGS_UNCONDITIONED, "Principal": {"Service": "sns.amazonaws.com"}, "Action": "kms:*"}
+        ),
+        "key",
+    ),
+    Case("ssm-parameter-secure", "plain-string", lambda s: _parameter(s, type="String"), "setting"),
+    Case("ssm-parameter-secure", "aws-managed-key", lambda s: _parameter(s, type="SecureString"), "setting"),
+    Case("alarm-topic-subscribed", "nobody", lambda s: s.drop("alerts-oncall"), "alerts"),
+    Case("s3-lifecycle-abort-multipart", "no-lifecycle", lambda s: s.drop("logs-lifecycle"), "logs"),
+    Case(
+        "s3-lifecycle-abort-multipart",
+        "expiry-only",
+        _lifecycle("logs", expiration={"days": 90.0}),
+        "logs",
+    ),
+    Case(
+        "s3-noncurrent-version-expiry",
+        "versions-kept",
+        _lifecycle("static", abortIncompleteMultipartUpload={"daysAfterInitiation": 7.0}),
+        "static",
+    ),
+    Case(
+        "s3-acls-disabled",
+        "owner-preferred",
+        lambda s: s.set("logs-ownership", "rule.objectOwnership", "BucketOwnerPreferred"),
+        "logs",
+    ),
+    Case("s3-acls-disabled", "no-ownership-controls", lambda s: s.drop("static-ownership"), "static"),
+    Case("s3-access-logging", "unlogged", lambda s: s.drop("static-access-logging"), "static"),
+    Case(
+        "s3-kms-encryption",
+        "sse-s3",
+        lambda s: s.set(
+            "static-encryption", "rules", [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
+        ),
+        "static",
+    ),
+    Case(
+        "cloudfront-security-headers",
+        "default-behavior-without-policy",
+        lambda s: s.unset("cdn", "defaultCacheBehavior.responseHeadersPolicyId"),
+        "cdn",
+    ),
+    Case(
+        "cloudfront-security-headers",
+        "hsts-without-subdomains",
+        lambda s: s.set("headers", "securityHeadersConfig", HEADERS_WITHOUT_SUBDOMAINS),
+        "cdn",
+    ),
+    Case(
+        "cloudfront-security-headers",
+        "short-hsts",
+        lambda s: s.set(
+            "headers", "securityHeadersConfig.strictTransportSecurity.accessControlMaxAgeSec", 86400.0
+        ),
+        "cdn",
+    ),
+    Case(
+        "cloudfront-security-headers",
+        "policy-outside-the-plan",
+        lambda s: s.depend("cdn", "defaultCacheBehavior").depend("cdn", "orderedCacheBehaviors"),
+        "cdn",
+    ),
+    Case("cloudfront-logging", "v2-source-never-delivered", lambda s: _logging_v2(s, delivered=False), "cdn"),
+    Case("waf-logging", "unlogged", lambda s: _web_acl(s, *BASELINE_GROUPS, logged=False), "acl"),
+    Case("waf-known-bad-inputs", "common-only", lambda s: _web_acl(s, "AWSManagedRulesCommonRuleSet"), "acl"),
+]
+COMPLIANT += [
+    Case("logs-encrypted", "key-unknown", lambda s: s.set("app-logs", "kmsKeyId", UNKNOWN_STRING)),
+    Case("logs-retention-prod", "unknown", lambda s: s.set("app-logs", "retentionInDays", UNKNOWN_NUMBER)),
+    Case("logs-retention-prod", "ten-years", lambda s: s.set("app-logs", "retentionInDays", 3653.0)),
+    Case("kms-key-policy", "unknown", lambda s: s.set("key", "policy", UNKNOWN_STRING)),
+    Case(
+        "ssm-parameter-secure", "customer-key", lambda s: _parameter(s, type="SecureString", keyId="arn:key")
+    ),
+    Case(
+        "alarm-topic-subscribed",
+        "topic-no-alarm-uses",
+        lambda s: (
+            s.drop("alerts-oncall")
+            .set("cpu-high", "alarmActions", ["arn:asg-policy"])
+            .depend("cpu-high", "alarmActions")
+        ),
+    ),
+    Case(
+        "s3-noncurrent-version-expiry",
+        "unversioned",
+        lambda s: s.drop("logs-lifecycle").add(
+            "logs-lifecycle",
+            "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+            {
+                "bucket": "logs",
+                "rules": [
+                    {
+                        "id": "abort",
+                        "status": "Enabled",
+                        "abortIncompleteMultipartUpload": {"daysAfterInitiation": 1.0},
+                    }
+                ],
+            },
+            bucket=["logs"],
+        ),
+    ),
+    Case(
+        "s3-lifecycle-abort-multipart",
+        "rules-unknown",
+        lambda s: s.set("logs-lifecycle", "rules", UNKNOWN_ARRAY),
+    ),
+    Case(
+        "s3-acls-disabled",
+        "unknown",
+        lambda s: s.set("logs-ownership", "rule.objectOwnership", UNKNOWN_STRING),
+    ),
+    Case(
+        "s3-kms-encryption",
+        "log-bucket-sse-s3",
+        lambda s: s.set(
+            "logs-encryption", "rules", [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
+        ),
+    ),
+    Case(
+        "cloudfront-security-headers",
+        "policy-id-unknown",
+        lambda s: (
+            s.set("cdn", "defaultCacheBehavior.responseHeadersPolicyId", UNKNOWN_STRING)
+            .depend("cdn", "defaultCacheBehavior")
+            .depend("cdn", "orderedCacheBehaviors")
+            .set("cdn", "orderedCacheBehaviors", [])
+        ),
+    ),
+    Case("cloudfront-logging", "standard-logging-v2", _logging_v2),
+    Case("waf-logging", "logged", lambda s: _web_acl(s, *BASELINE_GROUPS)),
+    Case("waf-known-bad-inputs", "managed-groups", lambda s: _web_acl(s, *BASELINE_GROUPS)),
+]
+
+VIOLATING += [
+    Case("elasticache-auth-token-rotated", "never", lambda s: s.drop("cache-auth-rotation"), "cache"),
+    Case(
+        "elasticache-auth-token-rotated",
+        "literal-token",
+        lambda s: s.depend("cache", "authToken"),
+        "cache",
+    ),
+    Case(
+        "elasticache-auth-token-rotated",
+        "rotation-off",
+        lambda s: s.set("cache-auth-rotation", "rotationEnabled", False),
+        "cache",
+    ),
+]
+COMPLIANT += [
+    Case(
+        "elasticache-auth-token-rotated",
+        "rbac-users",
+        lambda s: s.unset("cache", "authToken").set("cache", "userGroupIds", ["app-users"]),
+    ),
 ]

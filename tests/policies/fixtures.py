@@ -161,8 +161,25 @@ def _bucket_companions(
             "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
             {
                 "bucket": bucket,
-                "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}],
+                "rules": [
+                    {
+                        "applyServerSideEncryptionByDefault": {
+                            "sseAlgorithm": "aws:kms",
+                            "kmsMasterKeyId": "arn:key",
+                        }
+                    }
+                ],
             },
+            dict(ref),
+        ),
+        f"{bucket}-ownership": Spec(
+            "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+            {"bucket": bucket, "rule": {"objectOwnership": "BucketOwnerEnforced"}},
+            dict(ref),
+        ),
+        f"{bucket}-lifecycle": Spec(
+            "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+            {"bucket": bucket, "rules": [_lifecycle_rule(versioned)]},
             dict(ref),
         ),
         f"{bucket}-policy": Spec(
@@ -180,6 +197,44 @@ def _bucket_companions(
     return specs
 
 
+def _lifecycle_rule(versioned: bool) -> dict[str, Any]:
+    rule: dict[str, Any] = {
+        "id": "expire",
+        "status": "Enabled",
+        "filter": {"prefix": ""},
+        "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7.0},
+    }
+    if versioned:
+        rule["noncurrentVersionExpiration"] = {"noncurrentDays": 30.0}
+    return rule
+
+
+ROOT_ADMINISTERS = {
+    "Sid": "AccountAdministers",
+    "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+    "Action": "kms:*",
+    "Resource": "*",
+}
+LOGS_MAY_ENCRYPT = {
+    "Effect": "Allow",
+    "Principal": {"Service": "logs.us-east-1.amazonaws.com"},
+    "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+    "Resource": "*",
+    "Condition": {
+        "ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:us-east-1:123456789012:log-group:*"}
+    },
+}
+SECURITY_HEADERS = {
+    "strictTransportSecurity": {
+        "accessControlMaxAgeSec": 63072000.0,
+        "includeSubdomains": True,
+        "override": True,
+    },
+    "contentTypeOptions": {"override": True},
+    "frameOptions": {"frameOption": "DENY", "override": True},
+    "referrerPolicy": {"referrerPolicy": "strict-origin-when-cross-origin", "override": True},
+}
 CLOUDFRONT_READ = {
     "Effect": "Allow",
     "Principal": {"Service": "cloudfront.amazonaws.com"},
@@ -239,6 +294,11 @@ BASELINE: dict[str, Spec] = {
     **_bucket_companions("logs", versioned=False),
     "static": Spec("aws:s3/bucket:Bucket", {}),
     **_bucket_companions("static", versioned=True, extra_statements=(CLOUDFRONT_READ,)),
+    "static-access-logging": Spec(
+        "aws:s3/bucketLogging:BucketLogging",
+        {"bucket": "static", "targetBucket": "logs", "targetPrefix": "s3/static/"},
+        {"bucket": ["static"], "targetBucket": ["logs"]},
+    ),
     "alb": Spec(
         "aws:lb/loadBalancer:LoadBalancer",
         {
@@ -374,15 +434,40 @@ BASELINE: dict[str, Spec] = {
             "snapshotRetentionLimit": 3.0,
             "securityGroupIds": ["sg-cache"],
         },
-        {"securityGroupIds": ["cache-sg"]},
+        {"securityGroupIds": ["cache-sg"], "authToken": ["cache-token"]},
+    ),
+    "cache-token": Spec("random:index/randomPassword:RandomPassword", {"length": 64.0, "special": False}),
+    "cache-auth": Spec("aws:secretsmanager/secret:Secret", {"kmsKeyId": "arn:key"}, {"kmsKeyId": ["key"]}),
+    "cache-auth-value": Spec(
+        "aws:secretsmanager/secretVersion:SecretVersion",
+        {"secretId": "arn:cache-auth", "secretString": SECRET},
+        {"secretId": ["cache-auth"], "secretString": ["cache-token"]},
+    ),
+    "cache-auth-rotation": Spec(
+        "aws:secretsmanager/secretRotation:SecretRotation",
+        {
+            "secretId": "arn:cache-auth",
+            "rotationLambdaArn": "arn:rotation",
+            "rotationRules": {"automaticallyAfterDays": 30.0},
+        },
+        {"secretId": ["cache-auth"]},
     ),
     "cdn": Spec(
         "aws:cloudfront/distribution:Distribution",
         {
             "enabled": True,
-            "defaultCacheBehavior": {"targetOriginId": "alb", "viewerProtocolPolicy": "redirect-to-https"},
+            "defaultCacheBehavior": {
+                "targetOriginId": "alb",
+                "viewerProtocolPolicy": "redirect-to-https",
+                "responseHeadersPolicyId": "rhp-1",
+            },
             "orderedCacheBehaviors": [
-                {"pathPattern": "/static/*", "targetOriginId": "static", "viewerProtocolPolicy": "https-only"}
+                {
+                    "pathPattern": "/static/*",
+                    "targetOriginId": "static",
+                    "viewerProtocolPolicy": "https-only",
+                    "responseHeadersPolicyId": "rhp-1",
+                }
             ],
             "origins": [
                 {
@@ -410,7 +495,16 @@ BASELINE: dict[str, Spec] = {
             "webAclId": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/scalestack/1",
             "restrictions": {"geoRestriction": {"restrictionType": "none"}},
         },
-        {"loggingConfig": ["logs"], "origins": ["static"]},
+        {
+            "loggingConfig": ["logs"],
+            "origins": ["static"],
+            "defaultCacheBehavior": ["headers"],
+            "orderedCacheBehaviors": ["headers"],
+        },
+    ),
+    "headers": Spec(
+        "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy",
+        {"name": "security-headers", "securityHeadersConfig": SECURITY_HEADERS},
     ),
     "instance-role": Spec("aws:iam/role:Role", {"assumeRolePolicy": EC2_TRUST}),
     "instance-ssm": Spec(
@@ -424,7 +518,14 @@ BASELINE: dict[str, Spec] = {
         {"role": "instance-role", "policyArn": "arn:aws:iam::123456789012:policy/app"},
         {"role": ["instance-role"], "policyArn": ["app-policy"]},
     ),
-    "key": Spec("aws:kms/key:Key", {"enableKeyRotation": True, "deletionWindowInDays": 30.0}),
+    "key": Spec(
+        "aws:kms/key:Key",
+        {
+            "enableKeyRotation": True,
+            "deletionWindowInDays": 30.0,
+            "policy": _doc(ROOT_ADMINISTERS, LOGS_MAY_ENCRYPT),
+        },
+    ),
     "app-repo": Spec(
         "aws:ecr/repository:Repository",
         {"imageTagMutability": "IMMUTABLE", "imageScanningConfiguration": {"scanOnPush": True}},
@@ -434,8 +535,21 @@ BASELINE: dict[str, Spec] = {
         {"repository": "app-repo", "policy": "{}"},
         {"repository": ["app-repo"]},
     ),
-    "app-logs": Spec("aws:cloudwatch/logGroup:LogGroup", {"retentionInDays": 30.0}),
+    "app-logs": Spec(
+        "aws:cloudwatch/logGroup:LogGroup",
+        {"retentionInDays": 365.0, "kmsKeyId": "arn:key"},
+        {"kmsKeyId": ["key"]},
+    ),
     "alerts": Spec("aws:sns/topic:Topic", {"kmsMasterKeyId": "arn:key"}, {"kmsMasterKeyId": ["key"]}),
+    "alerts-oncall": Spec(
+        "aws:sns/topicSubscription:TopicSubscription",
+        {
+            "topic": "arn:aws:sns:us-east-1:123456789012:alerts",
+            "protocol": "email",
+            "endpoint": "oncall@example.com",
+        },
+        {"topic": ["alerts"]},
+    ),
     "cpu-high": Spec(
         "aws:cloudwatch/metricAlarm:MetricAlarm",
         {

@@ -8,16 +8,19 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pulumi_policy import ResourceValidationArgs
 
 from infra.planned import PlannedResource
 from infra.policies import RULES, UnknownRuleError, evaluate
 from infra.policies.crossguard import describe, pulumi_config, to_policies
-from infra.policies.model import AWS_REQUIRED, Category
+from infra.policies.model import AWS_REQUIRED, STACK_NAMESPACE, Category
 from infra.policies.pack import PackConfigError, select
+from infra.spec import NAMESPACE
 from scripts.exit_codes import ExitCode
 from scripts.policy_cmd import policy
 
 from .fixtures import baseline
+from .helpers import _policy_resources
 
 
 @dataclass(frozen=True)
@@ -51,9 +54,9 @@ def test_levels_follow_the_environment() -> None:
 def test_report_json_has_exactly_the_contract_keys() -> None:
     report = evaluate(_public_db_and_no_final_snapshot(), "prod")
     document = report.to_json()
-    assert set(document) == {"rules", "violations"}
+    assert set(document) == {"rules", "violations", "blocked", "verdict"}
     assert document["rules"] == len(RULES)
-    assert all(set(v) == {"rule", "resource", "message", "level"} for v in document["violations"])
+    assert all(set(v) == {"rule", "resource", "message", "level", "fix"} for v in document["violations"])
     assert {v["resource"] for v in document["violations"]} == {"db", "alb"}
     json.dumps(document)
     assert report.blocked
@@ -181,3 +184,49 @@ def test_security_md_names_every_rule() -> None:
     text = (Path(__file__).resolve().parents[2] / "SECURITY.md").read_text()
     guardrails = [r for r in RULES if r.category is Category.SECURITY]
     assert [r.id for r in guardrails if f"`{r.id}`" not in text] == []
+
+
+def test_a_violation_names_the_stack_key_that_fixes_it_or_the_waiver() -> None:
+    fixes = {v.rule: v.fix for v in evaluate(_public_db_and_no_final_snapshot(), "prod").violations}
+    # The stack file has no skipFinalSnapshot: deletionProtection is the key that brings the snapshot back.
+    assert fixes["rds-final-snapshot"].startswith("set scalestack:database.deletionProtection,")
+    assert "skipFinalSnapshot" not in fixes["rds-final-snapshot"]
+    # No stack key turns the ALB's header dropping off: the waiver is what a user can write.
+    assert fixes["alb-drop-invalid-headers"] == (
+        "waive it: scalestack:policy.waivers [{rule: alb-drop-invalid-headers, reason: ...}]"
+    )
+
+
+def test_an_aws_constraint_offers_no_waiver() -> None:
+    stack = baseline().set("web-tg", "loadBalancingAlgorithmType", "least_outstanding_requests")
+    stack.set("web-tg", "slowStart", 30.0)
+    [violation] = evaluate(stack.planned(), "prod").violations
+    assert violation.rule == "alb-slow-start-round-robin-only" and "waive" not in violation.fix
+
+
+def test_the_verdict_says_refused_and_which_rules() -> None:
+    report = evaluate(_public_db_and_no_final_snapshot(), "prod")
+    assert report.verdict() == (
+        "Plan refused for prod: 3 mandatory violation(s) of alb-drop-invalid-headers, rds-final-snapshot, "
+        "rds-no-public-access; change the stack as each fix says, or write the waiver it names."
+    )
+    assert evaluate(baseline().planned(), "prod").verdict().startswith("Plan accepted for prod")
+
+
+def test_crossguard_messages_end_with_the_fix() -> None:
+    stack = baseline().set("db", "skipFinalSnapshot", True)
+    policy = next(p for p in to_policies("prod") if p.name == "rds-final-snapshot")
+    reported: list[str] = []
+    for r in _policy_resources(stack.planned()):
+        if r.name == "db":
+            args = ResourceValidationArgs(r.resource_type, r.props, r.urn, r.name, r.opts, None)
+            policy.validate(args, lambda message, urn: reported.append(message))  # type: ignore[union-attr]
+    assert len(reported) == 1 and reported[0].endswith(
+        "Fix: set scalestack:database.deletionProtection, "
+        "or waive it: scalestack:policy.waivers "
+        "[{rule: rds-final-snapshot, reason: ...}]."
+    )
+
+
+def test_the_stack_namespace_is_the_specs() -> None:
+    assert STACK_NAMESPACE == NAMESPACE

@@ -20,6 +20,7 @@ from infra.policies.model import (
     Severity,
     Stack,
     StackRule,
+    stack_key,
 )
 from infra.policies.rules._checks import at_least, first, flag_is, one_of
 from infra.policies.values import is_set, is_unknown
@@ -32,6 +33,34 @@ def _auth(resource: Resource) -> str | None:
         "the cache has no AUTH token or RBAC user group, so any client that reaches it can read and flush "
         "it; set authToken (with transit encryption) or userGroupIds."
     )
+
+
+def _token_rotated(stack: Stack) -> Iterator[Finding]:
+    """The AUTH token's value is a secret version whose secret Secrets Manager rotates on a schedule."""
+    for group in stack.of_type(*t.CACHE_REPLICATION_GROUP):
+        if not any(is_set(group.get(key)) for key in ("authToken", "authTokenWo")):
+            continue  # RBAC/IAM users, or no auth at all (elasticache-auth)
+        origins = set(group.deps.get("authToken", ())) | set(group.deps.get("authTokenWo", ()))
+        secrets = {
+            urn
+            for version in stack.of_type(*t.SECRET_VERSION)
+            if origins & set(version.deps.get("secretString", ()))
+            for urn in version.deps.get("secretId", ())
+        }
+        rotations = [
+            rotation
+            for rotation in stack.of_type(*t.SECRET_ROTATION)
+            if secrets & set(rotation.deps.get("secretId", ()))
+            and is_set(rotation.get("rotationRules"))
+            and rotation.get("rotationEnabled") is not False
+        ]
+        if not rotations:
+            yield Finding(
+                group,
+                "the cache's AUTH token never changes, so a token that leaks (a log, a core dump, a departed "
+                "engineer) works for as long as the cache exists; keep it in a Secrets Manager secret with a "
+                "SecretRotation schedule whose function rotates the group's token (ROTATE, then SET).",
+            )
 
 
 # Node-based (self-designed) clusters; the provider takes "major.minor" from 6 on ("6.x" = latest 6) and
@@ -143,6 +172,14 @@ RULES: list[Rule] = [
         types=t.CACHE_REPLICATION_GROUP,
         check=_auth,
     ),
+    StackRule(
+        id="elasticache-auth-token-rotated",
+        description="A cache's AUTH token is a Secrets Manager secret rotated on a schedule.",
+        severity=Severity.MEDIUM,
+        enforcement=STANDARD,
+        types=t.CACHE_REPLICATION_GROUP + t.SECRET_ROTATION,
+        check=_token_rotated,
+    ),
     ResourceRule(
         id="elasticache-automatic-failover",
         description="Production caches fail over automatically across availability zones.",
@@ -153,6 +190,7 @@ RULES: list[Rule] = [
             flag_is("automaticFailoverEnabled", True, _FAILOVER_MESSAGE, default=False),
             flag_is("multiAzEnabled", True, _FAILOVER_MESSAGE, default=False),
         ),
+        fix=stack_key("cache.replicas"),
     ),
     ResourceRule(
         id="elasticache-snapshot-retention",
@@ -166,6 +204,7 @@ RULES: list[Rule] = [
             "the cache keeps no snapshots (snapshotRetentionLimit={value}), so a node loss or flush can't be "
             "undone; keep at least 1.",
         ),
+        fix=stack_key("cache.snapshotRetentionDays"),
     ),
     ResourceRule(
         id="elasticache-engine-version",

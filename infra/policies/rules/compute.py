@@ -18,6 +18,7 @@ from infra.policies.model import (
     Severity,
     Stack,
     StackRule,
+    stack_key,
 )
 from infra.policies.rules._checks import absent, at_most, one_of, only_if
 from infra.policies.values import flag, get, is_set, is_unknown, items, number
@@ -235,6 +236,7 @@ RULES: list[Rule] = [
         severity=Severity.MEDIUM,
         enforcement=STANDARD,
         check=_spread_over_zones,
+        fix=stack_key("network.availabilityZones"),
     ),
     ResourceRule(
         id="asg-numbered-launch-template-version",

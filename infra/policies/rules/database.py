@@ -21,6 +21,7 @@ from infra.policies.model import (
     Severity,
     Stack,
     StackRule,
+    stack_key,
 )
 from infra.policies.rules._checks import at_least, flag_is, flag_not, only_if
 from infra.policies.values import flag, get, is_set, is_unknown, items, number
@@ -196,7 +197,12 @@ def _replica_storage(stack: Stack) -> Iterator[Finding]:
 
 
 def _primary_rule(
-    rule_id: str, description: str, severity: Severity, enforcement: Enforcement, check: ResourceCheck
+    rule_id: str,
+    description: str,
+    severity: Severity,
+    enforcement: Enforcement,
+    check: ResourceCheck,
+    fix: str = "",
 ) -> Rule:
     """A rule about the primary: replicas inherit backups, credentials and deletion settings."""
     return ResourceRule(
@@ -206,6 +212,7 @@ def _primary_rule(
         enforcement=enforcement,
         types=t.DB_INSTANCE,
         check=only_if(_is_primary, check),
+        fix=fix,
     )
 
 
@@ -242,6 +249,7 @@ RULES: list[Rule] = [
             "automated backups are off (backupRetentionPeriod={value}), so there is no point-in-time restore "
             "after data loss; set backupRetentionPeriod to at least 1.",
         ),
+        stack_key("database.backupRetentionDays"),
     ),
     _primary_rule(
         "rds-backup-retention",
@@ -254,6 +262,7 @@ RULES: list[Rule] = [
             "backups are kept for {value} days, so corruption noticed after a long weekend can't be "
             "rolled back; keep at least 7.",
         ),
+        stack_key("database.backupRetentionDays"),
     ),
     _primary_rule(
         "rds-multi-az",
@@ -267,6 +276,7 @@ RULES: list[Rule] = [
             "outage; set multiAz=true.",
             default=False,
         ),
+        stack_key("database.multiAz"),
     ),
     _primary_rule(
         "rds-deletion-protection",
@@ -280,6 +290,7 @@ RULES: list[Rule] = [
             "destroys it; set deletionProtection=true.",
             default=False,
         ),
+        stack_key("database.deletionProtection"),
     ),
     _primary_rule(
         "rds-final-snapshot",
@@ -292,6 +303,7 @@ RULES: list[Rule] = [
             "the database is deleted without a final snapshot, so a mistaken delete loses the data for good; "
             "set skipFinalSnapshot=false with a finalSnapshotIdentifier.",
         ),
+        stack_key("database.deletionProtection"),
     ),
     _primary_rule(
         "rds-managed-credentials",
@@ -327,6 +339,7 @@ RULES: list[Rule] = [
         enforcement=STANDARD,
         types=t.DB_INSTANCE,
         check=_performance_insights,
+        fix=stack_key("database.performanceInsights"),
     ),
     _primary_rule(
         "rds-log-exports",

@@ -12,6 +12,7 @@ from infra.policies.model import (
     ResourceRule,
     Rule,
     Severity,
+    stack_key,
 )
 from infra.policies.rules._checks import first, flag_is, only_if, present
 from infra.policies.values import get, is_unknown, items, number
@@ -124,6 +125,7 @@ RULES: list[Rule] = [
             "site down; set enableDeletionProtection=true.",
             default=False,
         ),
+        fix=stack_key("loadBalancer.deletionProtection"),
     ),
     ResourceRule(
         id="alb-listener-https",
@@ -132,6 +134,7 @@ RULES: list[Rule] = [
         enforcement=STANDARD,
         types=t.LISTENER,
         check=_listener_https,
+        fix=stack_key("domain"),
     ),
     ResourceRule(
         id="alb-listener-tls-policy",

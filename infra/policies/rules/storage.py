@@ -16,8 +16,9 @@ from infra.policies.model import (
     Severity,
     Stack,
     StackRule,
+    stack_key,
 )
-from infra.policies.values import flag, get, is_unknown, items, parse_document, statements, strings
+from infra.policies.values import flag, get, is_set, is_unknown, items, parse_document, statements, strings
 
 _PUBLIC_ACLS = {"public-read", "public-read-write", "authenticated-read"}
 _PUBLIC_GRANTEES = ("AllUsers", "AuthenticatedUsers")
@@ -47,13 +48,26 @@ def _companion_rule(
     return check
 
 
+_LOG_WRITERS = (
+    (t.LOAD_BALANCER, "accessLogs"),
+    (t.DISTRIBUTION, "loggingConfig"),
+    (t.LOG_DELIVERY_DESTINATION, "deliveryDestinationConfiguration"),
+    (t.BUCKET_LOGGING, "targetBucket"),
+)
+
+
 def _log_buckets(stack: Stack) -> set[str]:
-    """Access-log buckets: append-only records, where versioning only doubles the cost."""
+    """Access-log buckets: append-only records, where versioning only doubles the cost.
+
+    They are also exempt from access logging (logging the log bucket's own writes would loop) and from
+    SSE-KMS (ALB access log delivery supports only SSE-S3, SECURITY.md).
+    """
     return {
         urn
-        for types, prop in ((t.LOAD_BALANCER, "accessLogs"), (t.DISTRIBUTION, "loggingConfig"))
+        for types, prop in _LOG_WRITERS
         for resource in stack.of_type(*types)
         for urn in resource.deps.get(prop, ())
+        if urn in {b.urn for b in stack.of_type(*t.BUCKET)}
     }
 
 
@@ -89,6 +103,56 @@ def _denies_plain_http(policy: Resource) -> bool | None:
         s.get("Effect") == "Deny" and str(_secure_transport(s)).lower() == "false"
         for s in statements(document)
     )
+
+
+def _kms_encrypts(config: Resource) -> bool | None:
+    rules = items(config.get("rules"))
+    if rules is None:
+        return None
+    defaults = [get(r, "applyServerSideEncryptionByDefault") for r in rules]
+    if any(is_unknown(d) for d in defaults):
+        return None
+    return any(
+        str(get(d, "sseAlgorithm", "")).startswith("aws:kms") and is_set(get(d, "kmsMasterKeyId"))
+        for d in defaults
+    )
+
+
+def _enabled_rules(lifecycle: Resource) -> list[Any] | None:
+    rules = items(lifecycle.get("rules"))
+    if rules is None or any(is_unknown(get(r, "status")) for r in rules):
+        return None
+    return [r for r in rules if get(r, "status") == "Enabled"]
+
+
+def _aborts_multipart(lifecycle: Resource) -> bool | None:
+    rules = _enabled_rules(lifecycle)
+    if rules is None:
+        return None
+    return any(is_set(get(r, "abortIncompleteMultipartUpload.daysAfterInitiation")) for r in rules)
+
+
+def _expires_old_versions(lifecycle: Resource) -> bool | None:
+    rules = _enabled_rules(lifecycle)
+    if rules is None:
+        return None
+    return any(is_set(get(r, "noncurrentVersionExpiration.noncurrentDays")) for r in rules)
+
+
+def _unversioned(stack: Stack) -> set[str]:
+    """Buckets with no enabled versioning: nothing noncurrent to expire."""
+    return {
+        bucket.urn
+        for bucket in stack.of_type(*t.BUCKET)
+        if not any(
+            _versioned(v) is not False for v in stack.referencing(bucket, "bucket", *t.BUCKET_VERSIONING)
+        )
+    }
+
+
+def _acls_disabled(ownership: Resource) -> bool | None:
+    value = ownership.get("rule.objectOwnership")
+    return None if is_unknown(value) else value == "BucketOwnerEnforced"
 
 
 def _secure_transport(statement: Mapping[str, Any]) -> Any:
@@ -194,5 +258,69 @@ RULES: list[Rule] = [
         enforcement=EVERYWHERE,
         types=t.BUCKET_POLICY,
         check=_public_policy,
+    ),
+    StackRule(
+        id="s3-lifecycle-abort-multipart",
+        description="Every bucket has a lifecycle configuration that aborts incomplete multipart uploads.",
+        severity=Severity.LOW,
+        enforcement=STANDARD,
+        check=_companion_rule(
+            t.BUCKET_LIFECYCLE,
+            _aborts_multipart,
+            "no enabled lifecycle rule aborts incomplete multipart uploads, so parts of interrupted uploads "
+            "stay invisible and billed forever; add abortIncompleteMultipartUpload to a lifecycle rule.",
+        ),
+    ),
+    StackRule(
+        id="s3-noncurrent-version-expiry",
+        description="Versioned buckets expire noncurrent versions.",
+        severity=Severity.LOW,
+        enforcement=STANDARD,
+        check=_companion_rule(
+            t.BUCKET_LIFECYCLE,
+            _expires_old_versions,
+            "the bucket is versioned but never expires old versions, so every overwrite and delete is kept "
+            "and billed forever; add noncurrentVersionExpiration to a lifecycle rule.",
+            exempt=_unversioned,
+        ),
+    ),
+    StackRule(
+        id="s3-acls-disabled",
+        description="Every bucket disables ACLs (object ownership BucketOwnerEnforced).",
+        severity=Severity.MEDIUM,
+        enforcement=STANDARD,
+        check=_companion_rule(
+            t.BUCKET_OWNERSHIP,
+            _acls_disabled,
+            "the bucket still honours object ACLs, so a writer can grant access that the bucket policy "
+            "doesn't show; set BucketOwnershipControls objectOwnership='BucketOwnerEnforced'.",
+        ),
+    ),
+    StackRule(
+        id="s3-access-logging",
+        description="Buckets other than log buckets write S3 server access logs to a log bucket.",
+        severity=Severity.LOW,
+        enforcement=STANDARD,
+        check=_companion_rule(
+            t.BUCKET_LOGGING,
+            lambda logging: True,
+            "the bucket logs no requests, so who read or changed its objects can't be traced; add a "
+            "BucketLogging to a log bucket.",
+            exempt=_log_buckets,
+        ),
+        fix=stack_key("cdn.accessLogs"),
+    ),
+    StackRule(
+        id="s3-kms-encryption",
+        description="Buckets other than log buckets are encrypted with a customer-managed KMS key.",
+        severity=Severity.MEDIUM,
+        enforcement=STANDARD,
+        check=_companion_rule(
+            t.BUCKET_ENCRYPTION,
+            _kms_encrypts,
+            "the bucket is encrypted with S3-managed keys, so anyone allowed s3:GetObject reads it and key "
+            "use leaves no audit trail; use sseAlgorithm 'aws:kms' with a customer-managed kmsMasterKeyId.",
+            exempt=_log_buckets,
+        ),
     ),
 ]

@@ -1,0 +1,1 @@
+"""Code the kit deploys to run inside AWS (Lambda handlers), kept importable so tests can run it."""
