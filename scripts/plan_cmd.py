@@ -21,6 +21,7 @@ from infra.policies.evaluate import to_resource
 from infra.policies.model import Stack
 from infra.reachability import Flow, analyse
 from infra.spec import NAMESPACE, SpecError, StackSpec, load_spec_file, load_stack_spec
+from infra.terraform_export import export as terraform_export
 from scripts.exit_codes import ExitCode
 
 
@@ -53,10 +54,11 @@ def fail(message: str, code: ExitCode) -> NoReturn:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json", "mermaid"]),
+    type=click.Choice(["text", "json", "mermaid", "terraform-json"]),
     default="text",
     show_default=True,
-    help="mermaid: a diagram of the components and which outputs each takes from which.",
+    help="mermaid: a diagram of the components and which outputs each takes from which. terraform-json: "
+    "the plan as a Terraform plan JSON, for checkov, trivy or conftest.",
 )
 def plan(stack: str | None, stack_file: Path | None, output_format: str) -> None:
     """Show every resource `pulumi up` would create for a stack, offline, and check it against the policy.
@@ -78,6 +80,8 @@ def plan(stack: str | None, stack_file: Path | None, output_format: str) -> None
         click.echo(json.dumps(plan_json(result, report, flows), indent=2, default=str))
     elif output_format == "mermaid":
         click.echo(mermaid(result), nl=False)
+    elif output_format == "terraform-json":
+        click.echo(json.dumps(terraform_export(result), indent=2))
     else:
         render_text(result, report, spec, flows)
     if report.blocked:
