@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# checkov cannot share .venv (see requirements-scan.txt); the scan tests find it here.
+SCAN_VENV ?= .venv-scan
 
 .PHONY: plan test lint bench servers clean
 
@@ -17,6 +19,11 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+$(SCAN_VENV)/.installed: requirements-scan.txt
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/pip install -q -r requirements-scan.txt
+	touch $@
+
 plan: $(VENV)/.installed
 	$(BIN)/scalestack plan --stack dev
 
@@ -25,7 +32,7 @@ servers:
 	@bash .ci/install-servers
 
 # Lint first: it takes seconds, and the test summaries stay the last thing a CI log shows.
-test: $(VENV)/.installed-dev servers
+test: $(VENV)/.installed-dev $(SCAN_VENV)/.installed servers
 	$(MAKE) lint
 	$(MAKE) -C app_template lint
 	$(BIN)/python -m pytest -q
@@ -45,4 +52,4 @@ bench: $(VENV)/.installed
 	$(PYTHON) bench/app/run.py
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(SCAN_VENV)

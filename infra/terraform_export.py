@@ -24,7 +24,8 @@ from typing import Any
 from infra.planned import Plan, PlannedResource, masked
 
 FORMAT_VERSION = "1.2"
-TERRAFORM_VERSION = "1.9.0"  # the Terraform release whose plan format this mimics; scanners check only its presence
+# The Terraform release whose plan format this mimics; scanners only check that it is there.
+TERRAFORM_VERSION = "1.9.0"
 AWS_PROVIDER = "registry.terraform.io/hashicorp/aws"
 RANDOM_PROVIDER = "registry.terraform.io/hashicorp/random"
 
@@ -77,7 +78,9 @@ TERRAFORM_TYPES: dict[str, str] = {
     "aws:rds/subnetGroup:SubnetGroup": "aws_db_subnet_group",
     "aws:route53/record:Record": "aws_route53_record",
     "aws:s3/bucket:Bucket": "aws_s3_bucket",
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": "aws_s3_bucket_lifecycle_configuration",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (
+        "aws_s3_bucket_lifecycle_configuration"
+    ),
     "aws:s3/bucketLogging:BucketLogging": "aws_s3_bucket_logging",
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "aws_s3_bucket_ownership_controls",
     "aws:s3/bucketPolicy:BucketPolicy": "aws_s3_bucket_policy",
@@ -94,7 +97,9 @@ TERRAFORM_TYPES: dict[str, str] = {
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "aws_vpc_security_group_egress_rule",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "aws_vpc_security_group_ingress_rule",
     "aws:wafv2/webAcl:WebAcl": "aws_wafv2_web_acl",
-    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": "aws_wafv2_web_acl_logging_configuration",
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": (
+        "aws_wafv2_web_acl_logging_configuration"
+    ),
     "random:index/randomPassword:RandomPassword": "random_password",
 }
 
@@ -223,7 +228,9 @@ def _expressions(
     expressions: dict[str, Any] = {}
     for key in resource.inputs:
         argument = _argument(tf_type, key, key)
-        sources = [addresses.by_urn[u] for u in resource.property_dependencies.get(key, ()) if u in addresses.by_urn]
+        sources = [
+            addresses.by_urn[u] for u in resource.property_dependencies.get(key, ()) if u in addresses.by_urn
+        ]
         if sources:
             expressions[argument] = {"references": sources}
         else:

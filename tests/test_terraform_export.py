@@ -100,7 +100,9 @@ def test_references_come_from_the_engines_property_dependencies(planned: Planned
 
 def test_secrets_are_masked_as_in_the_other_formats(planned: Planned) -> None:
     _, plan = planned("prod")
-    secret_inputs = [r for r in plan.resources if r.type == "aws:elasticache/replicationGroup:ReplicationGroup"]
+    secret_inputs = [
+        r for r in plan.resources if r.type == "aws:elasticache/replicationGroup:ReplicationGroup"
+    ]
     assert secret_inputs and all(r.inputs.get("authToken") for r in secret_inputs)
     document = export(plan)
     cache = resources_of(document, "aws_elasticache_replication_group")[0]
