@@ -29,8 +29,9 @@ TERRAFORM_VERSION = "1.9.0"
 AWS_PROVIDER = "registry.terraform.io/hashicorp/aws"
 RANDOM_PROVIDER = "registry.terraform.io/hashicorp/random"
 
-# Pulumi type token -> Terraform resource type, for every type the kit deploys (bridge-metadata.json,
-# renames.resources). A new type fails the export (and tests/test_terraform_export.py) until it is added.
+# Pulumi type token -> Terraform resource type, for every type the kit deploys and those issue 11's
+# guardrails add (bridge-metadata.json, renames.resources). A new type fails the export (and
+# tests/test_terraform_export.py) until it is added here.
 TERRAFORM_TYPES: dict[str, str] = {
     "aws:acm/certificate:Certificate": "aws_acm_certificate",
     "aws:acm/certificateValidation:CertificateValidation": "aws_acm_certificate_validation",
@@ -118,11 +119,8 @@ RENAMED: dict[str, dict[str, str]] = {
         "origins": "origin",
         "origins.customHeaders": "custom_header",
         "orderedCacheBehaviors": "ordered_cache_behavior",
-        "customErrorResponses": "custom_error_response",
     },
-    "aws_cloudfront_response_headers_policy": {
-        "customHeadersConfig.items": "items",
-    },
+    "aws_cloudwatch_log_delivery": {"s3DeliveryConfigurations": "s3_delivery_configuration"},
     "aws_cloudwatch_metric_alarm": {"metricQueries": "metric_query"},
     "aws_db_parameter_group": {"parameters": "parameter"},
     "aws_ecr_repository": {"encryptionConfigurations": "encryption_configuration"},
@@ -131,12 +129,14 @@ RENAMED: dict[str, dict[str, str]] = {
     "aws_lb_listener_rule": {"actions": "action", "conditions": "condition"},
     "aws_route_table": {"routes": "route"},
     "aws_route53_record": {"aliases": "alias"},
-    "aws_s3_bucket_lifecycle_configuration": {"rules": "rule"},
-    "aws_s3_bucket_server_side_encryption_configuration": {"rules": "rule"},
-    "aws_wafv2_web_acl": {
+    "aws_s3_bucket_lifecycle_configuration": {
         "rules": "rule",
-        "rules.statement.managedRuleGroupStatement.ruleActionOverrides": "rule_action_override",
+        "rules.transitions": "transition",
+        "rules.noncurrentVersionTransitions": "noncurrent_version_transition",
     },
+    "aws_s3_bucket_logging": {"targetGrants": "target_grant"},
+    "aws_s3_bucket_server_side_encryption_configuration": {"rules": "rule"},
+    "aws_wafv2_web_acl": {"rules": "rule"},
 }
 
 # Map arguments: their keys are data (tag keys, metric dimension names), kept exactly as written.

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import pulumi_aws
 import pytest
 from click.testing import CliRunner
 
-from infra.planned import SECRET_MASK, Plan, PlannedResource
+from infra.planned import SECRET_MASK, Plan, PlannedResource, masked
 from infra.spec import StackSpec
-from infra.terraform_export import MAP_ARGUMENTS, TERRAFORM_TYPES, UnmappedTypeError, export
+from infra.terraform_export import MAP_ARGUMENTS, TERRAFORM_TYPES, UnmappedTypeError, export, snake_case
 from scripts.cli import cli
 from scripts.exit_codes import ExitCode
 from tests.conftest import SHIPPED_STACKS
@@ -117,3 +119,23 @@ def test_the_cli_prints_the_export() -> None:
     document = json.loads(result.stdout)
     assert document["format_version"].startswith("1.")
     assert resources_of(document, "aws_lb")[0]["address"] == "aws_lb.alb"
+
+
+def sdk_python_names(modules: set[str]) -> dict[str, str]:
+    """camelCase -> snake_case as the pulumi-aws SDK spells its properties (`@pulumi.getter(name=...)`)."""
+    getter = re.compile(r'@pulumi\.getter\(name="(\w+)"\)\s+def (\w+)\(')
+    root = Path(pulumi_aws.__file__).parent
+    names: dict[str, str] = {}
+    for module in modules:
+        for source in (root / module).glob("*.py"):
+            names.update(getter.findall(source.read_text()))
+    return names
+
+
+def test_snake_case_spells_every_input_as_the_sdk_does(planned: Planned) -> None:
+    resources = [r for s in SHIPPED_STACKS for r in planned(s)[1].resources if r.type.startswith("aws:")]
+    sdk = sdk_python_names({r.type.split(":")[1].split("/")[0] for r in resources})
+    camel = {n for r in resources for n in attribute_names(masked(r.inputs))}
+    checked = {n for n in camel if n in sdk}
+    assert len(checked) > 50  # most inputs are two words or more, so the SDK names them
+    assert {n: snake_case(n) for n in checked if snake_case(n) != sdk[n]} == {}
