@@ -231,11 +231,15 @@ def _expressions(
         sources = [
             addresses.by_urn[u] for u in resource.property_dependencies.get(key, ()) if u in addresses.by_urn
         ]
-        if sources:
-            expressions[argument] = {"references": sources}
-        else:
-            expressions[argument] = {"constant_value": values[argument]}
+        expressions[argument] = {"references": sources} if sources else _constant(values[argument])
     return expressions
+
+
+def _constant(value: Any) -> Any:
+    """A literal's expression; blocks hold one expression per argument, as in Terraform's configuration."""
+    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        return [{key: _constant(inner) for key, inner in block.items()} for block in value]
+    return {"constant_value": value}
 
 
 def export(plan: Plan) -> dict[str, Any]:

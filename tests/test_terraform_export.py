@@ -95,9 +95,12 @@ def test_references_come_from_the_engines_property_dependencies(planned: Planned
     assert rule["security_group_id"] == {"references": ["aws_security_group.web-sg"]}
     assert rule["referenced_security_group_id"] == {"references": ["aws_security_group.alb-sg"]}
     assert rule["from_port"] == {"constant_value": 8000}
+    listener = next(r for a, r in configured.items() if a == "aws_lb_listener.alb-https")
+    assert listener["expressions"]["default_action"][0]["type"] == {"constant_value": "fixed-response"}
     for resource in configured.values():
         for expression in resource["expressions"].values():
-            assert set(expression.get("references", [])) <= set(configured)
+            if isinstance(expression, dict):  # a block's expressions are a list of these
+                assert set(expression.get("references", [])) <= set(configured)
 
 
 def test_secrets_are_masked_as_in_the_other_formats(planned: Planned) -> None:
