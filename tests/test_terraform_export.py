@@ -142,3 +142,13 @@ def test_snake_case_spells_every_input_as_the_sdk_does(planned: Planned) -> None
     checked = {n for n in camel if n in sdk}
     assert len(checked) > 50  # most inputs are two words or more, so the SDK names them
     assert {n: snake_case(n) for n in checked if snake_case(n) != sdk[n]} == {}
+
+
+def test_every_mapped_type_token_is_one_the_sdk_registers() -> None:
+    root = Path(pulumi_aws.__file__).parent
+    unknown = []
+    for token in (t for t in TERRAFORM_TYPES if t.startswith("aws:")):
+        module = token.split(":")[1].split("/")[0]
+        if not any(f"'{token}'" in f.read_text() for f in (root / module).glob("*.py")):
+            unknown.append(token)
+    assert unknown == []
