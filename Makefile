@@ -38,13 +38,13 @@ test: $(VENV)/.installed-dev $(SCAN_VENV)/.installed servers
 	$(BIN)/python -m pytest -q
 	$(MAKE) -C app_template test
 
-# zizmor lints the workflows (they deploy to production) with its offline audits only: the online ones
-# query GitHub's API, which `make test` does not need.
+# zizmor lints the workflows and actions (they deploy to production) with its offline audits only: the
+# online ones query GitHub's API, which `make test` does not need.
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check infra scripts tests bench
 	$(BIN)/ruff format --check infra scripts tests bench
 	$(BIN)/mypy
-	$(BIN)/zizmor --offline .github/workflows
+	$(BIN)/zizmor --offline .
 
 # Figures for the closing notes; not part of `make test` (timings belong in benchmarks, not tests).
 bench: $(VENV)/.installed
