@@ -54,6 +54,7 @@ KEY = "aws:kms/key:Key"
 BUCKET = "aws:s3/bucket:Bucket"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 
 
@@ -112,7 +113,18 @@ def planted_weaknesses() -> tuple[PlannedResource, ...]:
                 "cidrIpv4": "10.0.0.0/16",
             },
         ),
+        _planted_resource(
+            SECURITY_GROUP, "planted-open-sg", {"vpcId": "vpc-1", "ingress": [_ssh("0.0.0.0/0")]}
+        ),
+        _planted_resource(
+            SECURITY_GROUP, "planted-closed-sg", {"vpcId": "vpc-1", "ingress": [_ssh("10.0.0.0/16")]}
+        ),
     )
+
+
+def _ssh(cidr: str) -> dict[str, Any]:
+    """An inline ingress block of a security group (the bridge keeps Terraform's name, `ingress`)."""
+    return {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": [cidr]}
 
 
 def _exports() -> dict[str, dict[str, Any]]:
@@ -187,6 +199,7 @@ def test_every_expected_finding_says_why() -> None:
             "aws_vpc_security_group_ingress_rule.planted-ssh-from-anywhere",
             "aws_vpc_security_group_ingress_rule.planted-ssh-from-vpc",
         ),
+        ("CKV_AWS_24", "aws_security_group.planted-open-sg", "aws_security_group.planted-closed-sg"),
     ],
 )
 def test_a_planted_weakness_is_found_and_its_remedy_passes(
