@@ -2,7 +2,7 @@
 found (so the export carries what a scanner reads: encryption settings, key references, open ingress).
 
 checkov runs once per session over all exports (it takes seconds to start); it lives in its own
-virtualenv (requirements-scan.txt, made by `make test`).
+virtualenv (requirements-scan.txt, made by `make test`; SCALESTACK_CHECKOV names another checkov).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -134,9 +133,8 @@ def _exports() -> dict[str, dict[str, Any]]:
     return documents
 
 
-@cache
 def scan(directory: Path) -> Scan:
-    """checkov's verdicts on every export, from one run."""
+    """checkov's verdicts on every export, from one run (the session fixture below runs it once)."""
     names = []
     for stack, document in _exports().items():
         (directory / f"{stack}.json").write_text(json.dumps(document))
