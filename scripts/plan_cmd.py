@@ -21,6 +21,7 @@ from infra.policies.evaluate import to_resource
 from infra.policies.model import Stack
 from infra.reachability import Flow, analyse
 from infra.spec import StackSpec
+from infra.terraform_export import export as terraform_export
 from scripts.command import (
     Command,
     format_option,
@@ -37,7 +38,11 @@ from scripts.exit_codes import ExitCode
 @stack_option()
 @stack_file_option
 @format_option(
-    "json", "mermaid", help="mermaid: a diagram of the components and which outputs each takes from which."
+    "json",
+    "mermaid",
+    "terraform-json",
+    help="mermaid: a diagram of the components and which outputs each takes from which. terraform-json: "
+    "the plan as a Terraform plan JSON, for checkov, trivy or conftest.",
 )
 def plan(stack: str | None, stack_file: Path | None, output_format: str) -> None:
     """Show every resource `pulumi up` would create for a stack, offline, and check it against the policy.
@@ -53,6 +58,8 @@ def plan(stack: str | None, stack_file: Path | None, output_format: str) -> None
         click.echo(json.dumps(plan_json(result, report, flows), indent=2, default=str))
     elif output_format == "mermaid":
         click.echo(mermaid(result), nl=False)
+    elif output_format == "terraform-json":
+        click.echo(json.dumps(terraform_export(result), indent=2))
     else:
         render_text(result, report, spec, flows)
     if report.blocked:
