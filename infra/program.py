@@ -19,6 +19,7 @@ from infra.components.load_balancer import LoadBalancer, LoadBalancerArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.registry import Registry, RegistryArgs
+from infra.contract import Output
 from infra.spec import NAMESPACE, SpecError, StackSpec, WebSpec, WorkerSpec, parse_config
 
 # The pipeline's instance refresh (the stack's `rollout` output) pauses at half the fleet so the rollout
@@ -28,7 +29,8 @@ ROLLOUT_CHECKPOINT_DELAY_SECONDS = 180
 
 
 def build_stack(spec: StackSpec) -> dict[str, Any]:
-    """Every resource of a stack, composed from the components; returns the stack outputs.
+    """Every resource of a stack, composed from the components; returns the stack outputs (named in
+    infra/contract.py `Output`, which the deploy pipeline parses).
 
     The network, database and cache sections of the spec name their keys as the components' args do,
     so they pass through whole; a key added to one must be added to the other (a TypeError says so).
@@ -187,38 +189,38 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
         regional,
     )
     return {
-        "url": cdn.url,
-        "region": spec.region,
-        "imageTag": spec.image_tag,
-        "albDnsName": load_balancer.dns_name,
-        "ecrRepositoryUrl": registry.repository_url,
-        "ecrRepositoryName": registry.repository_name,
-        "webAsgName": web.asg_name,
-        "workerAsgName": worker.asg_name,
-        "webTargetGroupArn": web.target_group_arn,
-        "cloudfrontDistributionId": cdn.distribution_id,
-        "staticBucketName": cdn.static_bucket_name,
-        "dbPrimaryEndpoint": database.primary_address,
-        "dbReplicaEndpoints": database.replica_addresses,
-        "dbInstanceIds": database.instance_identifiers,
-        "cacheReplicationGroupId": cache.replication_group_id,
-        "cacheEndpoint": cache.primary_address,
-        "alarmNames": monitoring.alarm_names,
-        "dashboardUrl": monitoring.dashboard_url,
+        Output.URL: cdn.url,
+        Output.REGION: spec.region,
+        Output.IMAGE_TAG: spec.image_tag,
+        Output.ALB_DNS_NAME: load_balancer.dns_name,
+        Output.ECR_REPOSITORY_URL: registry.repository_url,
+        Output.ECR_REPOSITORY_NAME: registry.repository_name,
+        Output.WEB_ASG_NAME: web.asg_name,
+        Output.WORKER_ASG_NAME: worker.asg_name,
+        Output.WEB_TARGET_GROUP_ARN: web.target_group_arn,
+        Output.CLOUDFRONT_DISTRIBUTION_ID: cdn.distribution_id,
+        Output.STATIC_BUCKET_NAME: cdn.static_bucket_name,
+        Output.DB_PRIMARY_ENDPOINT: database.primary_address,
+        Output.DB_REPLICA_ENDPOINTS: database.replica_addresses,
+        Output.DB_INSTANCE_IDS: database.instance_identifiers,
+        Output.CACHE_REPLICATION_GROUP_ID: cache.replication_group_id,
+        Output.CACHE_ENDPOINT: cache.primary_address,
+        Output.ALARM_NAMES: monitoring.alarm_names,
+        Output.DASHBOARD_URL: monitoring.dashboard_url,
         # The pipeline starts each group's instance refresh towards its template's latest version.
-        "launchTemplates": {
+        Output.LAUNCH_TEMPLATES: {
             role: {"id": group.launch_template.id, "version": group.launch_template.latest_version}
             for role, group in (("web", web), ("worker", worker))
         },
         # How the pipeline's instance refreshes replace instances: the one home of these preferences.
-        "rollout": {
+        Output.ROLLOUT: {
             "minHealthyPercentage": spec.web.min_healthy_percent,
             "checkpointPercentages": list(ROLLOUT_CHECKPOINTS),
             "checkpointDelaySeconds": ROLLOUT_CHECKPOINT_DELAY_SECONDS,
             "instanceWarmupSeconds": spec.web.health_check_grace_period_seconds,
             "alarmNames": rollout_alarms,
         },
-        "appCommands": {"migrate": spec.app.migrate_command, "worker": spec.app.worker_command},
+        Output.APP_COMMANDS: {"migrate": spec.app.migrate_command, "worker": spec.app.worker_command},
     }
 
 

@@ -28,14 +28,13 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from infra import aws_facts
-from infra.components.app_settings import KIT_SETTINGS
+from infra.contract import KIT_SETTINGS, Environment
 from infra.profiles import PROFILES, deep_merge
 
 NAMESPACE = "scalestack"
 REGION_KEY = "aws:region"
 STACKS_DIR = Path(__file__).resolve().parent.parent / "stacks"
 
-Environment = Literal["dev", "staging", "prod"]
 Port = Annotated[int, Field(ge=1024, le=65535)]
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557)

@@ -1,23 +1,47 @@
-"""One exit code per failure class, so CI can branch on what went wrong without parsing text."""
+"""One exit code per failure class, so CI can branch on what went wrong without parsing text.
 
+Each code carries its one-line meaning; commands list theirs in `--help` with `exit_codes_help`, so the
+meaning is written here only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
 from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    OK = 0
-    FAILURE = 1  # unexpected: a bug in scalestack; the message says where to report it
-    USAGE = 2  # a bad flag or argument (click's own code for usage errors)
-    INVALID_SPEC = 3  # the stack file is missing, unreadable or fails validation
-    POLICY_VIOLATION = 4  # a mandatory policy rule is violated
+    description: str
+
+    def __new__(cls, value: int, description: str) -> ExitCode:
+        member = int.__new__(cls, value)
+        member._value_ = value
+        member.description = description
+        return member
+
+    OK = 0, "success"
+    FAILURE = 1, "unexpected: a bug in scalestack; the message says where to report it"
+    USAGE = 2, "a bad flag or argument"  # click's own code for usage errors
+    INVALID_SPEC = 3, "the stack file is missing, unreadable or fails validation"
+    POLICY_VIOLATION = 4, "a mandatory policy rule is violated"
     # Deploy pipeline (scripts/deploy): one code per step that can fail, in pipeline order.
-    MISSING_CREDENTIALS = 10  # no usable AWS credentials (STS get-caller-identity failed)
-    ENGINE_UNREACHABLE = 11  # the Docker engine or the pulumi CLI cannot be reached
-    BUILD_FAILED = 12  # the image build failed; nothing was pushed or changed
-    PUSH_FAILED = 13  # the push to ECR failed; the stack was not changed
-    MIGRATION_FAILED = 14  # the migrate command failed before any traffic moved; the stack was not changed
-    INFRA_UPDATE_FAILED = 15  # `pulumi up` failed; the stack's image tag was restored
-    ROLLOUT_FAILED = 16  # the instance refresh or target health failed and no rollback was possible
-    SMOKE_TEST_FAILED = 17  # the public URL failed its smoke test and no rollback was possible
-    ROLLED_BACK = 18  # the new version failed after going live and the previous one is back in service
-    ROLLBACK_FAILED = 19  # the new version failed and so did the rollback: a person must look now
-    INTERRUPTED = 130  # Ctrl-C, by shell convention (128 + SIGINT)
+    MISSING_CREDENTIALS = 10, "no usable AWS credentials (STS get-caller-identity failed)"
+    ENGINE_UNREACHABLE = 11, "the Docker engine or the pulumi CLI cannot be reached"
+    BUILD_FAILED = 12, "the image build failed; nothing was pushed or changed"
+    PUSH_FAILED = 13, "the push to ECR failed; the stack was not changed"
+    MIGRATION_FAILED = 14, "the migrate command failed before any traffic moved; the stack was not changed"
+    INFRA_UPDATE_FAILED = 15, "`pulumi up` failed; the stack's image tag was restored"
+    ROLLOUT_FAILED = 16, "the instance refresh or target health failed and no rollback was possible"
+    SMOKE_TEST_FAILED = 17, "the public URL failed its smoke test and no rollback was possible"
+    ROLLED_BACK = 18, "the new version failed after going live and the previous one is back in service"
+    ROLLBACK_FAILED = 19, "the new version failed and so did the rollback: a person must look now"
+    INTERRUPTED = 130, "interrupted (Ctrl-C)"  # by shell convention, 128 + SIGINT
+
+
+def exit_codes_help(codes: Iterable[ExitCode]) -> str:
+    """The `Exit codes:` paragraph of a command's --help, from the codes' own descriptions.
+
+    Click rewraps help text unless a paragraph starts with \\b; this one keeps one code per line.
+    """
+    lines = [f"  {code.value:>3}  {code.description}" for code in sorted(set(codes))]
+    return "\b\nExit codes:\n" + "\n".join(lines)

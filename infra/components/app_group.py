@@ -12,7 +12,8 @@ import pulumi_aws as aws
 
 from infra import iam
 from infra.aws_facts import instance_architecture
-from infra.components.app_settings import TOKEN_DIR_IN_CONTAINER, TOKEN_DIR_ON_HOST, TOKEN_REFRESH_MINUTES
+from infra.components.app_settings import TOKEN_REFRESH_MINUTES
+from infra.contract import INSTANCE_ENV_FILE, RENDER_COMMAND, TOKEN_DIR_IN_CONTAINER, TOKEN_DIR_ON_HOST
 
 # Session Manager and the SSM agent, without AmazonSSMManagedInstanceCore's ssm:GetParameter(s) on "*"
 # (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonSSMManagedEC2InstanceDefaultPolicy.html);
@@ -562,12 +563,12 @@ export AWS_DEFAULT_REGION={args.region}
 dnf install -y -q docker
 systemctl enable --now docker
 install -d -m 0700 /etc/scalestack
-cat > /usr/local/bin/scalestack-render-env <<'RENDER'
+cat > {RENDER_COMMAND} <<'RENDER'
 #!/bin/bash
 set -euo pipefail
 {render}
 RENDER
-chmod 0700 /usr/local/bin/scalestack-render-env
+chmod 0700 {RENDER_COMMAND}
 cat > /etc/systemd/system/scalestack-app.service <<'UNIT'
 [Unit]
 Description=scalestack app container
@@ -579,11 +580,11 @@ Environment=AWS_DEFAULT_REGION={args.region}
 Restart=always
 RestartSec=5
 TimeoutStopSec={args.stop_timeout_seconds + 5}
-ExecStartPre=/usr/local/bin/scalestack-render-env
+ExecStartPre={RENDER_COMMAND}
 ExecStartPre=/bin/sh -c 'aws ecr get-login-password | docker login --username AWS --password-stdin {registry}'
 ExecStartPre=/usr/bin/docker pull {image}
 ExecStartPre=-/usr/bin/docker rm -f app
-ExecStart=/usr/bin/docker run --name app --init --env-file /etc/scalestack/app.env {ports} \\
+ExecStart=/usr/bin/docker run --name app --init --env-file {INSTANCE_ENV_FILE} {ports} \\
   -v {TOKEN_DIR_ON_HOST}:{TOKEN_DIR_IN_CONTAINER}:ro \\
   --log-driver awslogs --log-opt awslogs-region={args.region} --log-opt awslogs-group={log_group} \\
   --stop-timeout {args.stop_timeout_seconds} {image} {command}
@@ -599,7 +600,7 @@ Description=Re-sign the app's database login tokens
 [Service]
 Type=oneshot
 Environment=AWS_DEFAULT_REGION={args.region}
-ExecStart=/usr/local/bin/scalestack-render-env tokens
+ExecStart={RENDER_COMMAND} tokens
 UNIT
 cat > /etc/systemd/system/scalestack-db-tokens.timer <<'UNIT'
 [Unit]

@@ -25,18 +25,10 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-# What the kit itself tells the app; a stack's own settings may not reuse these names.
-KIT_SETTINGS = frozenset(
-    {"PORT", "DATABASE_HOST", "DATABASE_REPLICA_HOSTS", "DATABASE_NAME", "REDIS_HOST"}
-    | {"DATABASE_URL", "DATABASE_REPLICA_URLS", "DATABASE_PASSWORD_DIR", "REDIS_URL"}
-    | {"MIGRATION_DATABASE_URL"}
-)
+from infra.contract import INSTANCE_ENV_FILE, MIGRATION_ENV_FILE, TOKEN_DIR_IN_CONTAINER, TOKEN_DIR_ON_HOST
+
 APP_DATABASE_USER = "app_user"
 """The PostgreSQL role the app connects as; the migration creates it with DML on the app's tables only."""
-TOKEN_DIR_ON_HOST = "/run/scalestack/db-tokens"
-TOKEN_DIR_IN_CONTAINER = "/run/db-tokens"
-"""Where the container sees the token files (mounted read-only): `DATABASE_PASSWORD_DIR`."""
-MIGRATION_ENV_FILE = "/etc/scalestack/migrate.env"
 TOKEN_REFRESH_MINUTES = 5
 """Tokens live 15 minutes; re-signing every 5 leaves two refreshes of margin."""
 
@@ -124,7 +116,7 @@ def render_script(parameter_path: str, database_secret_arn: str, cache_secret_ar
     `migrate` (the migrate command): the migration env file with the master login, fresh from its secret.
     """
     return f"""umask 077
-env_file="${{SCALESTACK_ENV_FILE:-/etc/scalestack/app.env}}"
+env_file="${{SCALESTACK_ENV_FILE:-{INSTANCE_ENV_FILE}}}"
 migration_env_file="${{SCALESTACK_MIGRATION_ENV_FILE:-{MIGRATION_ENV_FILE}}}"
 token_dir="${{SCALESTACK_TOKEN_DIR:-{TOKEN_DIR_ON_HOST}}}"
 mode="${{1:-app}}"

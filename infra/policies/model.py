@@ -14,6 +14,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any, Final
 
+from infra.contract import ENVIRONMENTS
 from infra.policies.values import get
 
 
@@ -35,9 +36,6 @@ class Level(StrEnum):
     ADVISORY = "advisory"
     MANDATORY = "mandatory"
     DISABLED = "disabled"
-
-
-ENVIRONMENTS: Final = ("dev", "staging", "prod")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from infra.contract import INSTANCE_ENV_FILE, MIGRATION_ENV_FILE, RENDER_COMMAND, missing_outputs
 from scripts.deploy.errors import DeployError, aws_errors
 from scripts.deploy.events import Event, Reporter, Status
 from scripts.deploy.ports import (
@@ -44,28 +45,10 @@ from scripts.deploy.rollout import Rollout, RolloutTarget, RolloutTiming
 from scripts.deploy.source import Revision, check_tag
 from scripts.exit_codes import ExitCode
 
-# Where the launch template's user data writes the app's environment on each instance (agreed with infra).
-INSTANCE_ENV_FILE = "/etc/scalestack/app.env"
-# The migration's own env file (the master login) and the script that writes it, from the same user data:
-# tests/test_app_database_identity.py holds them equal to infra/components/app_settings.py's.
-MIGRATION_ENV_FILE = "/etc/scalestack/migrate.env"
-RENDER_COMMAND = "/usr/local/bin/scalestack-render-env"
 # More changed files than this and one wildcard is cheaper (CloudFront bills invalidation paths).
 MAX_INVALIDATION_PATHS = 15
 # CloudFront serves /static/ from the bucket under this prefix (app_template/app/static.py).
 STATIC_PREFIX = "static"
-REQUIRED_OUTPUTS = (
-    "url",
-    "ecrRepositoryUrl",
-    "ecrRepositoryName",
-    "webAsgName",
-    "workerAsgName",
-    "webTargetGroupArn",
-    "cloudfrontDistributionId",
-    "staticBucketName",
-    "launchTemplates",
-    "rollout",
-)
 
 
 @dataclass(frozen=True)
@@ -76,7 +59,7 @@ class StackOutputs:
 
     @classmethod
     def parse(cls, stack: str, outputs: Mapping[str, Any]) -> StackOutputs:
-        missing = [key for key in REQUIRED_OUTPUTS if not outputs.get(key)]
+        missing = missing_outputs(outputs)
         if missing:
             raise DeployError(
                 ExitCode.USAGE,
