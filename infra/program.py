@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -28,33 +29,95 @@ ROLLOUT_CHECKPOINTS = (50, 100)
 ROLLOUT_CHECKPOINT_DELAY_SECONDS = 180
 
 
-def build_stack(spec: StackSpec) -> dict[str, Any]:
-    """Every resource of a stack, composed from the components; returns the stack outputs (named in
-    infra/contract.py `Output`, which the deploy pipeline parses).
+@dataclass(frozen=True)
+class Foundation:
+    """What every tier builds on: the providers, the network and the image registry."""
 
-    The network, database and cache sections of the spec name their keys as the components' args do,
-    so they pass through whole; a key added to one must be added to the other (a TypeError says so).
+    regional: pulumi.ResourceOptions
+    edge_provider: aws.Provider
+    network: Network
+    registry: Registry
+
+
+@dataclass(frozen=True)
+class Edge:
+    """How requests reach the app: the domain's certificates, the load balancer, CloudFront."""
+
+    domain: Domain | None
+    load_balancer: LoadBalancer
+    cdn: Cdn
+
+
+@dataclass(frozen=True)
+class Data:
+    """The database, the cache and the app's settings that point at them."""
+
+    database: Database
+    cache: Cache
+    settings: AppSettingsRef
+
+
+@dataclass(frozen=True)
+class Compute:
+    """The app's roles: one auto-scaling group each."""
+
+    web: AppGroup
+    worker: AppGroup
+
+
+def build_stack(spec: StackSpec) -> dict[str, Any]:
+    """Every resource of a stack, tier by tier; returns the stack outputs (named in infra/contract.py
+    `Output`, which the deploy pipeline parses).
+
+    Adding a service touches one tier: its builder and its result. The network, database and cache
+    sections of the spec name their keys as the components' args do, so they pass through whole; a key
+    added to one must be added to the other (a TypeError says so).
     """
+    base = build_foundation(spec)
+    edge = build_edge(spec, base)
+    # The data tier admits the app groups' security groups, which exist only once the groups do.
+    web_group_id: pulumi.Output[str]
+    worker_group_id: pulumi.Output[str]
+    resolve_web_group_id: Callable[[pulumi.Output[str]], None]
+    resolve_worker_group_id: Callable[[pulumi.Output[str]], None]
+    web_group_id, resolve_web_group_id = pulumi.deferred_output()
+    worker_group_id, resolve_worker_group_id = pulumi.deferred_output()
+    data = build_data(spec, base, clients=[web_group_id, worker_group_id])
+    compute = build_compute(spec, base, edge, data)
+    resolve_web_group_id(compute.web.security_group_id)
+    resolve_worker_group_id(compute.worker.security_group_id)
+    monitoring = build_observability(spec, base, edge, data, compute)
+    return stack_outputs(spec, base, edge, data, compute, monitoring)
+
+
+def build_foundation(spec: StackSpec) -> Foundation:
     tags = {**spec.tags, "scalestack:stack": spec.stack, "scalestack:environment": spec.environment}
     default_tags = aws.ProviderDefaultTagsArgs(tags=tags)
     regional_provider = aws.Provider("aws", region=spec.region, default_tags=default_tags)
     edge_provider = aws.Provider("aws-us-east-1", region="us-east-1", default_tags=default_tags)
     regional = pulumi.ResourceOptions(providers={"aws": regional_provider})
-    prefix, production = spec.name_prefix, spec.environment == "prod"
-
     network = Network(
         "network",
         NetworkArgs(**spec.network.model_dump(), flow_log_retention_days=spec.monitoring.log_retention_days),
         regional,
     )
     registry = Registry(
-        "registry", RegistryArgs(repository_name=prefix, force_delete=not production), regional
+        "registry",
+        RegistryArgs(repository_name=spec.name_prefix, force_delete=not _production(spec)),
+        regional,
     )
+    return Foundation(regional, edge_provider, network, registry)
+
+
+def build_edge(spec: StackSpec, base: Foundation) -> Edge:
+    regional, network, production = base.regional, base.network, _production(spec)
     domain = (
         Domain(
             "domain",
             DomainArgs(
-                name=spec.domain.name, hosted_zone_id=spec.domain.hosted_zone_id, cdn_provider=edge_provider
+                name=spec.domain.name,
+                hosted_zone_id=spec.domain.hosted_zone_id,
+                cdn_provider=base.edge_provider,
             ),
             regional,
         )
@@ -74,15 +137,37 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
         ),
         regional,
     )
+    cdn = Cdn(
+        "cdn",
+        CdnArgs(
+            origin=AppOrigin(
+                domain_name=load_balancer.dns_name,
+                protocol="https" if domain else "http",
+                header_name=load_balancer.origin_header_name,
+                secret=load_balancer.origin_secret,
+                load_balancer_dns_name=load_balancer.dns_name,
+                load_balancer_zone_id=load_balancer.zone_id,
+            ),
+            edge_provider=base.edge_provider,
+            domain=CustomDomain(
+                domain.name, domain.origin_name, domain.hosted_zone_id, domain.cdn_certificate_arn
+            )
+            if domain
+            else None,
+            price_class=spec.cdn.price_class,
+            web_acl=spec.cdn.web_acl,
+            access_logs=spec.cdn.access_logs,
+            log_retention_days=spec.monitoring.log_retention_days,
+            destroy_buckets_with_stack=not production,
+        ),
+        regional,
+    )
+    return Edge(domain, load_balancer, cdn)
 
-    # The data tier admits the app groups' security groups, which exist only once the groups do.
-    web_group_id: pulumi.Output[str]
-    worker_group_id: pulumi.Output[str]
-    resolve_web_group_id: Callable[[pulumi.Output[str]], None]
-    resolve_worker_group_id: Callable[[pulumi.Output[str]], None]
-    web_group_id, resolve_web_group_id = pulumi.deferred_output()
-    worker_group_id, resolve_worker_group_id = pulumi.deferred_output()
-    clients: list[pulumi.Input[str]] = [web_group_id, worker_group_id]
+
+def build_data(spec: StackSpec, base: Foundation, clients: list[pulumi.Input[str]]) -> Data:
+    """The data stores, admitting `clients` (security group ids), and the settings the app reads them by."""
+    regional, network, prefix = base.regional, base.network, spec.name_prefix
     database = Database(
         "database",
         DatabaseArgs(
@@ -132,53 +217,37 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
         render_script=settings.render_script,
         database_user_arns=settings.database_user_arns,
     )
-    image = ImageRef(registry.repository_url, registry.repository_arn, spec.image_tag)
-    rollout_alarms = Monitoring.rollout_alarm_names_for(prefix)
+    return Data(database, cache, settings_ref)
+
+
+def build_compute(spec: StackSpec, base: Foundation, edge: Edge, data: Data) -> Compute:
+    image = ImageRef(base.registry.repository_url, base.registry.repository_arn, spec.image_tag)
     web = AppGroup(
         "web",
-        _group_args(spec, spec.web, network, image, settings_ref, load_balancer),
-        regional,
+        _group_args(spec, spec.web, base.network, image, data.settings, edge.load_balancer),
+        base.regional,
     )
-    worker = AppGroup("worker", _group_args(spec, spec.worker, network, image, settings_ref, None), regional)
-    resolve_web_group_id(web.security_group_id)
-    resolve_worker_group_id(worker.security_group_id)
+    worker = AppGroup(
+        "worker", _group_args(spec, spec.worker, base.network, image, data.settings, None), base.regional
+    )
+    return Compute(web, worker)
 
-    cdn = Cdn(
-        "cdn",
-        CdnArgs(
-            origin=AppOrigin(
-                domain_name=load_balancer.dns_name,
-                protocol="https" if domain else "http",
-                header_name=load_balancer.origin_header_name,
-                secret=load_balancer.origin_secret,
-                load_balancer_dns_name=load_balancer.dns_name,
-                load_balancer_zone_id=load_balancer.zone_id,
-            ),
-            edge_provider=edge_provider,
-            domain=CustomDomain(
-                domain.name, domain.origin_name, domain.hosted_zone_id, domain.cdn_certificate_arn
-            )
-            if domain
-            else None,
-            price_class=spec.cdn.price_class,
-            web_acl=spec.cdn.web_acl,
-            access_logs=spec.cdn.access_logs,
-            log_retention_days=spec.monitoring.log_retention_days,
-            destroy_buckets_with_stack=not production,
-        ),
-        regional,
-    )
-    assert web.target_group_arn_suffix is not None and web.target_group_arn is not None
-    monitoring = Monitoring(
+
+def build_observability(
+    spec: StackSpec, base: Foundation, edge: Edge, data: Data, compute: Compute
+) -> Monitoring:
+    web = compute.web
+    assert web.target_group_arn_suffix is not None
+    return Monitoring(
         "monitoring",
         MonitoringArgs(
-            name_prefix=prefix,
-            load_balancer_arn_suffix=load_balancer.arn_suffix,
+            name_prefix=spec.name_prefix,
+            load_balancer_arn_suffix=edge.load_balancer.arn_suffix,
             target_group_arn_suffix=web.target_group_arn_suffix,
-            database_instance_ids=database.instance_identifiers,
-            cache_node_ids=cache.member_cluster_ids,
-            distribution_id=cdn.distribution_id,
-            edge_provider=edge_provider,
+            database_instance_ids=data.database.instance_identifiers,
+            cache_node_ids=data.cache.member_cluster_ids,
+            distribution_id=edge.cdn.distribution_id,
+            edge_provider=base.edge_provider,
             web_asg_name=web.asg_name,
             alarm_email=spec.monitoring.alarm_email,
             error_rate_percent=spec.monitoring.error_rate_percent,
@@ -186,25 +255,33 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
             replica_lag_seconds=spec.monitoring.replica_lag_seconds,
             region=spec.region,
         ),
-        regional,
+        base.regional,
     )
+
+
+def stack_outputs(
+    spec: StackSpec, base: Foundation, edge: Edge, data: Data, compute: Compute, monitoring: Monitoring
+) -> dict[str, Any]:
+    """The stack outputs, by their contract names (infra/contract.py)."""
+    web, worker = compute.web, compute.worker
+    assert web.target_group_arn is not None
     return {
-        Output.URL: cdn.url,
+        Output.URL: edge.cdn.url,
         Output.REGION: spec.region,
         Output.IMAGE_TAG: spec.image_tag,
-        Output.ALB_DNS_NAME: load_balancer.dns_name,
-        Output.ECR_REPOSITORY_URL: registry.repository_url,
-        Output.ECR_REPOSITORY_NAME: registry.repository_name,
+        Output.ALB_DNS_NAME: edge.load_balancer.dns_name,
+        Output.ECR_REPOSITORY_URL: base.registry.repository_url,
+        Output.ECR_REPOSITORY_NAME: base.registry.repository_name,
         Output.WEB_ASG_NAME: web.asg_name,
         Output.WORKER_ASG_NAME: worker.asg_name,
         Output.WEB_TARGET_GROUP_ARN: web.target_group_arn,
-        Output.CLOUDFRONT_DISTRIBUTION_ID: cdn.distribution_id,
-        Output.STATIC_BUCKET_NAME: cdn.static_bucket_name,
-        Output.DB_PRIMARY_ENDPOINT: database.primary_address,
-        Output.DB_REPLICA_ENDPOINTS: database.replica_addresses,
-        Output.DB_INSTANCE_IDS: database.instance_identifiers,
-        Output.CACHE_REPLICATION_GROUP_ID: cache.replication_group_id,
-        Output.CACHE_ENDPOINT: cache.primary_address,
+        Output.CLOUDFRONT_DISTRIBUTION_ID: edge.cdn.distribution_id,
+        Output.STATIC_BUCKET_NAME: edge.cdn.static_bucket_name,
+        Output.DB_PRIMARY_ENDPOINT: data.database.primary_address,
+        Output.DB_REPLICA_ENDPOINTS: data.database.replica_addresses,
+        Output.DB_INSTANCE_IDS: data.database.instance_identifiers,
+        Output.CACHE_REPLICATION_GROUP_ID: data.cache.replication_group_id,
+        Output.CACHE_ENDPOINT: data.cache.primary_address,
         Output.ALARM_NAMES: monitoring.alarm_names,
         Output.DASHBOARD_URL: monitoring.dashboard_url,
         # The pipeline starts each group's instance refresh towards its template's latest version.
@@ -218,10 +295,14 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
             "checkpointPercentages": list(ROLLOUT_CHECKPOINTS),
             "checkpointDelaySeconds": ROLLOUT_CHECKPOINT_DELAY_SECONDS,
             "instanceWarmupSeconds": spec.web.health_check_grace_period_seconds,
-            "alarmNames": rollout_alarms,
+            "alarmNames": monitoring.rollout_alarm_names,
         },
         Output.APP_COMMANDS: {"migrate": spec.app.migrate_command, "worker": spec.app.worker_command},
     }
+
+
+def _production(spec: StackSpec) -> bool:
+    return spec.environment == "prod"
 
 
 def _group_args(
