@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from infra import iam
 from infra.aws_facts import instance_architecture
+from infra.components import boot
 from infra.components.app_settings import TOKEN_REFRESH_MINUTES
 from infra.contract import INSTANCE_ENV_FILE, RENDER_COMMAND, TOKEN_DIR_IN_CONTAINER, TOKEN_DIR_ON_HOST
 
@@ -557,66 +558,30 @@ def _boot_script(args: AppGroupArgs, repository_url: str, render: str, log_group
     image = f"{repository_url}:{args.image.tag}"
     ports = f"-p {args.container_port}:{args.container_port}" if args.http else ""
     command = " ".join(shlex.quote(part) for part in args.command)
-    return f"""#!/bin/bash
-set -euo pipefail
-export AWS_DEFAULT_REGION={args.region}
-dnf install -y -q docker
-systemctl enable --now docker
-install -d -m 0700 /etc/scalestack
-cat > {RENDER_COMMAND} <<'RENDER'
-#!/bin/bash
-set -euo pipefail
-{render}
-RENDER
-chmod 0700 {RENDER_COMMAND}
-cat > /etc/systemd/system/scalestack-app.service <<'UNIT'
-[Unit]
-Description=scalestack app container
-After=docker.service
-Requires=docker.service
-
-[Service]
-Environment=AWS_DEFAULT_REGION={args.region}
-Restart=always
-RestartSec=5
-TimeoutStopSec={args.stop_timeout_seconds + 5}
-ExecStartPre={RENDER_COMMAND}
-ExecStartPre=/bin/sh -c 'aws ecr get-login-password | docker login --username AWS --password-stdin {registry}'
-ExecStartPre=/usr/bin/docker pull {image}
-ExecStartPre=-/usr/bin/docker rm -f app
-ExecStart=/usr/bin/docker run --name app --init --env-file {INSTANCE_ENV_FILE} {ports} \\
-  -v {TOKEN_DIR_ON_HOST}:{TOKEN_DIR_IN_CONTAINER}:ro \\
-  --log-driver awslogs --log-opt awslogs-region={args.region} --log-opt awslogs-group={log_group} \\
-  --stop-timeout {args.stop_timeout_seconds} {image} {command}
-ExecStop=/usr/bin/docker stop -t {args.stop_timeout_seconds} app
-
-[Install]
-WantedBy=multi-user.target
-UNIT
-cat > /etc/systemd/system/scalestack-db-tokens.service <<'UNIT'
-[Unit]
-Description=Re-sign the app's database login tokens
-
-[Service]
-Type=oneshot
-Environment=AWS_DEFAULT_REGION={args.region}
-ExecStart={RENDER_COMMAND} tokens
-UNIT
-cat > /etc/systemd/system/scalestack-db-tokens.timer <<'UNIT'
-[Unit]
-Description=Database login tokens live 15 minutes: re-sign them every {TOKEN_REFRESH_MINUTES}
-
-[Timer]
-OnActiveSec={TOKEN_REFRESH_MINUTES}min
-OnUnitActiveSec={TOKEN_REFRESH_MINUTES}min
-
-[Install]
-WantedBy=timers.target
-UNIT
-systemctl daemon-reload
-systemctl enable --now scalestack-app.service
-systemctl enable --now scalestack-db-tokens.timer
-{_launch_hook_completion(args)}"""
+    common = {"region": args.region, "render_command": RENDER_COMMAND}
+    app_unit = boot.render(
+        "scalestack-app.service.tmpl",
+        **common,
+        stop_timeout_unit=args.stop_timeout_seconds + 5,
+        stop_timeout=args.stop_timeout_seconds,
+        registry=registry,
+        image=image,
+        env_file=INSTANCE_ENV_FILE,
+        ports=ports,
+        token_dir_on_host=TOKEN_DIR_ON_HOST,
+        token_dir_in_container=TOKEN_DIR_IN_CONTAINER,
+        log_group=log_group,
+        command=command,
+    )
+    script = boot.render(
+        "boot.sh.tmpl",
+        **common,
+        render=render,
+        app_unit=app_unit,
+        tokens_unit=boot.render("scalestack-db-tokens.service.tmpl", **common),
+        tokens_timer=boot.render("scalestack-db-tokens.timer.tmpl", refresh_minutes=TOKEN_REFRESH_MINUTES),
+    )
+    return script + _launch_hook_completion(args)
 
 
 def _launch_hook_completion(args: AppGroupArgs) -> str:
@@ -633,40 +598,12 @@ def _launch_hook_completion(args: AppGroupArgs) -> str:
         ready = f"curl -fsS -o /dev/null http://localhost:{args.container_port}{args.http.readiness_path}"
     else:
         ready = "[ \"$(docker inspect -f '{{.State.Running}}' app 2>/dev/null)\" = true ]"
-    return f"""cat > /usr/local/bin/scalestack-complete-launch <<'HOOK'
-#!/bin/bash
-set -euo pipefail
-imds=http://169.254.169.254/latest
-token=$(curl -fsS -X PUT "$imds/api/token" -H "X-aws-ec2-metadata-token-ttl-seconds: 300")
-instance=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/instance-id")
-until {ready}; do sleep 5; done
-details=$(aws autoscaling describe-auto-scaling-instances --instance-ids "$instance" \\
-  --query 'AutoScalingInstances[0].[AutoScalingGroupName,LifecycleState]' --output text)
-read -r group state <<< "$details"
-case "$state" in
-  Pending:Wait|Warmed:Pending:Wait)
-    aws autoscaling complete-lifecycle-action --lifecycle-hook-name {LAUNCH_HOOK_NAME} \\
-      --auto-scaling-group-name "$group" --instance-id "$instance" --lifecycle-action-result CONTINUE ;;
-  *) echo "no launch hook waiting for $instance ($state)" ;;
-esac
-HOOK
-chmod 0700 /usr/local/bin/scalestack-complete-launch
-cat > /etc/systemd/system/scalestack-launch-hook.service <<'UNIT'
-[Unit]
-Description=Complete the Auto Scaling launch hook once the app is ready
-After=scalestack-app.service
-Wants=scalestack-app.service
-
-[Service]
-Type=oneshot
-Environment=AWS_DEFAULT_REGION={args.region}
-TimeoutStartSec={LAUNCH_HOOK_HEARTBEAT_SECONDS}
-ExecStart=/usr/local/bin/scalestack-complete-launch
-
-[Install]
-WantedBy=multi-user.target
-UNIT
-systemctl daemon-reload
-systemctl enable scalestack-launch-hook.service
-systemctl start --no-block scalestack-launch-hook.service
-"""
+    complete_launch = boot.render(
+        "scalestack-complete-launch.sh.tmpl", ready=ready, hook_name=LAUNCH_HOOK_NAME
+    )
+    hook_unit = boot.render(
+        "scalestack-launch-hook.service.tmpl",
+        region=args.region,
+        heartbeat_seconds=LAUNCH_HOOK_HEARTBEAT_SECONDS,
+    )
+    return boot.render("launch-hook.sh.tmpl", complete_launch=complete_launch, hook_unit=hook_unit)
