@@ -117,7 +117,7 @@ def render_script(parameter_path: str, database_secret_arn: str, cache_secret_ar
     `migrate` (the migrate command): the migration env file with the master login, fresh from its secret.
     """
     python = boot.render(
-        "render_env.py.tmpl",
+        "render_env.py",
         parameter_path=parameter_path,
         database_secret_arn=database_secret_arn,
         cache_secret_arn=cache_secret_arn,
