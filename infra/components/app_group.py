@@ -63,15 +63,15 @@ class HttpExposure:
     load_balancer_arn_suffix: pulumi.Input[str]
     origin_header_name: str
     origin_secret: pulumi.Input[str]
-    readiness_path: str = "/readyz"
+    readiness_path: str
+    deregistration_delay_seconds: int
+    slow_start_seconds: int
+    algorithm: str
+    """round_robin, least_outstanding_requests or weighted_random; slow start needs round_robin."""
+    requests_per_target: int
+    """Target tracking on ALBRequestCountPerTarget, beside CPU."""
     path_patterns: Sequence[str] = ("/*",)
     rule_priority: int = 100
-    deregistration_delay_seconds: int = 30
-    slow_start_seconds: int = 0
-    algorithm: str = "round_robin"
-    """round_robin, least_outstanding_requests or weighted_random; slow start needs round_robin."""
-    requests_per_target: int = 1000
-    """Target tracking on ALBRequestCountPerTarget, beside CPU."""
 
 
 @dataclass(frozen=True)
@@ -83,25 +83,25 @@ class AppGroupArgs:
     image: ImageRef
     settings: AppSettingsRef
     log_group_name: str
-    instance_type: str = "t3.small"
-    min_size: int = 1
-    desired_capacity: int = 1
-    max_size: int = 2
-    cpu_target_percent: int = 50
-    root_volume_gib: int = 16
-    command: Sequence[str] = ()
+    instance_type: str
+    min_size: int
+    desired_capacity: int
+    max_size: int
+    cpu_target_percent: int
+    root_volume_gib: int
+    command: Sequence[str]
     """Arguments after the image; empty runs the image's own CMD."""
-    container_port: int = 8000
-    http: HttpExposure | None = None
+    container_port: int
+    http: HttpExposure | None
     """None for groups that take no traffic (workers)."""
-    spot: bool = False
-    warm_pool_size: int = 0
-    health_check_grace_period_seconds: int = 120
+    spot: bool
+    warm_pool_size: int
+    health_check_grace_period_seconds: int
+    log_retention_days: int
+    metrics_namespace: str
+    """The only CloudWatch namespace the instances may publish custom metrics to."""
     stop_timeout_seconds: int = 45
     """SIGTERM to SIGKILL: covers the app's drain (5 s) and graceful timeout (30 s)."""
-    log_retention_days: int = 30
-    metrics_namespace: str = "scalestack"
-    """The only CloudWatch namespace the instances may publish custom metrics to."""
 
 
 class AppGroup(pulumi.ComponentResource):

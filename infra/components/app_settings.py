@@ -20,7 +20,7 @@ migration creates the app's role and its grants (app_template/app/migrate.py).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -47,8 +47,8 @@ class AppSettingsArgs:
     """DbiResourceId of the primary and of each replica: IAM authentication names each instance by it."""
     cache_host: pulumi.Input[str]
     cache_secret_arn: pulumi.Input[str]
-    port: int = 8000
-    environment: Mapping[str, str] = field(default_factory=dict)
+    port: int
+    environment: Mapping[str, str]
     """Extra plain settings from the stack spec."""
 
 

@@ -22,15 +22,15 @@ class CacheArgs:
     subnet_ids: Sequence[pulumi.Input[str]]
     client_security_group_ids: Sequence[pulumi.Input[str]]
     """The only groups admitted on 6379: the app's instances."""
-    replication_group_id: str = "app-cache"
+    replication_group_id: str
     """Unique per account and region, at most 40 characters."""
-    engine: Literal["redis", "valkey"] = "redis"
-    engine_version: str = "7.1"
-    node_type: str = "cache.t4g.micro"
-    replicas: int = 1
+    engine: Literal["redis", "valkey"]
+    engine_version: str
+    node_type: str
+    replicas: int
     """Replicas of the primary; with at least one, a failed primary fails over automatically (Multi-AZ)."""
-    snapshot_retention_days: int = 1
-    log_retention_days: int = 30
+    snapshot_retention_days: int
+    log_retention_days: int
 
 
 class Cache(pulumi.ComponentResource):

@@ -50,15 +50,15 @@ class CdnArgs:
     origin: AppOrigin
     edge_provider: pulumi.ProviderResource
     """A provider in us-east-1, where CloudFront's WAF web ACLs live."""
-    domain: CustomDomain | None = None
-    price_class: str = "PriceClass_100"
-    web_acl: bool = True
+    domain: CustomDomain | None
+    price_class: str
+    web_acl: bool
     """A WAF web ACL with AWS managed rule groups and a per-IP rate limit."""
+    access_logs: bool
+    log_retention_days: int
+    destroy_buckets_with_stack: bool
     rate_limit_per_5_minutes: int = 2000
-    access_logs: bool = True
-    log_retention_days: int = 90
     static_path: str = "/static/*"
-    destroy_buckets_with_stack: bool = False
 
 
 class Cdn(pulumi.ComponentResource):

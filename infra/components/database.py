@@ -26,24 +26,24 @@ class DatabaseArgs:
     availability_zones: Sequence[str]
     client_security_group_ids: Sequence[pulumi.Input[str]]
     """The only groups admitted on 5432: the app's instances."""
-    identifier: str = "app-db"
+    identifier: str
     """RDS identifier of the primary (replicas add -replica-N); unique per account and region."""
-    engine_version: str = "16"
-    instance_class: str = "db.t4g.micro"
-    allocated_storage_gib: int = 20
-    max_allocated_storage_gib: int = 100
-    multi_az: bool = True
-    read_replicas: int = 0
-    backup_retention_days: int = 7
-    deletion_protection: bool = True
+    engine_version: str
+    instance_class: str
+    allocated_storage_gib: int
+    max_allocated_storage_gib: int
+    multi_az: bool
+    read_replicas: int
+    backup_retention_days: int
+    deletion_protection: bool
     """Also keeps a final snapshot when the database is deleted."""
-    performance_insights: bool = True
-    monitoring_interval_seconds: int = 60
+    performance_insights: bool
+    monitoring_interval_seconds: int
     """Enhanced monitoring; 0 turns it off."""
-    slow_query_ms: int = 500
-    database_name: str = "app"
-    master_username: str = "app_admin"
-    log_retention_days: int = 30
+    slow_query_ms: int
+    database_name: str
+    master_username: str
+    log_retention_days: int
 
 
 class Database(pulumi.ComponentResource):

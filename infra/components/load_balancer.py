@@ -21,13 +21,13 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 class LoadBalancerArgs:
     vpc_id: pulumi.Input[str]
     public_subnet_ids: Sequence[pulumi.Input[str]]
-    certificate_arn: pulumi.Input[str] | None = None
+    certificate_arn: pulumi.Input[str] | None
     """ACM certificate for the origin name; with it CloudFront reaches the ALB over HTTPS."""
-    idle_timeout_seconds: int = 60
+    idle_timeout_seconds: int
     """Must stay below the app's keep-alive, or the ALB reuses connections the app has closed (502s)."""
-    deletion_protection: bool = True
-    access_log_retention_days: int = 90
-    destroy_logs_with_stack: bool = False
+    deletion_protection: bool
+    access_log_retention_days: int
+    destroy_logs_with_stack: bool
     """Let `pulumi destroy` remove the access-log bucket with its logs (non-production stacks)."""
 
 

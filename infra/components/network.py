@@ -20,15 +20,15 @@ TIERS = ("public", "app", "data")
 
 @dataclass(frozen=True)
 class NetworkArgs:
-    cidr: str = "10.0.0.0/16"
+    cidr: str
     """IPv4 block of the VPC; cut into /(prefix+4) subnets, one per tier and AZ."""
-    availability_zones: int = 2
+    availability_zones: int
     """How many AZs the subnets span (2 or 3)."""
-    nat_gateways: Literal["single", "one-per-az"] = "one-per-az"
+    nat_gateways: Literal["single", "one-per-az"]
     """`one-per-az` keeps egress up when an AZ fails; `single` saves cost."""
-    interface_endpoints: bool = True
+    interface_endpoints: bool
     """Private endpoints for ECR, SSM, CloudWatch Logs and Secrets Manager."""
-    flow_log_retention_days: int = 30
+    flow_log_retention_days: int
     """Days VPC flow logs (rejected traffic) stay in CloudWatch Logs."""
 
 
