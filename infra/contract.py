@@ -98,32 +98,50 @@ class LaunchTemplateRef:
 
 
 @dataclass(frozen=True)
-class RolloutOutput:
-    """The `rollout` output: how an instance refresh replaces instances (the program is its one home)."""
+class RoleRollout:
+    """One role's refresh preferences, from its own spec keys (`<role>.minHealthyPercent`, ...)."""
 
     min_healthy_percentage: int
+    instance_warmup_seconds: int
+
+
+@dataclass(frozen=True)
+class RolloutOutput:
+    """The `rollout` output: how an instance refresh replaces instances (the program is its one home).
+
+    Checkpoints, their delay and the alarms apply to every refresh; each role has its own warm-up and
+    minimum healthy percentage (`roles`).
+    """
+
     checkpoint_percentages: tuple[int, ...]
     checkpoint_delay_seconds: int
-    instance_warmup_seconds: int
     alarm_names: tuple[str, ...]
+    roles: Mapping[str, RoleRollout]
 
     @classmethod
     def parse(cls, value: Mapping[str, Any]) -> RolloutOutput:
         return cls(
-            min_healthy_percentage=int(value["minHealthyPercentage"]),
             checkpoint_percentages=tuple(int(p) for p in value["checkpointPercentages"]),
             checkpoint_delay_seconds=int(value["checkpointDelaySeconds"]),
-            instance_warmup_seconds=int(value["instanceWarmupSeconds"]),
             alarm_names=tuple(str(a) for a in value.get("alarmNames") or ()),
+            roles={
+                role: RoleRollout(int(r["minHealthyPercentage"]), int(r["instanceWarmupSeconds"]))
+                for role, r in value["roles"].items()
+            },
         )
 
     def to_output(self) -> dict[str, Any]:
         return {
-            "minHealthyPercentage": self.min_healthy_percentage,
             "checkpointPercentages": list(self.checkpoint_percentages),
             "checkpointDelaySeconds": self.checkpoint_delay_seconds,
-            "instanceWarmupSeconds": self.instance_warmup_seconds,
             "alarmNames": list(self.alarm_names),
+            "roles": {
+                role: {
+                    "minHealthyPercentage": r.min_healthy_percentage,
+                    "instanceWarmupSeconds": r.instance_warmup_seconds,
+                }
+                for role, r in self.roles.items()
+            },
         }
 
 

@@ -28,7 +28,7 @@ BASE: Mapping[str, Any] = {
         "environment": {},
     },
     "web": {"cpuTargetPercent": 50, "requestsPerTarget": 1000, "healthCheckGracePeriodSeconds": 120},
-    "worker": {"cpuTargetPercent": 60},
+    "worker": {"cpuTargetPercent": 60, "healthCheckGracePeriodSeconds": 120},
     "database": {
         "engineVersion": "16",
         "performanceInsights": True,
@@ -37,7 +37,7 @@ BASE: Mapping[str, Any] = {
         "masterUsername": "app_admin",
     },
     "cache": {"engine": "redis", "engineVersion": "7.1"},
-    "cdn": {"staticMaxAgeSeconds": 31536000, "accessLogs": True},
+    "cdn": {"accessLogs": True},
     "monitoring": {
         "alarmEmail": None,
         "errorRatePercent": 1.0,
@@ -64,6 +64,7 @@ _DEV: Mapping[str, Any] = {
         "warmPoolSize": 0,
     },
     "worker": {
+        "minHealthyPercent": 50,
         "instanceType": "t3.small",
         "minSize": 1,
         "desiredCapacity": 1,
@@ -103,6 +104,7 @@ _STAGING: Mapping[str, Any] = {
         "warmPoolSize": 0,
     },
     "worker": {
+        "minHealthyPercent": 90,
         "instanceType": "t3.medium",
         "minSize": 1,
         "desiredCapacity": 1,
@@ -142,6 +144,7 @@ _PROD: Mapping[str, Any] = {
         "warmPoolSize": 1,
     },
     "worker": {
+        "minHealthyPercent": 90,
         "instanceType": "m7i.large",
         "minSize": 2,
         "desiredCapacity": 2,

@@ -20,7 +20,7 @@ from infra.components.load_balancer import LoadBalancer, LoadBalancerArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.registry import Registry, RegistryArgs
-from infra.contract import Output
+from infra.contract import Output, RoleRollout, RolloutOutput
 from infra.spec import NAMESPACE, SpecError, StackSpec, WebSpec, WorkerSpec, parse_config
 
 # The pipeline's instance refresh (the stack's `rollout` output) pauses at half the fleet so the rollout
@@ -290,13 +290,15 @@ def stack_outputs(
             for role, group in (("web", web), ("worker", worker))
         },
         # How the pipeline's instance refreshes replace instances: the one home of these preferences.
-        Output.ROLLOUT: {
-            "minHealthyPercentage": spec.web.min_healthy_percent,
-            "checkpointPercentages": list(ROLLOUT_CHECKPOINTS),
-            "checkpointDelaySeconds": ROLLOUT_CHECKPOINT_DELAY_SECONDS,
-            "instanceWarmupSeconds": spec.web.health_check_grace_period_seconds,
-            "alarmNames": monitoring.rollout_alarm_names,
-        },
+        Output.ROLLOUT: RolloutOutput(
+            checkpoint_percentages=ROLLOUT_CHECKPOINTS,
+            checkpoint_delay_seconds=ROLLOUT_CHECKPOINT_DELAY_SECONDS,
+            alarm_names=tuple(monitoring.rollout_alarm_names),
+            roles={
+                role: RoleRollout(group.min_healthy_percent, group.health_check_grace_period_seconds)
+                for role, group in (("web", spec.web), ("worker", spec.worker))
+            },
+        ).to_output(),
         Output.APP_COMMANDS: {"migrate": spec.app.migrate_command, "worker": spec.app.worker_command},
     }
 
@@ -350,7 +352,7 @@ def _group_args(
         http=http,
         spot=isinstance(group, WorkerSpec) and group.spot,
         warm_pool_size=group.warm_pool_size if isinstance(group, WebSpec) else 0,
-        health_check_grace_period_seconds=spec.web.health_check_grace_period_seconds,
+        health_check_grace_period_seconds=group.health_check_grace_period_seconds,
         log_retention_days=spec.monitoring.log_retention_days,
         metrics_namespace=f"{NAMESPACE}/{spec.stack}",
     )

@@ -175,6 +175,10 @@ class _GroupSpec(_Section):
     max_size: int = Field(ge=1, le=500)
     cpu_target_percent: int = Field(ge=10, le=90, description="Target tracking on average CPU.")
     root_volume_gib: int = Field(ge=8, le=1024, description="Encrypted gp3 root volume.")
+    health_check_grace_period_seconds: int = Field(
+        ge=0, le=7200, description="Time a new instance gets before its health counts; the refresh's warm-up."
+    )
+    min_healthy_percent: int = Field(ge=50, le=100, description="Kept in service during instance refresh.")
 
     @field_validator("instance_type")
     @classmethod
@@ -195,8 +199,6 @@ class WebSpec(_GroupSpec):
     """The web auto-scaling group behind the load balancer."""
 
     requests_per_target: int = Field(ge=10, le=100000, description="Target tracking on ALB requests/target.")
-    health_check_grace_period_seconds: int = Field(ge=0, le=7200)
-    min_healthy_percent: int = Field(ge=50, le=100, description="Kept in service during instance refresh.")
     warm_pool_size: int = Field(ge=0, le=100, description="Pre-initialised stopped instances; 0 is off.")
 
 
@@ -286,7 +288,6 @@ class CdnSpec(_Section):
     price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"]
     web_acl: bool = Field(description="Attach a WAF web ACL with AWS managed rule groups.")
     access_logs: bool = Field(description="Standard logs to an encrypted S3 bucket.")
-    static_max_age_seconds: int = Field(ge=0, le=31536000)
 
 
 class MonitoringSpec(_Section):
@@ -428,6 +429,10 @@ REFUSED_KEYS: Mapping[str, str] = {
     "web.associatePublicIp": "app instances live in private subnets and never get a public IP",
     "loadBalancer.ingressCidrs": "the load balancer admits only CloudFront (its managed prefix list)",
     "web.rootVolumeEncrypted": "root volumes are always encrypted",
+    # Read by nothing before issue 13: the assets' lifetime follows from their names, not from a setting.
+    "cdn.staticMaxAgeSeconds": "static assets have content-hashed names, so they are cached for a year "
+    "(the deploy uploads them with Cache-Control: immutable and CloudFront's CachingOptimized policy keeps "
+    "that); a new version gets new names, never a shorter age",
 }
 
 

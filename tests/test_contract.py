@@ -19,7 +19,9 @@ def test_every_shipped_stack_exports_exactly_the_contracts_outputs_and_they_pars
     assert set(plan.outputs) == set(Output)
     outputs = StackOutputs.parse(plan.outputs)
     assert outputs.asg_names.keys() == outputs.launch_templates.keys() == {"web", "worker"}
-    assert outputs.rollout.instance_warmup_seconds == spec.web.health_check_grace_period_seconds
+    for role, group in (("web", spec.web), ("worker", spec.worker)):
+        assert outputs.rollout.roles[role].instance_warmup_seconds == group.health_check_grace_period_seconds
+        assert outputs.rollout.roles[role].min_healthy_percentage == group.min_healthy_percent
     assert outputs.region == spec.region
 
 

@@ -88,7 +88,9 @@ class StackOutputs:
             groups={"web": self.raw["webAsgName"], "worker": self.raw["workerAsgName"]},
             target_group_arn=self.raw["webTargetGroupArn"],
             alarm_names=tuple(self.raw.get("alarmNames") or ()),
-            preferences=RolloutPreferences.from_output(self.raw["rollout"]),
+            preferences={
+                role: RolloutPreferences.from_output(self.raw["rollout"], role) for role in ("web", "worker")
+            },
         )
 
 
