@@ -65,13 +65,34 @@ class Compute:
     worker: AppGroup
 
 
+@dataclass(frozen=True)
+class Stack:
+    """Every tier of a stack: the components, and through them the resources they made (escape hatches)."""
+
+    foundation: Foundation
+    edge: Edge
+    data: Data
+    compute: Compute
+    monitoring: Monitoring
+
+    def outputs(self, spec: StackSpec) -> dict[str, Any]:
+        return stack_outputs(spec, self.foundation, self.edge, self.data, self.compute, self.monitoring)
+
+
 def build_stack(spec: StackSpec) -> dict[str, Any]:
-    """Every resource of a stack, tier by tier; returns the stack outputs (named in infra/contract.py
-    `Output`, which the deploy pipeline parses).
+    """Every resource of a stack; returns the stack outputs (named in infra/contract.py `Output`, which
+    the deploy pipeline parses)."""
+    return compose(spec).outputs(spec)
+
+
+def compose(spec: StackSpec) -> Stack:
+    """Every resource of a stack, tier by tier.
 
     Adding a service touches one tier: its builder and its result. The network, database and cache
     sections of the spec name their keys as the components' args do, so they pass through whole; a key
-    added to one must be added to the other (a TypeError says so).
+    added to one must be added to the other (a TypeError says so). A program that needs more than the
+    kit makes calls this and adds its own resources on the ones the components expose (DESIGN.md,
+    "Escape hatches").
     """
     base = build_foundation(spec)
     edge = build_edge(spec, base)
@@ -87,7 +108,7 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
     resolve_web_group_id(compute.web.security_group_id)
     resolve_worker_group_id(compute.worker.security_group_id)
     monitoring = build_observability(spec, base, edge, data, compute)
-    return stack_outputs(spec, base, edge, data, compute, monitoring)
+    return Stack(base, edge, data, compute, monitoring)
 
 
 def build_foundation(spec: StackSpec) -> Foundation:

@@ -118,6 +118,8 @@ class AppGroup(pulumi.ComponentResource):
     group: aws.autoscaling.Group
     asg_name: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
+    security_group: aws.ec2.SecurityGroup
+    target_group: aws.lb.TargetGroup | None
     target_group_arn: pulumi.Output[str] | None
     target_group_arn_suffix: pulumi.Output[str] | None
 
@@ -131,8 +133,9 @@ class AppGroup(pulumi.ComponentResource):
         if args.warm_pool_size:
             _lifecycle_permission(name, profile.role.apply(lambda role: role or ""), child)
         group = self._security_group(name, args, child)
-        self.security_group_id = group.id
+        self.security_group, self.security_group_id = group, group.id
         target_group = self._target_group(name, args, group, child) if args.http else None
+        self.target_group = target_group
         self.target_group_arn = target_group.arn if target_group else None
         self.target_group_arn_suffix = target_group.arn_suffix if target_group else None
 

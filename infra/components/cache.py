@@ -36,6 +36,8 @@ class CacheArgs:
 class Cache(pulumi.ComponentResource):
     """A primary and its replicas across AZs; TLS required, an auth token kept in Secrets Manager."""
 
+    replication_group: aws.elasticache.ReplicationGroup
+    security_group: aws.ec2.SecurityGroup
     primary_address: pulumi.Output[str]
     reader_address: pulumi.Output[str]
     replication_group_id: pulumi.Output[str]
@@ -59,6 +61,7 @@ class Cache(pulumi.ComponentResource):
         )
         self.auth_secret_arn = secret.arn
         group = admitting_clients(name, args.vpc_id, "Redis", PORT, args.client_security_group_ids, self)
+        self.security_group = group
         subnets = aws.elasticache.SubnetGroup(f"{name}-subnets", subnet_ids=list(args.subnet_ids), opts=child)
         slow_log = aws.cloudwatch.LogGroup(
             f"{name}-slow-log", retention_in_days=args.log_retention_days, opts=child
@@ -100,6 +103,7 @@ class Cache(pulumi.ComponentResource):
         )
         self.primary_address = replication_group.primary_endpoint_address
         self.reader_address = replication_group.reader_endpoint_address
+        self.replication_group = replication_group
         self.replication_group_id = replication_group.replication_group_id
         # ElastiCache names the nodes' clusters itself; the provider reads them back after create as the
         # set member_clusters, one per node (num_cache_clusters of them), in no particular order.

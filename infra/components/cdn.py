@@ -69,6 +69,8 @@ class Cdn(pulumi.ComponentResource):
     cached only as the app's own Cache-Control says.
     """
 
+    distribution: aws.cloudfront.Distribution
+    static_bucket: SecureBucket
     distribution_id: pulumi.Output[str]
     domain_name: pulumi.Output[str]
     url: pulumi.Output[str]
@@ -88,7 +90,7 @@ class Cdn(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.static_bucket_name = static.name
+        self.static_bucket, self.static_bucket_name = static, static.name
         access = aws.cloudfront.OriginAccessControl(
             f"{name}-oac",
             origin_access_control_origin_type="s3",
@@ -157,6 +159,7 @@ class Cdn(pulumi.ComponentResource):
             opts=child,
         )
         resolve_distribution_arn(distribution.arn)
+        self.distribution = distribution
         self.distribution_id = distribution.id
         self.domain_name = distribution.domain_name
         self.url = pulumi.Output.concat(

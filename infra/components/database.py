@@ -54,6 +54,9 @@ class Database(pulumi.ComponentResource):
     SSL is forced by the parameter group.
     """
 
+    primary: aws.rds.Instance
+    replicas: list[aws.rds.Instance]
+    security_group: aws.ec2.SecurityGroup
     primary_address: pulumi.Output[str]
     replica_addresses: list[pulumi.Output[str]]
     instance_identifiers: list[pulumi.Output[str]]
@@ -72,6 +75,7 @@ class Database(pulumi.ComponentResource):
         self.kms_key_arn = key.arn
         subnets = aws.rds.SubnetGroup(f"{name}-subnets", subnet_ids=list(args.subnet_ids), opts=child)
         group = admitting_clients(name, args.vpc_id, "PostgreSQL", PORT, args.client_security_group_ids, self)
+        self.security_group = group
         parameters = self._parameter_group(name, args, child)
         monitoring_role = self._monitoring_role(name, child) if args.monitoring_interval_seconds else None
         identifiers = [
@@ -145,6 +149,7 @@ class Database(pulumi.ComponentResource):
             )
             for i in range(args.read_replicas)
         ]
+        self.primary, self.replicas = primary, replicas
         self.primary_address = primary.address
         self.replica_addresses = [r.address for r in replicas]
         self.instance_identifiers = [primary.identifier, *(r.identifier for r in replicas)]

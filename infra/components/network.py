@@ -39,6 +39,10 @@ class Network(pulumi.ComponentResource):
     from inside the VPC.
     """
 
+    vpc: aws.ec2.Vpc
+    subnets: dict[str, list[aws.ec2.Subnet]]
+    """Per tier (public, app, data), one subnet per availability zone."""
+    nat_gateways: list[aws.ec2.NatGateway]
     vpc_id: pulumi.Output[str]
     cidr: str
     availability_zones: list[str]
@@ -62,7 +66,7 @@ class Network(pulumi.ComponentResource):
             tags={"Name": name},
             opts=child,
         )
-        self.vpc_id = vpc.id
+        self.vpc, self.vpc_id = vpc, vpc.id
         # The default security group admits all traffic between its members: strip it of every rule.
         aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, opts=child)
 
@@ -82,6 +86,7 @@ class Network(pulumi.ComponentResource):
             ]
             for t, tier in enumerate(TIERS)
         }
+        self.subnets = subnets
         self.public_subnet_ids = [s.id for s in subnets["public"]]
         self.app_subnet_ids = [s.id for s in subnets["app"]]
         self.data_subnet_ids = [s.id for s in subnets["data"]]
@@ -154,7 +159,8 @@ class Network(pulumi.ComponentResource):
     ) -> list[aws.ec2.RouteTable]:
         """Each app subnet egresses through the NAT in its own AZ, or through the single NAT."""
         zones = self.availability_zones
-        gateways = []
+        gateways: list[aws.ec2.NatGateway] = []
+        self.nat_gateways = gateways
         for zone, subnet in list(zip(zones, public, strict=True))[
             : 1 if strategy == "single" else len(public)
         ]:

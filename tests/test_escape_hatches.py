@@ -1,0 +1,116 @@
+"""Components open up: a program adds its own resources on the ones the kit's components made, and the
+offline plan shows them exactly as `pulumi up` would (no resource transforms, nothing the mock skips)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from infra.offline import plan_stack
+from infra.program import compose
+from infra.spec import StackSpec, load_stack_spec
+
+BASTION_SG = "sg-0bastion000000000"
+
+
+def _with_additions(spec: StackSpec) -> dict[str, Any]:
+    stack = compose(spec)
+    database, alb = stack.data.database, stack.edge.load_balancer
+    # A bastion the team already runs may reach PostgreSQL: one rule on the database's own group.
+    aws.vpc.SecurityGroupIngressRule(
+        "bastion-to-db",
+        security_group_id=database.security_group.id,
+        referenced_security_group_id=BASTION_SG,
+        ip_protocol="tcp",
+        from_port=5432,
+        to_port=5432,
+        description="PostgreSQL from the team's bastion",
+    )
+    # A maintenance page in front of everything, on the listener CloudFront connects to.
+    aws.lb.ListenerRule(
+        "maintenance",
+        listener_arn=alb.listener.arn,
+        priority=1,
+        conditions=[aws.lb.ListenerRuleConditionArgs(path_pattern={"values": ["/maintenance"]})],
+        actions=[
+            aws.lb.ListenerRuleActionArgs(
+                type="fixed-response",
+                fixed_response={"content_type": "text/plain", "status_code": "503"},
+            )
+        ],
+    )
+    return {**stack.outputs(spec), "primaryArn": database.primary.arn}
+
+
+@pytest.fixture(scope="module")
+def plan_with_additions() -> Any:
+    return plan_stack(load_stack_spec("prod"), _with_additions)
+
+
+def test_resources_added_on_exposed_ones_are_planned_with_their_references(plan_with_additions: Any) -> None:
+    plan = plan_with_additions
+    urns = plan.by_urn()
+    (rule,) = [
+        r
+        for r in plan.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.name == "bastion-to-db"
+    ]
+    (group_urn,) = rule.property_dependencies["securityGroupId"]
+    assert urns[group_urn].type == "aws:ec2/securityGroup:SecurityGroup"
+    assert urns[group_urn].parent is not None and "Database::database" in urns[group_urn].parent
+    (maintenance,) = [r for r in plan.by_type("aws:lb/listenerRule:ListenerRule") if r.name == "maintenance"]
+    (listener_urn,) = maintenance.property_dependencies["listenerArn"]
+    assert urns[listener_urn].inputs["protocol"] == "HTTPS"
+    assert plan.outputs["primaryArn"].startswith("arn:aws:rds:")
+
+
+def test_components_expose_the_resources_they_made() -> None:
+    seen: dict[str, Any] = {}
+
+    def build(spec: StackSpec) -> dict[str, Any]:
+        stack = compose(spec)
+        network, alb = stack.foundation.network, stack.edge.load_balancer
+        seen.update(
+            vpc=network.vpc,
+            subnets=[s for tier in network.subnets.values() for s in tier],
+            nat_gateways=network.nat_gateways,
+            alb=alb.alb,
+            https_listener=alb.https_listener,
+            alb_security_group=alb.security_group,
+            primary=stack.data.database.primary,
+            replicas=stack.data.database.replicas,
+            replication_group=stack.data.cache.replication_group,
+            distribution=stack.edge.cdn.distribution,
+            web_group=stack.compute.web.group,
+            web_template=stack.compute.web.launch_template,
+            web_target_group=stack.compute.web.target_group,
+            worker_target_group=stack.compute.worker.target_group,
+        )
+        return stack.outputs(spec)
+
+    spec = load_stack_spec("prod")
+    plan_stack(spec, build)
+    expected = {
+        "vpc": aws.ec2.Vpc,
+        "alb": aws.lb.LoadBalancer,
+        "https_listener": aws.lb.Listener,
+        "alb_security_group": aws.ec2.SecurityGroup,
+        "primary": aws.rds.Instance,
+        "replication_group": aws.elasticache.ReplicationGroup,
+        "distribution": aws.cloudfront.Distribution,
+        "web_group": aws.autoscaling.Group,
+        "web_template": aws.ec2.LaunchTemplate,
+        "web_target_group": aws.lb.TargetGroup,
+    }
+    for name, kind in expected.items():
+        assert isinstance(seen[name], kind), name
+    assert len(seen["subnets"]) == 3 * spec.network.availability_zones
+    assert len(seen["nat_gateways"]) == (
+        1 if spec.network.nat_gateways == "single" else spec.network.availability_zones
+    )
+    assert len(seen["replicas"]) == spec.database.read_replicas
+    assert seen["worker_target_group"] is None  # the worker takes no traffic
+    assert all(isinstance(r, pulumi.CustomResource) for r in seen["replicas"])
