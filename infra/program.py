@@ -139,6 +139,8 @@ def build_edge(spec: StackSpec, base: Foundation) -> Edge:
                 name=spec.domain.name,
                 hosted_zone_id=spec.domain.hosted_zone_id,
                 cdn_provider=base.edge_provider,
+                cdn_certificate_arn=spec.domain.cdn_certificate_arn,
+                origin_certificate_arn=spec.domain.origin_certificate_arn,
             ),
             regional,
         )

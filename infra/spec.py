@@ -73,6 +73,9 @@ RDS_CLASS = re.compile(
 )
 CACHE_NODE_TYPE = re.compile(rf"^cache\.(t3|t4g|m5|m6g|m7g|r5|r6g|r6gd|r7g)\.{_SIZE}$")
 STACK_NAME = re.compile(r"[a-z][a-z0-9-]{0,19}")
+# ACM certificates are regional; CloudFront takes them from us-east-1 only, a load balancer from its own
+# region (https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html).
+EDGE_REGION = "us-east-1"
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
@@ -105,6 +108,17 @@ class DomainSpec(_Section):
 
     name: str = Field(description="Fully qualified name the app is served at, e.g. app.example.com.")
     hosted_zone_id: str = Field(pattern=r"^Z[A-Z0-9]{1,31}$", description="Route 53 zone for DNS validation.")
+    # Bring your own: an issued ACM certificate the kit uses instead of requesting and validating one.
+    cdn_certificate_arn: str | None = Field(
+        default=None,
+        pattern=rf"^arn:aws:acm:{EDGE_REGION}:[0-9]{{12}}:certificate/[0-9a-f-]{{36}}$",
+        description="An existing certificate for the name, in us-east-1 (the only region CloudFront takes).",
+    )
+    origin_certificate_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$",
+        description="An existing certificate in the stack's region naming origin.<name> and the name (ALB).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -365,6 +379,19 @@ class StackSpec(_Section):
         return f"{NAMESPACE}-{self.stack}"
 
 
+def _certificate_violations(spec: StackSpec) -> list[str]:
+    """An origin certificate from another region: the load balancer takes certificates from its own only
+    (https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html)."""
+    arn = spec.domain.origin_certificate_arn if spec.domain else None
+    region = arn.split(":")[3] if arn else spec.region
+    if region == spec.region:
+        return []
+    return [
+        f"{spec.source}: {NAMESPACE}:domain.originCertificateArn: the certificate is in {region} but the "
+        f"load balancer is in {spec.region} (ACM certificates are regional): name one from {spec.region}"
+    ]
+
+
 def _architecture_violations(spec: StackSpec) -> list[str]:
     """Groups whose instances cannot run the image: the deploy builds one image, for app.architecture."""
     groups = (("web", spec.web.instance_type), ("worker", spec.worker.instance_type))
@@ -513,7 +540,9 @@ def parse_config(config: Mapping[str, Any], *, stack: str, source: str) -> Stack
         spec = StackSpec.model_validate({**merged, "stack": stack, "source": source})
     except ValidationError as err:
         raise SpecError(_join([_describe(e, source) for e in err.errors()])) from None
-    violations = _architecture_violations(spec) + _environment_violations(spec)
+    violations = (
+        _architecture_violations(spec) + _environment_violations(spec) + _certificate_violations(spec)
+    )
     if violations:
         raise SpecError(_join(violations))
     return spec

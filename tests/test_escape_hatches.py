@@ -11,7 +11,8 @@ import pytest
 
 from infra.offline import plan_stack
 from infra.program import compose
-from infra.spec import StackSpec, load_stack_spec
+from infra.spec import SpecError, StackSpec, load_stack_spec, parse_config
+from tests.test_spec import config
 
 BASTION_SG = "sg-0bastion000000000"
 
@@ -114,3 +115,40 @@ def test_components_expose_the_resources_they_made() -> None:
     assert len(seen["replicas"]) == spec.database.read_replicas
     assert seen["worker_target_group"] is None  # the worker takes no traffic
     assert all(isinstance(r, pulumi.CustomResource) for r in seen["replicas"])
+
+
+CDN_CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+ORIGIN_CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/1a2b3c4d-5e6f-7081-92a3-b4c5d6e7f809"
+DOMAIN = {"name": "app.example.com", "hostedZoneId": "Z0123456789EXAMPLE"}
+
+
+def test_certificates_brought_along_are_used_and_none_are_requested() -> None:
+    domain = {**DOMAIN, "cdnCertificateArn": CDN_CERT, "originCertificateArn": ORIGIN_CERT}
+    spec = parse_config(config("prod", domain=domain), stack="prod", source="x.yaml")
+    plan = plan_stack(spec)
+    assert not plan.by_type("aws:acm/certificate:Certificate")
+    assert not plan.by_type("aws:acm/certificateValidation:CertificateValidation")
+    (distribution,) = plan.by_type("aws:cloudfront/distribution:Distribution")
+    assert distribution.inputs["viewerCertificate"]["acmCertificateArn"] == CDN_CERT
+    (https,) = [r for r in plan.by_type("aws:lb/listener:Listener") if r.inputs.get("protocol") == "HTTPS"]
+    assert https.inputs["certificateArn"] == ORIGIN_CERT
+
+
+@pytest.mark.parametrize(
+    ("domain", "expected"),
+    [
+        (
+            {"cdnCertificateArn": ORIGIN_CERT},
+            "scalestack:domain.cdnCertificateArn: String should match pattern '^arn:aws:acm:us-east-1:",
+        ),
+        (
+            {"originCertificateArn": CDN_CERT},
+            "scalestack:domain.originCertificateArn: the certificate is in us-east-1 but the load balancer is in "
+            "eu-west-1 (ACM certificates are regional): name one from eu-west-1",
+        ),
+    ],
+)
+def test_a_certificate_from_the_wrong_region_is_refused(domain: dict[str, str], expected: str) -> None:
+    with pytest.raises(SpecError) as raised:
+        parse_config(config("prod", domain={**DOMAIN, **domain}), stack="prod", source="x.yaml")
+    assert expected in str(raised.value)
