@@ -12,7 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 
 BASE: Mapping[str, Any] = {
-    "network": {"cidr": "10.0.0.0/16", "interfaceEndpoints": True},
+    # existingVpcId/existingSubnetIds: None creates the VPC (DESIGN.md, "Bring your own").
+    "network": {
+        "cidr": "10.0.0.0/16",
+        "interfaceEndpoints": True,
+        "existingVpcId": None,
+        "existingSubnetIds": None,
+    },
     # round_robin with a 30 s slow start in every environment: a new instance (scale-out, each refresh step)
     # is coldest when it joins, and least_outstanding_requests would send it the most requests right then
     # (it has none outstanding), while AWS forbids slow start with that algorithm; the app's requests are

@@ -79,6 +79,17 @@ EDGE_REGION = "us-east-1"
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
+SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]
+
+
+class ExistingSubnets(_Section):
+    """Subnets of an existing VPC, one per availability zone in each tier."""
+
+    public: list[SubnetId] = Field(description="The load balancer's; routed to an internet gateway.")
+    app: list[SubnetId] = Field(description="The instances'; private, with egress (NAT or endpoints).")
+    data: list[SubnetId] = Field(description="The database's and cache's; no route to the internet needed.")
+
+
 class NetworkSpec(_Section):
     """The VPC: public, private-app and isolated-data subnets in each availability zone."""
 
@@ -90,6 +101,30 @@ class NetworkSpec(_Section):
     interface_endpoints: bool = Field(
         description="Private endpoints for ECR, SSM and CloudWatch Logs, so instances need no NAT for them."
     )
+    existing_vpc_id: str | None = Field(
+        pattern=r"^vpc-[0-9a-f]{8,17}$",
+        description="Bring your own VPC: look it up instead of creating one (needs existingSubnetIds; its "
+        "routes, NAT, endpoints and flow logs stay its owner's).",
+    )
+    existing_subnet_ids: ExistingSubnets | None = Field(
+        description="With existingVpcId: the subnets per tier, availabilityZones of each."
+    )
+
+    @model_validator(mode="after")
+    def _existing_network(self) -> NetworkSpec:
+        if (self.existing_vpc_id is None) != (self.existing_subnet_ids is None):
+            raise ValueError(
+                "existingVpcId and existingSubnetIds go together (a VPC, and its subnets per tier)"
+            )
+        subnets = self.existing_subnet_ids
+        counts = {tier: len(getattr(subnets, tier)) for tier in ("public", "app", "data")} if subnets else {}
+        wrong = {tier: n for tier, n in counts.items() if n != self.availability_zones}
+        if wrong:
+            raise ValueError(
+                f"existingSubnetIds needs {self.availability_zones} subnets per tier (availabilityZones), "
+                "one per zone; got " + ", ".join(f"{n} {tier}" for tier, n in wrong.items())
+            )
+        return self
 
     @field_validator("cidr")
     @classmethod

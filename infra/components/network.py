@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,6 +31,10 @@ class NetworkArgs:
     """Private endpoints for ECR, SSM, CloudWatch Logs and Secrets Manager."""
     flow_log_retention_days: int
     """Days VPC flow logs (rejected traffic) stay in CloudWatch Logs."""
+    existing_vpc_id: str | None
+    """Bring your own: look this VPC up instead of creating one (with `existing_subnet_ids`)."""
+    existing_subnet_ids: Mapping[str, Sequence[str]] | None
+    """Per tier (public, app, data), the existing subnets to place resources in, one per zone."""
 
 
 class Network(pulumi.ComponentResource):
@@ -39,9 +44,10 @@ class Network(pulumi.ComponentResource):
     from inside the VPC.
     """
 
-    vpc: aws.ec2.Vpc
+    vpc: aws.ec2.Vpc | None
+    """None for an existing VPC, which the stack looks up and does not manage."""
     subnets: dict[str, list[aws.ec2.Subnet]]
-    """Per tier (public, app, data), one subnet per availability zone."""
+    """Per tier (public, app, data), one subnet per availability zone; empty for an existing VPC."""
     nat_gateways: list[aws.ec2.NatGateway]
     vpc_id: pulumi.Output[str]
     cidr: str
@@ -52,6 +58,10 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("scalestack:network:Network", name, None, opts)
+        if args.existing_vpc_id:
+            self._look_up(args.existing_vpc_id, args.existing_subnet_ids or {})
+            self._register()
+            return
         child = pulumi.ResourceOptions(parent=self)
         zones = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=self))
         self.availability_zones = list(zones.names[: args.availability_zones])
@@ -117,7 +127,29 @@ class Network(pulumi.ComponentResource):
         if args.interface_endpoints:
             self._interface_endpoints(name, vpc, child)
         self._flow_logs(name, vpc, args.flow_log_retention_days, child)
+        self._register()
 
+    def _look_up(self, vpc_id: str, subnet_ids: Mapping[str, Sequence[str]]) -> None:
+        """An existing VPC and its subnets: read, never managed. Its routes, NAT, endpoints and flow logs are
+        its owner's; the kit places its resources in the subnets named per tier."""
+        invoke = pulumi.InvokeOptions(parent=self)
+        vpc = aws.ec2.get_vpc(id=vpc_id, opts=invoke)
+        found = {tier: [aws.ec2.get_subnet(id=s, opts=invoke) for s in subnet_ids[tier]] for tier in TIERS}
+        strays = [s.id for subnets in found.values() for s in subnets if s.vpc_id != vpc.id]
+        if strays:
+            raise ValueError(f"subnets {', '.join(strays)} are not in {vpc_id}")
+        self.vpc, self.subnets, self.nat_gateways = None, {}, []
+        self.vpc_id, self.cidr = pulumi.Output.from_input(vpc.id), vpc.cidr_block
+        # The data subnets' zones: where the database places its replicas.
+        self.availability_zones = [s.availability_zone for s in found["data"]]
+        ids = {tier: [pulumi.Output.from_input(s.id) for s in subnets] for tier, subnets in found.items()}
+        self.public_subnet_ids, self.app_subnet_ids, self.data_subnet_ids = (
+            ids["public"],
+            ids["app"],
+            ids["data"],
+        )
+
+    def _register(self) -> None:
         self.register_outputs(
             {
                 "vpcId": self.vpc_id,
