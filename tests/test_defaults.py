@@ -33,8 +33,8 @@ READ_ELSEWHERE = {
     ("stack",): "names the stack; the program reads it through name_prefix and tags",
     ("source",): "where the spec came from, for error messages",
     ("app", "liveness_path"): "read by the deploy's smoke test (scripts/deploy/commands.py)",
-    ("app", "architecture"): "checked against the groups' instance types by the spec itself; each group's "
-    "AMI follows its instance type",
+    ("app", "architecture"): "the platform the deploy builds the image for (scripts/deploy/commands.py), "
+    "checked against the groups' instance types by the spec; each group's AMI follows its instance type",
     ("policy", "waivers"): "read by the policy evaluator (scalestack plan, policy_pack)",
 }
 

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.aws_facts import DOCKER_PLATFORMS
+from infra.contract import Output
 from infra.spec import SpecError, StackSpec, load_stack_spec
 from scripts.deploy.aws import (
     AutoScalingRefreshes,
@@ -278,7 +279,7 @@ def images(stack: str, as_json: bool) -> None:
     def read(aws: Aws, outputs: dict[str, Any]) -> Any:
         registry = EcrRegistry(aws.client("ecr"))
         return collect_images(
-            registry, outputs["ecrRepositoryName"], outputs.get("imageTag"), datetime.now(UTC)
+            registry, outputs[Output.ECR_REPOSITORY_NAME], outputs.get(Output.IMAGE_TAG), datetime.now(UTC)
         )
 
     _read_only(stack, as_json, read, _render_images)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from infra.contract import INSTANCE_ENV_FILE, MIGRATION_ENV_FILE, RENDER_COMMAND, missing_outputs
+from infra.contract import INSTANCE_ENV_FILE, MIGRATION_ENV_FILE, RENDER_COMMAND, Output, missing_outputs
 from scripts.deploy.errors import DeployError, aws_errors
 from scripts.deploy.events import Event, Reporter, Status
 from scripts.deploy.ports import (
@@ -74,22 +74,23 @@ class StackOutputs:
 
     @property
     def image_tag(self) -> str | None:
-        return self.raw.get("imageTag") or None
+        return self.raw.get(Output.IMAGE_TAG) or None
 
     def templates(self) -> dict[str, TemplateVersion]:
         """Each role's launch template and its latest version, as the last `up` left them."""
         return {
             role: TemplateVersion(str(value["id"]), str(value["version"]))
-            for role, value in self.raw["launchTemplates"].items()
+            for role, value in self.raw[Output.LAUNCH_TEMPLATES].items()
         }
 
     def rollout_target(self) -> RolloutTarget:
         return RolloutTarget(
-            groups={"web": self.raw["webAsgName"], "worker": self.raw["workerAsgName"]},
-            target_group_arn=self.raw["webTargetGroupArn"],
-            alarm_names=tuple(self.raw.get("alarmNames") or ()),
+            groups={"web": self.raw[Output.WEB_ASG_NAME], "worker": self.raw[Output.WORKER_ASG_NAME]},
+            target_group_arn=self.raw[Output.WEB_TARGET_GROUP_ARN],
+            alarm_names=tuple(self.raw.get(Output.ALARM_NAMES) or ()),
             preferences={
-                role: RolloutPreferences.from_output(self.raw["rollout"], role) for role in ("web", "worker")
+                role: RolloutPreferences.from_output(self.raw[Output.ROLLOUT], role)
+                for role in ("web", "worker")
             },
         )
 
