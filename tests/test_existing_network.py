@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
 import pytest
 
+from infra import offline
 from infra.offline import plan_stack
 from infra.planned import Plan
 from infra.policies.evaluate import evaluate
@@ -89,3 +91,19 @@ def test_an_incomplete_existing_network_is_refused(network: dict[str, Any], expe
     with pytest.raises(SpecError) as raised:
         parse_config(config("prod", network=network, domain=DOMAIN), stack="prod", source="x.yaml")
     assert expected in str(raised.value)
+
+
+def test_a_subnet_of_another_vpc_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = offline._existing_network
+
+    def elsewhere(region: str, network: Any) -> dict[str, dict[str, Any]]:
+        found = answers(region, network)
+        found[SUBNETS["app"][1]]["vpcId"] = "vpc-0fffffffffffffff0"
+        return found
+
+    monkeypatch.setattr(offline, "_existing_network", elsewhere)
+    spec = parse_config(config("prod", network=_existing(), domain=DOMAIN), stack="prod", source="x.yaml")
+    with pytest.raises(
+        pulumi.RunError, match=r"existingSubnetIds: subnet-0b0+2 \(in vpc-0f+0\) not in existingVpcId"
+    ):
+        plan_stack(spec)

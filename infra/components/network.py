@@ -135,9 +135,14 @@ class Network(pulumi.ComponentResource):
         invoke = pulumi.InvokeOptions(parent=self)
         vpc = aws.ec2.get_vpc(id=vpc_id, opts=invoke)
         found = {tier: [aws.ec2.get_subnet(id=s, opts=invoke) for s in subnet_ids[tier]] for tier in TIERS}
-        strays = [s.id for subnets in found.values() for s in subnets if s.vpc_id != vpc.id]
+        strays = [
+            f"{s.id} (in {s.vpc_id})" for subnets in found.values() for s in subnets if s.vpc_id != vpc.id
+        ]
         if strays:
-            raise ValueError(f"subnets {', '.join(strays)} are not in {vpc_id}")
+            # RunError: the engine prints the message alone, not a traceback.
+            raise pulumi.RunError(
+                f"scalestack:network.existingSubnetIds: {', '.join(strays)} not in existingVpcId {vpc_id}"
+            )
         self.vpc, self.subnets, self.nat_gateways = None, {}, []
         self.vpc_id, self.cidr = pulumi.Output.from_input(vpc.id), vpc.cidr_block
         # The data subnets' zones: where the database places its replicas.
