@@ -499,3 +499,22 @@ def test_the_image_is_built_for_the_instances_platform(tmp_path: Path, platform:
     arm = DeployRequest(**{**request(tmp_path).__dict__, "platform": platform})
     code = Deployment(world.ports(), arm, Recorder(), FAST).run()
     assert code == ExitCode.OK and world.engine.platforms == [platform]
+
+
+def test_each_group_is_refreshed_with_its_own_roles_preferences(tmp_path: Path) -> None:
+    """The worker has its own warm-up and minimum healthy percentage (the `rollout` output's `roles`)."""
+    world = World()
+    world.stack.deployed["rollout"]["roles"]["worker"] = {
+        "minHealthyPercentage": 100,
+        "instanceWarmupSeconds": 300,
+    }
+
+    code, _ = deploy(world, tmp_path)
+
+    assert code == ExitCode.OK
+    started = {name: world.model.groups[name].refreshes[0].preferences for name in ("web-asg", "worker-asg")}
+    assert (started["worker-asg"]["MinHealthyPercentage"], started["worker-asg"]["InstanceWarmup"]) == (
+        100,
+        300,
+    )
+    assert (started["web-asg"]["MinHealthyPercentage"], started["web-asg"]["InstanceWarmup"]) == (90, 60)
