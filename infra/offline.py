@@ -223,6 +223,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.registered: list[PlannedResource] = []
         self.duplicates: list[str] = []
+        self.transformed: list[str] = []  # resources registered with transforms, "stack" for stack-wide ones
         self._seen: set[str] = set()
         self._lock = threading.Lock()
 
@@ -230,10 +231,16 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         # The engine leaves the stack out of its children's type chain; so does a plan.
         return super().make_urn("" if _is_stack(parent) else parent, type_, name)
 
+    def RegisterStackTransform(self, request: Any) -> Any:
+        self.transformed.append("stack")
+        return super().RegisterStackTransform(request)
+
     def RegisterResource(self, request: Any) -> Any:
         if request.type == "pulumi:pulumi:Stack":
             return super().RegisterResource(request)
         urn = self.make_urn(request.parent, request.type, request.name)
+        if request.transforms:
+            self.transformed.append(request.name)
         inputs = rpc.deserialize_properties(request.object)
         args = pulumi.runtime.MockResourceArgs(
             typ=request.type, name=request.name, inputs=inputs, custom=request.custom or False
@@ -281,6 +288,14 @@ def plan_stack(spec: StackSpec, build: Callable[[StackSpec], Mapping[str, Any]] 
         return pulumi.Output.from_input(build(spec)).apply(exported.update)
 
     run()
+    if monitor.transformed:
+        # The engine runs transforms during `pulumi up`; the mock engine would skip them, and a plan that
+        # differs from what `up` sends is worse than none.
+        raise PlanError(
+            "resource transforms are not run by the offline plan (registered for: "
+            + ", ".join(monitor.transformed)
+            + "): reach the components' exposed resources instead (DESIGN.md, escape hatches)"
+        )
     if monitor.duplicates:
         raise PlanError(
             "duplicate resource names (the engine would refuse them): " + ", ".join(monitor.duplicates)

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from infra.offline import plan_stack
+from infra.offline import PlanError, plan_stack
 from infra.program import compose
 from infra.spec import SpecError, StackSpec, load_stack_spec, parse_config
 from tests.test_spec import config
@@ -152,3 +152,24 @@ def test_a_certificate_from_the_wrong_region_is_refused(domain: dict[str, str], 
     with pytest.raises(SpecError) as raised:
         parse_config(config("prod", domain={**DOMAIN, **domain}), stack="prod", source="x.yaml")
     assert expected in str(raised.value)
+
+
+@pytest.mark.parametrize("stack_wide", [True, False])
+def test_a_program_with_resource_transforms_is_refused_rather_than_planned_differently(
+    stack_wide: bool,
+) -> None:
+    """The mock engine does not run transforms; `pulumi up` would. The plan says so instead of differing."""
+
+    def untagged(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+        return pulumi.ResourceTransformResult(props={**args.props, "tags": {}}, opts=args.opts)
+
+    def build(spec: StackSpec) -> dict[str, Any]:
+        if stack_wide:
+            pulumi.runtime.register_resource_transform(untagged)
+        aws.s3.Bucket("extra", opts=pulumi.ResourceOptions(transforms=[] if stack_wide else [untagged]))
+        return {}
+
+    with pytest.raises(
+        PlanError, match=r"resource transforms are not run by the offline plan \(registered for: "
+    ):
+        plan_stack(load_stack_spec("dev"), build)
