@@ -27,7 +27,8 @@ $(SCAN_VENV)/.installed: requirements-scan.txt
 plan: $(VENV)/.installed
 	$(BIN)/scalestack plan --stack dev
 
-# PostgreSQL and Redis from Debian for the app template's tests (root on this machine; skipped when present).
+# PostgreSQL and Redis from Debian for the app template's tests, shellcheck for the boot scripts (root on
+# this machine; skipped when present).
 servers:
 	@bash .ci/install-servers
 
@@ -45,6 +46,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check infra scripts tests bench
 	$(BIN)/mypy
 	$(BIN)/zizmor --offline .
+	$(BIN)/python -m tests.boot_lint
 
 # Figures for the closing notes; not part of `make test` (timings belong in benchmarks, not tests).
 bench: $(VENV)/.installed

@@ -9,6 +9,7 @@ so a plan shows exactly the inputs `pulumi up` would send.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,7 +22,7 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _sync_await
 
 from infra.planned import Plan, PlannedResource
-from infra.spec import StackSpec
+from infra.spec import NetworkSpec, StackSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,8 +38,9 @@ class PlanError(Exception):
 class _FakeCloud(pulumi.runtime.Mocks):
     """Plausible computed outputs for the resources and provider functions the program uses."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, network: NetworkSpec | None = None) -> None:
         self.region = region
+        self.existing = _existing_network(region, network) if network and network.existing_vpc_id else {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         # A physical name the program chose wins over the logical one, which stands in for autonaming.
@@ -52,6 +54,13 @@ class _FakeCloud(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        if args.token in _LOOKUPS:
+            found = self.existing.get(str(args.args.get("id")))
+            if found is None:
+                raise PlanError(
+                    f"{args.token}: {args.args.get('id')} is not in the stack's network.existing* keys"
+                )
+            return found
         answer = _CALLS.get(args.token)
         if answer is None:
             raise PlanError(f"the offline plan has no answer for provider function {args.token}")
@@ -93,6 +102,37 @@ _CALLS: dict[str, Callable[[str, Mapping[str, Any]], dict[str, Any]]] = {
         "id": "127311923021",
     },
 }
+
+
+# Lookups of what the stack brings (network.existingVpcId and existingSubnetIds), answered from the spec.
+_LOOKUPS = frozenset({"aws:ec2/getVpc:getVpc", "aws:ec2/getSubnet:getSubnet"})
+
+
+def _existing_network(region: str, network: NetworkSpec) -> dict[str, dict[str, Any]]:
+    """What AWS would answer for the VPC and subnets the stack names: the VPC's block is the spec's `cidr`
+    (the owner states it), the subnets are laid out as the kit lays out its own (one per zone, in the order
+    listed, a /(prefix+4) block each). `pulumi up` reads the real ones; a plan takes the spec's word.
+    """
+    assert network.existing_vpc_id and network.existing_subnet_ids
+    vpc = network.existing_vpc_id
+    answers: dict[str, dict[str, Any]] = {
+        vpc: {"id": vpc, "cidrBlock": network.cidr, "arn": f"arn:aws:ec2:{region}:{ACCOUNT_ID}:vpc/{vpc}"}
+    }
+    blocks = list(
+        ipaddress.IPv4Network(network.cidr).subnets(
+            new_prefix=ipaddress.IPv4Network(network.cidr).prefixlen + 4
+        )
+    )
+    for t, tier in enumerate(("public", "app", "data")):
+        for i, subnet in enumerate(getattr(network.existing_subnet_ids, tier)):
+            answers[subnet] = {
+                "id": subnet,
+                "vpcId": vpc,
+                "availabilityZone": f"{region}{'abcdef'[i]}",
+                "cidrBlock": str(blocks[t * 4 + i]),
+                "mapPublicIpOnLaunch": False,
+            }
+    return answers
 
 
 def _hostname(name: str, region: str, service: str) -> str:
@@ -202,6 +242,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.registered: list[PlannedResource] = []
         self.duplicates: list[str] = []
+        self.transformed: list[str] = []  # resources registered with transforms, "stack" for stack-wide ones
         self._seen: set[str] = set()
         self._lock = threading.Lock()
 
@@ -209,10 +250,16 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         # The engine leaves the stack out of its children's type chain; so does a plan.
         return super().make_urn("" if _is_stack(parent) else parent, type_, name)
 
+    def RegisterStackTransform(self, request: Any) -> Any:
+        self.transformed.append("stack")
+        return super().RegisterStackTransform(request)
+
     def RegisterResource(self, request: Any) -> Any:
         if request.type == "pulumi:pulumi:Stack":
             return super().RegisterResource(request)
         urn = self.make_urn(request.parent, request.type, request.name)
+        if request.transforms:
+            self.transformed.append(request.name)
         inputs = rpc.deserialize_properties(request.object)
         args = pulumi.runtime.MockResourceArgs(
             typ=request.type, name=request.name, inputs=inputs, custom=request.custom or False
@@ -251,7 +298,7 @@ def plan_stack(spec: StackSpec, build: Callable[[StackSpec], Mapping[str, Any]] 
         from infra.program import build_stack
 
         build = build_stack
-    monitor = _RecordingMonitor(_FakeCloud(spec.region))
+    monitor = _RecordingMonitor(_FakeCloud(spec.region, spec.network))
     pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=spec.stack, preview=False, monitor=monitor)
     exported: dict[str, Any] = {}
 
@@ -260,6 +307,14 @@ def plan_stack(spec: StackSpec, build: Callable[[StackSpec], Mapping[str, Any]] 
         return pulumi.Output.from_input(build(spec)).apply(exported.update)
 
     run()
+    if monitor.transformed:
+        # The engine runs transforms during `pulumi up`; the mock engine would skip them, and a plan that
+        # differs from what `up` sends is worse than none.
+        raise PlanError(
+            "resource transforms are not run by the offline plan (registered for: "
+            + ", ".join(monitor.transformed)
+            + "): reach the components' exposed resources instead (DESIGN.md, escape hatches)"
+        )
     if monitor.duplicates:
         raise PlanError(
             "duplicate resource names (the engine would refuse them): " + ", ".join(monitor.duplicates)

@@ -12,7 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 
 BASE: Mapping[str, Any] = {
-    "network": {"cidr": "10.0.0.0/16", "interfaceEndpoints": True},
+    # existingVpcId/existingSubnetIds: None creates the VPC (DESIGN.md, "Bring your own").
+    "network": {
+        "cidr": "10.0.0.0/16",
+        "interfaceEndpoints": True,
+        "existingVpcId": None,
+        "existingSubnetIds": None,
+    },
     # round_robin with a 30 s slow start in every environment: a new instance (scale-out, each refresh step)
     # is coldest when it joins, and least_outstanding_requests would send it the most requests right then
     # (it has none outstanding), while AWS forbids slow start with that algorithm; the app's requests are
@@ -28,7 +34,7 @@ BASE: Mapping[str, Any] = {
         "environment": {},
     },
     "web": {"cpuTargetPercent": 50, "requestsPerTarget": 1000, "healthCheckGracePeriodSeconds": 120},
-    "worker": {"cpuTargetPercent": 60},
+    "worker": {"cpuTargetPercent": 60, "healthCheckGracePeriodSeconds": 120},
     "database": {
         "engineVersion": "16",
         "performanceInsights": True,
@@ -37,7 +43,7 @@ BASE: Mapping[str, Any] = {
         "masterUsername": "app_admin",
     },
     "cache": {"engine": "redis", "engineVersion": "7.1"},
-    "cdn": {"staticMaxAgeSeconds": 31536000, "accessLogs": True},
+    "cdn": {"accessLogs": True},
     "monitoring": {
         "alarmEmail": None,
         "errorRatePercent": 1.0,
@@ -64,6 +70,7 @@ _DEV: Mapping[str, Any] = {
         "warmPoolSize": 0,
     },
     "worker": {
+        "minHealthyPercent": 50,
         "instanceType": "t3.small",
         "minSize": 1,
         "desiredCapacity": 1,
@@ -103,6 +110,7 @@ _STAGING: Mapping[str, Any] = {
         "warmPoolSize": 0,
     },
     "worker": {
+        "minHealthyPercent": 90,
         "instanceType": "t3.medium",
         "minSize": 1,
         "desiredCapacity": 1,
@@ -142,6 +150,7 @@ _PROD: Mapping[str, Any] = {
         "warmPoolSize": 1,
     },
     "worker": {
+        "minHealthyPercent": 90,
         "instanceType": "m7i.large",
         "minSize": 2,
         "desiredCapacity": 2,

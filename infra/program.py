@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -19,6 +20,7 @@ from infra.components.load_balancer import LoadBalancer, LoadBalancerArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.registry import Registry, RegistryArgs
+from infra.contract import Output, RoleRollout, RolloutOutput
 from infra.kms import logs_key
 from infra.spec import NAMESPACE, SpecError, StackSpec, WebSpec, WorkerSpec, parse_config
 
@@ -28,21 +30,97 @@ ROLLOUT_CHECKPOINTS = (50, 100)
 ROLLOUT_CHECKPOINT_DELAY_SECONDS = 180
 
 
-def build_stack(spec: StackSpec) -> dict[str, Any]:
-    """Every resource of a stack, composed from the components; returns the stack outputs.
+@dataclass(frozen=True)
+class Foundation:
+    """What every tier builds on: the providers, the network and the image registry."""
 
-    The network, database and cache sections of the spec name their keys as the components' args do,
-    so they pass through whole; a key added to one must be added to the other (a TypeError says so).
+    regional: pulumi.ResourceOptions
+    edge_provider: aws.Provider
+    network: Network
+    registry: Registry
+    logs_key_arn: pulumi.Output[str]
+    """One customer-managed key encrypts every log group of the stack's region (the edge has its own)."""
+
+
+@dataclass(frozen=True)
+class Edge:
+    """How requests reach the app: the domain's certificates, the load balancer, CloudFront."""
+
+    domain: Domain | None
+    load_balancer: LoadBalancer
+    cdn: Cdn
+
+
+@dataclass(frozen=True)
+class Data:
+    """The database, the cache and the app's settings that point at them."""
+
+    database: Database
+    cache: Cache
+    settings: AppSettingsRef
+
+
+@dataclass(frozen=True)
+class Compute:
+    """The app's roles: one auto-scaling group each."""
+
+    web: AppGroup
+    worker: AppGroup
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Every tier of a stack: the components, and through them the resources they made (escape hatches)."""
+
+    foundation: Foundation
+    edge: Edge
+    data: Data
+    compute: Compute
+    monitoring: Monitoring
+
+    def outputs(self, spec: StackSpec) -> dict[str, Any]:
+        return stack_outputs(spec, self.foundation, self.edge, self.data, self.compute, self.monitoring)
+
+
+def build_stack(spec: StackSpec) -> dict[str, Any]:
+    """Every resource of a stack; returns the stack outputs (named in infra/contract.py `Output`, which
+    the deploy pipeline parses)."""
+    return compose(spec).outputs(spec)
+
+
+def compose(spec: StackSpec) -> Stack:
+    """Every resource of a stack, tier by tier.
+
+    Adding a service touches one tier: its builder and its result. The network, database and cache
+    sections of the spec name their keys as the components' args do, so they pass through whole; a key
+    added to one must be added to the other (a TypeError says so). A program that needs more than the
+    kit makes calls this and adds its own resources on the ones the components expose (DESIGN.md,
+    "Escape hatches").
     """
+    base = build_foundation(spec)
+    edge = build_edge(spec, base)
+    # The data tier admits the app groups' security groups, which exist only once the groups do.
+    web_group_id: pulumi.Output[str]
+    worker_group_id: pulumi.Output[str]
+    resolve_web_group_id: Callable[[pulumi.Output[str]], None]
+    resolve_worker_group_id: Callable[[pulumi.Output[str]], None]
+    web_group_id, resolve_web_group_id = pulumi.deferred_output()
+    worker_group_id, resolve_worker_group_id = pulumi.deferred_output()
+    data = build_data(spec, base, clients=[web_group_id, worker_group_id])
+    compute = build_compute(spec, base, edge, data)
+    resolve_web_group_id(compute.web.security_group_id)
+    resolve_worker_group_id(compute.worker.security_group_id)
+    monitoring = build_observability(spec, base, edge, data, compute)
+    return Stack(base, edge, data, compute, monitoring)
+
+
+def build_foundation(spec: StackSpec) -> Foundation:
     tags = {**spec.tags, "scalestack:stack": spec.stack, "scalestack:environment": spec.environment}
     default_tags = aws.ProviderDefaultTagsArgs(tags=tags)
     regional_provider = aws.Provider("aws", region=spec.region, default_tags=default_tags)
     edge_provider = aws.Provider("aws-us-east-1", region="us-east-1", default_tags=default_tags)
     regional = pulumi.ResourceOptions(providers={"aws": regional_provider})
-    prefix, production = spec.name_prefix, spec.environment == "prod"
-    # One customer-managed key encrypts every log group of the stack's region (the edge has its own).
     logs_key_arn = logs_key("logs-key", None, regional_provider).arn
-
     network = Network(
         "network",
         NetworkArgs(
@@ -53,13 +131,24 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
         regional,
     )
     registry = Registry(
-        "registry", RegistryArgs(repository_name=prefix, force_delete=not production), regional
+        "registry",
+        RegistryArgs(repository_name=spec.name_prefix, force_delete=not _production(spec)),
+        regional,
     )
+    return Foundation(regional, edge_provider, network, registry, logs_key_arn)
+
+
+def build_edge(spec: StackSpec, base: Foundation) -> Edge:
+    regional, network, production = base.regional, base.network, _production(spec)
     domain = (
         Domain(
             "domain",
             DomainArgs(
-                name=spec.domain.name, hosted_zone_id=spec.domain.hosted_zone_id, cdn_provider=edge_provider
+                name=spec.domain.name,
+                hosted_zone_id=spec.domain.hosted_zone_id,
+                cdn_provider=base.edge_provider,
+                cdn_certificate_arn=spec.domain.cdn_certificate_arn,
+                origin_certificate_arn=spec.domain.origin_certificate_arn,
             ),
             regional,
         )
@@ -79,15 +168,37 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
         ),
         regional,
     )
+    cdn = Cdn(
+        "cdn",
+        CdnArgs(
+            origin=AppOrigin(
+                domain_name=load_balancer.dns_name,
+                protocol="https" if domain else "http",
+                header_name=load_balancer.origin_header_name,
+                secret=load_balancer.origin_secret,
+                load_balancer_dns_name=load_balancer.dns_name,
+                load_balancer_zone_id=load_balancer.zone_id,
+            ),
+            edge_provider=base.edge_provider,
+            domain=CustomDomain(
+                domain.name, domain.origin_name, domain.hosted_zone_id, domain.cdn_certificate_arn
+            )
+            if domain
+            else None,
+            price_class=spec.cdn.price_class,
+            web_acl=spec.cdn.web_acl,
+            access_logs=spec.cdn.access_logs,
+            log_retention_days=spec.monitoring.log_retention_days,
+            destroy_buckets_with_stack=not production,
+        ),
+        regional,
+    )
+    return Edge(domain, load_balancer, cdn)
 
-    # The data tier admits the app groups' security groups, which exist only once the groups do.
-    web_group_id: pulumi.Output[str]
-    worker_group_id: pulumi.Output[str]
-    resolve_web_group_id: Callable[[pulumi.Output[str]], None]
-    resolve_worker_group_id: Callable[[pulumi.Output[str]], None]
-    web_group_id, resolve_web_group_id = pulumi.deferred_output()
-    worker_group_id, resolve_worker_group_id = pulumi.deferred_output()
-    clients: list[pulumi.Input[str]] = [web_group_id, worker_group_id]
+
+def build_data(spec: StackSpec, base: Foundation, clients: list[pulumi.Input[str]]) -> Data:
+    """The data stores, admitting `clients` (security group ids), and the settings the app reads them by."""
+    regional, network, prefix = base.regional, base.network, spec.name_prefix
     database = Database(
         "database",
         DatabaseArgs(
@@ -98,7 +209,7 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
             identifier=f"{prefix}-db",
             **spec.database.model_dump(),
             log_retention_days=spec.monitoring.log_retention_days,
-            logs_key_arn=logs_key_arn,
+            logs_key_arn=base.logs_key_arn,
         ),
         regional,
     )
@@ -111,7 +222,7 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
             replication_group_id=f"{prefix}-cache",
             **spec.cache.model_dump(),
             log_retention_days=spec.monitoring.log_retention_days,
-            logs_key_arn=logs_key_arn,
+            logs_key_arn=base.logs_key_arn,
         ),
         regional,
     )
@@ -139,55 +250,37 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
         render_script=settings.render_script,
         database_user_arns=settings.database_user_arns,
     )
-    image = ImageRef(registry.repository_url, registry.repository_arn, spec.image_tag)
-    rollout_alarms = Monitoring.rollout_alarm_names_for(prefix)
+    return Data(database, cache, settings_ref)
+
+
+def build_compute(spec: StackSpec, base: Foundation, edge: Edge, data: Data) -> Compute:
+    image = ImageRef(base.registry.repository_url, base.registry.repository_arn, spec.image_tag)
     web = AppGroup(
         "web",
-        _group_args(spec, spec.web, network, image, settings_ref, load_balancer, logs_key_arn),
-        regional,
+        _group_args(spec, spec.web, base, image, data.settings, edge.load_balancer),
+        base.regional,
     )
     worker = AppGroup(
-        "worker", _group_args(spec, spec.worker, network, image, settings_ref, None, logs_key_arn), regional
+        "worker", _group_args(spec, spec.worker, base, image, data.settings, None), base.regional
     )
-    resolve_web_group_id(web.security_group_id)
-    resolve_worker_group_id(worker.security_group_id)
+    return Compute(web, worker)
 
-    cdn = Cdn(
-        "cdn",
-        CdnArgs(
-            origin=AppOrigin(
-                domain_name=load_balancer.dns_name,
-                protocol="https" if domain else "http",
-                header_name=load_balancer.origin_header_name,
-                secret=load_balancer.origin_secret,
-                load_balancer_dns_name=load_balancer.dns_name,
-                load_balancer_zone_id=load_balancer.zone_id,
-            ),
-            edge_provider=edge_provider,
-            domain=CustomDomain(
-                domain.name, domain.origin_name, domain.hosted_zone_id, domain.cdn_certificate_arn
-            )
-            if domain
-            else None,
-            price_class=spec.cdn.price_class,
-            web_acl=spec.cdn.web_acl,
-            access_logs=spec.cdn.access_logs,
-            log_retention_days=spec.monitoring.log_retention_days,
-            destroy_buckets_with_stack=not production,
-        ),
-        regional,
-    )
-    assert web.target_group_arn_suffix is not None and web.target_group_arn is not None
-    monitoring = Monitoring(
+
+def build_observability(
+    spec: StackSpec, base: Foundation, edge: Edge, data: Data, compute: Compute
+) -> Monitoring:
+    web = compute.web
+    assert web.target_group_arn_suffix is not None
+    return Monitoring(
         "monitoring",
         MonitoringArgs(
-            name_prefix=prefix,
-            load_balancer_arn_suffix=load_balancer.arn_suffix,
+            name_prefix=spec.name_prefix,
+            load_balancer_arn_suffix=edge.load_balancer.arn_suffix,
             target_group_arn_suffix=web.target_group_arn_suffix,
-            database_instance_ids=database.instance_identifiers,
-            cache_node_ids=cache.member_cluster_ids,
-            distribution_id=cdn.distribution_id,
-            edge_provider=edge_provider,
+            database_instance_ids=data.database.instance_identifiers,
+            cache_node_ids=data.cache.member_cluster_ids,
+            distribution_id=edge.cdn.distribution_id,
+            edge_provider=base.edge_provider,
             web_asg_name=web.asg_name,
             alarm_email=spec.monitoring.alarm_email,
             error_rate_percent=spec.monitoring.error_rate_percent,
@@ -195,52 +288,65 @@ def build_stack(spec: StackSpec) -> dict[str, Any]:
             replica_lag_seconds=spec.monitoring.replica_lag_seconds,
             region=spec.region,
         ),
-        regional,
+        base.regional,
     )
+
+
+def stack_outputs(
+    spec: StackSpec, base: Foundation, edge: Edge, data: Data, compute: Compute, monitoring: Monitoring
+) -> dict[str, Any]:
+    """The stack outputs, by their contract names (infra/contract.py)."""
+    web, worker = compute.web, compute.worker
+    assert web.target_group_arn is not None
     return {
-        "url": cdn.url,
-        "region": spec.region,
-        "imageTag": spec.image_tag,
-        "albDnsName": load_balancer.dns_name,
-        "ecrRepositoryUrl": registry.repository_url,
-        "ecrRepositoryName": registry.repository_name,
-        "webAsgName": web.asg_name,
-        "workerAsgName": worker.asg_name,
-        "webTargetGroupArn": web.target_group_arn,
-        "cloudfrontDistributionId": cdn.distribution_id,
-        "staticBucketName": cdn.static_bucket_name,
-        "dbPrimaryEndpoint": database.primary_address,
-        "dbReplicaEndpoints": database.replica_addresses,
-        "dbInstanceIds": database.instance_identifiers,
-        "cacheReplicationGroupId": cache.replication_group_id,
-        "cacheEndpoint": cache.primary_address,
-        "alarmNames": monitoring.alarm_names,
-        "dashboardUrl": monitoring.dashboard_url,
+        Output.URL: edge.cdn.url,
+        Output.REGION: spec.region,
+        Output.IMAGE_TAG: spec.image_tag,
+        Output.ALB_DNS_NAME: edge.load_balancer.dns_name,
+        Output.ECR_REPOSITORY_URL: base.registry.repository_url,
+        Output.ECR_REPOSITORY_NAME: base.registry.repository_name,
+        Output.WEB_ASG_NAME: web.asg_name,
+        Output.WORKER_ASG_NAME: worker.asg_name,
+        Output.WEB_TARGET_GROUP_ARN: web.target_group_arn,
+        Output.CLOUDFRONT_DISTRIBUTION_ID: edge.cdn.distribution_id,
+        Output.STATIC_BUCKET_NAME: edge.cdn.static_bucket_name,
+        Output.DB_PRIMARY_ENDPOINT: data.database.primary_address,
+        Output.DB_REPLICA_ENDPOINTS: data.database.replica_addresses,
+        Output.DB_INSTANCE_IDS: data.database.instance_identifiers,
+        Output.CACHE_REPLICATION_GROUP_ID: data.cache.replication_group_id,
+        Output.CACHE_ENDPOINT: data.cache.primary_address,
+        Output.ALARM_NAMES: monitoring.alarm_names,
+        Output.DASHBOARD_URL: monitoring.dashboard_url,
         # The pipeline starts each group's instance refresh towards its template's latest version.
-        "launchTemplates": {
+        Output.LAUNCH_TEMPLATES: {
             role: {"id": group.launch_template.id, "version": group.launch_template.latest_version}
             for role, group in (("web", web), ("worker", worker))
         },
         # How the pipeline's instance refreshes replace instances: the one home of these preferences.
-        "rollout": {
-            "minHealthyPercentage": spec.web.min_healthy_percent,
-            "checkpointPercentages": list(ROLLOUT_CHECKPOINTS),
-            "checkpointDelaySeconds": ROLLOUT_CHECKPOINT_DELAY_SECONDS,
-            "instanceWarmupSeconds": spec.web.health_check_grace_period_seconds,
-            "alarmNames": rollout_alarms,
-        },
-        "appCommands": {"migrate": spec.app.migrate_command, "worker": spec.app.worker_command},
+        Output.ROLLOUT: RolloutOutput(
+            checkpoint_percentages=ROLLOUT_CHECKPOINTS,
+            checkpoint_delay_seconds=ROLLOUT_CHECKPOINT_DELAY_SECONDS,
+            alarm_names=tuple(monitoring.rollout_alarm_names),
+            roles={
+                role: RoleRollout(group.min_healthy_percent, group.health_check_grace_period_seconds)
+                for role, group in (("web", spec.web), ("worker", spec.worker))
+            },
+        ).to_output(),
+        Output.APP_COMMANDS: {"migrate": spec.app.migrate_command, "worker": spec.app.worker_command},
     }
+
+
+def _production(spec: StackSpec) -> bool:
+    return spec.environment == "prod"
 
 
 def _group_args(
     spec: StackSpec,
     group: WebSpec | WorkerSpec,
-    network: Network,
+    base: Foundation,
     image: ImageRef,
     settings: AppSettingsRef,
     load_balancer: LoadBalancer | None,
-    logs_key_arn: pulumi.Input[str],
 ) -> AppGroupArgs:
     """One role's args: the web role takes traffic from the load balancer, the worker runs its command."""
     http = (
@@ -259,7 +365,7 @@ def _group_args(
         if load_balancer
         else None
     )
-    web_only = isinstance(group, WebSpec)
+    web_only, network = isinstance(group, WebSpec), base.network
     return AppGroupArgs(
         region=spec.region,
         vpc_id=network.vpc_id,
@@ -279,9 +385,9 @@ def _group_args(
         http=http,
         spot=isinstance(group, WorkerSpec) and group.spot,
         warm_pool_size=group.warm_pool_size if isinstance(group, WebSpec) else 0,
-        health_check_grace_period_seconds=spec.web.health_check_grace_period_seconds,
+        health_check_grace_period_seconds=group.health_check_grace_period_seconds,
         log_retention_days=spec.monitoring.log_retention_days,
-        logs_key_arn=logs_key_arn,
+        logs_key_arn=base.logs_key_arn,
         max_instance_lifetime_days=MAX_INSTANCE_LIFETIME_DAYS,
         metrics_namespace=f"{NAMESPACE}/{spec.stack}",
     )

@@ -28,14 +28,13 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from infra import aws_facts
-from infra.components.app_settings import KIT_SETTINGS
+from infra.contract import KIT_SETTINGS, Environment
 from infra.profiles import PROFILES, deep_merge
 
 NAMESPACE = "scalestack"
 REGION_KEY = "aws:region"
 STACKS_DIR = Path(__file__).resolve().parent.parent / "stacks"
 
-Environment = Literal["dev", "staging", "prod"]
 Port = Annotated[int, Field(ge=1024, le=65535)]
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557)
@@ -74,7 +73,21 @@ RDS_CLASS = re.compile(
 )
 CACHE_NODE_TYPE = re.compile(rf"^cache\.(t3|t4g|m5|m6g|m7g|r5|r6g|r6gd|r7g)\.{_SIZE}$")
 STACK_NAME = re.compile(r"[a-z][a-z0-9-]{0,19}")
+# ACM certificates are regional; CloudFront takes them from us-east-1 only, a load balancer from its own
+# region (https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html).
+EDGE_REGION = "us-east-1"
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]
+
+
+class ExistingSubnets(_Section):
+    """Subnets of an existing VPC, one per availability zone in each tier."""
+
+    public: list[SubnetId] = Field(description="The load balancer's; routed to an internet gateway.")
+    app: list[SubnetId] = Field(description="The instances'; private, with egress (NAT or endpoints).")
+    data: list[SubnetId] = Field(description="The database's and cache's; no route to the internet needed.")
 
 
 class NetworkSpec(_Section):
@@ -88,6 +101,30 @@ class NetworkSpec(_Section):
     interface_endpoints: bool = Field(
         description="Private endpoints for ECR, SSM and CloudWatch Logs, so instances need no NAT for them."
     )
+    existing_vpc_id: str | None = Field(
+        pattern=r"^vpc-[0-9a-f]{8,17}$",
+        description="Bring your own VPC: look it up instead of creating one (needs existingSubnetIds; its "
+        "routes, NAT, endpoints and flow logs stay its owner's).",
+    )
+    existing_subnet_ids: ExistingSubnets | None = Field(
+        description="With existingVpcId: the subnets per tier, availabilityZones of each."
+    )
+
+    @model_validator(mode="after")
+    def _existing_network(self) -> NetworkSpec:
+        if (self.existing_vpc_id is None) != (self.existing_subnet_ids is None):
+            raise ValueError(
+                "existingVpcId and existingSubnetIds go together (a VPC, and its subnets per tier)"
+            )
+        subnets = self.existing_subnet_ids
+        counts = {tier: len(getattr(subnets, tier)) for tier in ("public", "app", "data")} if subnets else {}
+        wrong = {tier: n for tier, n in counts.items() if n != self.availability_zones}
+        if wrong:
+            raise ValueError(
+                f"existingSubnetIds needs {self.availability_zones} subnets per tier (availabilityZones), "
+                "one per zone; got " + ", ".join(f"{n} {tier}" for tier, n in wrong.items())
+            )
+        return self
 
     @field_validator("cidr")
     @classmethod
@@ -106,6 +143,17 @@ class DomainSpec(_Section):
 
     name: str = Field(description="Fully qualified name the app is served at, e.g. app.example.com.")
     hosted_zone_id: str = Field(pattern=r"^Z[A-Z0-9]{1,31}$", description="Route 53 zone for DNS validation.")
+    # Bring your own: an issued ACM certificate the kit uses instead of requesting and validating one.
+    cdn_certificate_arn: str | None = Field(
+        default=None,
+        pattern=rf"^arn:aws:acm:{EDGE_REGION}:[0-9]{{12}}:certificate/[0-9a-f-]{{36}}$",
+        description="An existing certificate for the name, in us-east-1 (the only region CloudFront takes).",
+    )
+    origin_certificate_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$",
+        description="An existing certificate in the stack's region naming origin.<name> and the name (ALB).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -176,6 +224,10 @@ class _GroupSpec(_Section):
     max_size: int = Field(ge=1, le=500)
     cpu_target_percent: int = Field(ge=10, le=90, description="Target tracking on average CPU.")
     root_volume_gib: int = Field(ge=8, le=1024, description="Encrypted gp3 root volume.")
+    health_check_grace_period_seconds: int = Field(
+        ge=0, le=7200, description="Time a new instance gets before its health counts; the refresh's warm-up."
+    )
+    min_healthy_percent: int = Field(ge=50, le=100, description="Kept in service during instance refresh.")
 
     @field_validator("instance_type")
     @classmethod
@@ -196,8 +248,6 @@ class WebSpec(_GroupSpec):
     """The web auto-scaling group behind the load balancer."""
 
     requests_per_target: int = Field(ge=10, le=100000, description="Target tracking on ALB requests/target.")
-    health_check_grace_period_seconds: int = Field(ge=0, le=7200)
-    min_healthy_percent: int = Field(ge=50, le=100, description="Kept in service during instance refresh.")
     warm_pool_size: int = Field(ge=0, le=100, description="Pre-initialised stopped instances; 0 is off.")
 
 
@@ -287,7 +337,6 @@ class CdnSpec(_Section):
     price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"]
     web_acl: bool = Field(description="Attach a WAF web ACL with AWS managed rule groups.")
     access_logs: bool = Field(description="Standard logs to an encrypted S3 bucket.")
-    static_max_age_seconds: int = Field(ge=0, le=31536000)
 
 
 class MonitoringSpec(_Section):
@@ -365,6 +414,19 @@ class StackSpec(_Section):
         return f"{NAMESPACE}-{self.stack}"
 
 
+def _certificate_violations(spec: StackSpec) -> list[str]:
+    """An origin certificate from another region: the load balancer takes certificates from its own only
+    (https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html)."""
+    arn = spec.domain.origin_certificate_arn if spec.domain else None
+    region = arn.split(":")[3] if arn else spec.region
+    if region == spec.region:
+        return []
+    return [
+        f"{spec.source}: {NAMESPACE}:domain.originCertificateArn: the certificate is in {region} but the "
+        f"load balancer is in {spec.region} (ACM certificates are regional): name one from {spec.region}"
+    ]
+
+
 def _architecture_violations(spec: StackSpec) -> list[str]:
     """Groups whose instances cannot run the image: the deploy builds one image, for app.architecture."""
     groups = (("web", spec.web.instance_type), ("worker", spec.worker.instance_type))
@@ -429,6 +491,10 @@ REFUSED_KEYS: Mapping[str, str] = {
     "web.associatePublicIp": "app instances live in private subnets and never get a public IP",
     "loadBalancer.ingressCidrs": "the load balancer admits only CloudFront (its managed prefix list)",
     "web.rootVolumeEncrypted": "root volumes are always encrypted",
+    # Read by nothing before issue 13: the assets' lifetime follows from their names, not from a setting.
+    "cdn.staticMaxAgeSeconds": "static assets have content-hashed names, so they are cached for a year "
+    "(the deploy uploads them with Cache-Control: immutable and CloudFront's CachingOptimized policy keeps "
+    "that); a new version gets new names, never a shorter age",
 }
 
 
@@ -509,7 +575,9 @@ def parse_config(config: Mapping[str, Any], *, stack: str, source: str) -> Stack
         spec = StackSpec.model_validate({**merged, "stack": stack, "source": source})
     except ValidationError as err:
         raise SpecError(_join([_describe(e, source) for e in err.errors()])) from None
-    violations = _architecture_violations(spec) + _environment_violations(spec)
+    violations = (
+        _architecture_violations(spec) + _environment_violations(spec) + _certificate_violations(spec)
+    )
     if violations:
         raise SpecError(_join(violations))
     return spec

@@ -12,6 +12,7 @@ from annotated_types import Ge, Gt, Le, MaxLen, MinLen
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from infra.contract import ENVIRONMENTS
 from infra.profiles import PROFILES
 from infra.spec import NAMESPACE, REFUSED_KEYS, REGION_KEY, StackSpec
 
@@ -61,7 +62,7 @@ def _table(model: type[BaseModel], section: str | None, path: tuple[str, ...]) -
             rows.append(f"| `{NAMESPACE}:{key}` | section | see below | | | | {_doc(_model_of(field))} |")
             continue
         label = key if section else (key if key == REGION_KEY else f"{NAMESPACE}:{key}")
-        defaults = [_default(env, (*path, key), field) for env in ("dev", "staging", "prod")]
+        defaults = [_default(env, (*path, key), field) for env in ENVIRONMENTS]
         rows.append(
             f"| `{label}` | {_type(field)} | {_allowed(field)} | "
             + " | ".join(defaults)

@@ -236,7 +236,7 @@ def test_stack_outputs(stack: str, planned: Planned) -> None:
         assert outputs[key], key
     assert set(outputs["rollout"]["alarmNames"]) <= set(outputs["alarmNames"])
     # The pipeline reads its refresh preferences from this output, and from nowhere else.
-    preferences = RolloutPreferences.from_output(outputs["rollout"])
+    preferences = RolloutPreferences.from_output(outputs["rollout"], "web")
     assert preferences.checkpoint_delay_seconds == ROLLOUT_CHECKPOINT_DELAY_SECONDS
     assert preferences.checkpoint_percentages == ROLLOUT_CHECKPOINTS
     assert preferences.min_healthy_percentage == spec.web.min_healthy_percent

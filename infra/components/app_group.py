@@ -12,7 +12,9 @@ import pulumi_aws as aws
 
 from infra import iam
 from infra.aws_facts import instance_architecture
-from infra.components.app_settings import TOKEN_DIR_IN_CONTAINER, TOKEN_DIR_ON_HOST, TOKEN_REFRESH_MINUTES
+from infra.components import boot
+from infra.components.app_settings import TOKEN_REFRESH_MINUTES
+from infra.contract import INSTANCE_ENV_FILE, RENDER_COMMAND, TOKEN_DIR_IN_CONTAINER, TOKEN_DIR_ON_HOST
 
 # Session Manager and the SSM agent, without AmazonSSMManagedInstanceCore's ssm:GetParameter(s) on "*"
 # (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonSSMManagedEC2InstanceDefaultPolicy.html);
@@ -61,15 +63,15 @@ class HttpExposure:
     load_balancer_arn_suffix: pulumi.Input[str]
     origin_header_name: str
     origin_secret: pulumi.Input[str]
-    readiness_path: str = "/readyz"
+    readiness_path: str
+    deregistration_delay_seconds: int
+    slow_start_seconds: int
+    algorithm: str
+    """round_robin, least_outstanding_requests or weighted_random; slow start needs round_robin."""
+    requests_per_target: int
+    """Target tracking on ALBRequestCountPerTarget, beside CPU."""
     path_patterns: Sequence[str] = ("/*",)
     rule_priority: int = 100
-    deregistration_delay_seconds: int = 30
-    slow_start_seconds: int = 0
-    algorithm: str = "round_robin"
-    """round_robin, least_outstanding_requests or weighted_random; slow start needs round_robin."""
-    requests_per_target: int = 1000
-    """Target tracking on ALBRequestCountPerTarget, beside CPU."""
 
 
 @dataclass(frozen=True)
@@ -81,29 +83,29 @@ class AppGroupArgs:
     image: ImageRef
     settings: AppSettingsRef
     log_group_name: str
-    instance_type: str = "t3.small"
-    min_size: int = 1
-    desired_capacity: int = 1
-    max_size: int = 2
-    cpu_target_percent: int = 50
-    root_volume_gib: int = 16
-    command: Sequence[str] = ()
+    instance_type: str
+    min_size: int
+    desired_capacity: int
+    max_size: int
+    cpu_target_percent: int
+    root_volume_gib: int
+    command: Sequence[str]
     """Arguments after the image; empty runs the image's own CMD."""
-    container_port: int = 8000
-    http: HttpExposure | None = None
+    container_port: int
+    http: HttpExposure | None
     """None for groups that take no traffic (workers)."""
-    spot: bool = False
-    warm_pool_size: int = 0
-    health_check_grace_period_seconds: int = 120
+    spot: bool
+    warm_pool_size: int
+    health_check_grace_period_seconds: int
+    log_retention_days: int
+    logs_key_arn: pulumi.Input[str]
+    """The customer-managed key the log groups are encrypted with (infra.kms.logs_key)."""
+    max_instance_lifetime_days: int
+    """Replace instances older than this (0: never); keeps rotated credentials fresh in every container."""
+    metrics_namespace: str
+    """The only CloudWatch namespace the instances may publish custom metrics to."""
     stop_timeout_seconds: int = 45
     """SIGTERM to SIGKILL: covers the app's drain (5 s) and graceful timeout (30 s)."""
-    log_retention_days: int = 30
-    logs_key_arn: pulumi.Input[str] | None = None
-    """The customer-managed key the log groups are encrypted with (infra.kms.logs_key)."""
-    max_instance_lifetime_days: int = 0
-    """Replace instances older than this (0: never); keeps rotated credentials fresh in every container."""
-    metrics_namespace: str = "scalestack"
-    """The only CloudWatch namespace the instances may publish custom metrics to."""
 
 
 class AppGroup(pulumi.ComponentResource):
@@ -120,6 +122,8 @@ class AppGroup(pulumi.ComponentResource):
     group: aws.autoscaling.Group
     asg_name: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
+    security_group: aws.ec2.SecurityGroup
+    target_group: aws.lb.TargetGroup | None
     target_group_arn: pulumi.Output[str] | None
     target_group_arn_suffix: pulumi.Output[str] | None
 
@@ -137,8 +141,9 @@ class AppGroup(pulumi.ComponentResource):
         if args.warm_pool_size:
             _lifecycle_permission(name, profile.role.apply(lambda role: role or ""), child)
         group = self._security_group(name, args, child)
-        self.security_group_id = group.id
+        self.security_group, self.security_group_id = group, group.id
         target_group = self._target_group(name, args, group, child) if args.http else None
+        self.target_group = target_group
         self.target_group_arn = target_group.arn if target_group else None
         self.target_group_arn_suffix = target_group.arn_suffix if target_group else None
 
@@ -566,66 +571,30 @@ def _boot_script(args: AppGroupArgs, repository_url: str, render: str, log_group
     image = f"{repository_url}:{args.image.tag}"
     ports = f"-p {args.container_port}:{args.container_port}" if args.http else ""
     command = " ".join(shlex.quote(part) for part in args.command)
-    return f"""#!/bin/bash
-set -euo pipefail
-export AWS_DEFAULT_REGION={args.region}
-dnf install -y -q docker
-systemctl enable --now docker
-install -d -m 0700 /etc/scalestack
-cat > /usr/local/bin/scalestack-render-env <<'RENDER'
-#!/bin/bash
-set -euo pipefail
-{render}
-RENDER
-chmod 0700 /usr/local/bin/scalestack-render-env
-cat > /etc/systemd/system/scalestack-app.service <<'UNIT'
-[Unit]
-Description=scalestack app container
-After=docker.service
-Requires=docker.service
-
-[Service]
-Environment=AWS_DEFAULT_REGION={args.region}
-Restart=always
-RestartSec=5
-TimeoutStopSec={args.stop_timeout_seconds + 5}
-ExecStartPre=/usr/local/bin/scalestack-render-env
-ExecStartPre=/bin/sh -c 'aws ecr get-login-password | docker login --username AWS --password-stdin {registry}'
-ExecStartPre=/usr/bin/docker pull {image}
-ExecStartPre=-/usr/bin/docker rm -f app
-ExecStart=/usr/bin/docker run --name app --init --env-file /etc/scalestack/app.env {ports} \\
-  -v {TOKEN_DIR_ON_HOST}:{TOKEN_DIR_IN_CONTAINER}:ro \\
-  --log-driver awslogs --log-opt awslogs-region={args.region} --log-opt awslogs-group={log_group} \\
-  --stop-timeout {args.stop_timeout_seconds} {image} {command}
-ExecStop=/usr/bin/docker stop -t {args.stop_timeout_seconds} app
-
-[Install]
-WantedBy=multi-user.target
-UNIT
-cat > /etc/systemd/system/scalestack-db-tokens.service <<'UNIT'
-[Unit]
-Description=Re-sign the app's database login tokens
-
-[Service]
-Type=oneshot
-Environment=AWS_DEFAULT_REGION={args.region}
-ExecStart=/usr/local/bin/scalestack-render-env tokens
-UNIT
-cat > /etc/systemd/system/scalestack-db-tokens.timer <<'UNIT'
-[Unit]
-Description=Database login tokens live 15 minutes: re-sign them every {TOKEN_REFRESH_MINUTES}
-
-[Timer]
-OnActiveSec={TOKEN_REFRESH_MINUTES}min
-OnUnitActiveSec={TOKEN_REFRESH_MINUTES}min
-
-[Install]
-WantedBy=timers.target
-UNIT
-systemctl daemon-reload
-systemctl enable --now scalestack-app.service
-systemctl enable --now scalestack-db-tokens.timer
-{_launch_hook_completion(args)}"""
+    common = {"region": args.region, "render_command": RENDER_COMMAND}
+    app_unit = boot.render(
+        "scalestack-app.service.tmpl",
+        **common,
+        stop_timeout_unit=args.stop_timeout_seconds + 5,
+        stop_timeout=args.stop_timeout_seconds,
+        registry=registry,
+        image=image,
+        env_file=INSTANCE_ENV_FILE,
+        ports=ports,
+        token_dir_on_host=TOKEN_DIR_ON_HOST,
+        token_dir_in_container=TOKEN_DIR_IN_CONTAINER,
+        log_group=log_group,
+        command=command,
+    )
+    script = boot.render(
+        "boot.sh.tmpl",
+        **common,
+        render=render,
+        app_unit=app_unit,
+        tokens_unit=boot.render("scalestack-db-tokens.service.tmpl", **common),
+        tokens_timer=boot.render("scalestack-db-tokens.timer.tmpl", refresh_minutes=TOKEN_REFRESH_MINUTES),
+    )
+    return script + _launch_hook_completion(args)
 
 
 def _launch_hook_completion(args: AppGroupArgs) -> str:
@@ -642,40 +611,12 @@ def _launch_hook_completion(args: AppGroupArgs) -> str:
         ready = f"curl -fsS -o /dev/null http://localhost:{args.container_port}{args.http.readiness_path}"
     else:
         ready = "[ \"$(docker inspect -f '{{.State.Running}}' app 2>/dev/null)\" = true ]"
-    return f"""cat > /usr/local/bin/scalestack-complete-launch <<'HOOK'
-#!/bin/bash
-set -euo pipefail
-imds=http://169.254.169.254/latest
-token=$(curl -fsS -X PUT "$imds/api/token" -H "X-aws-ec2-metadata-token-ttl-seconds: 300")
-instance=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/instance-id")
-until {ready}; do sleep 5; done
-details=$(aws autoscaling describe-auto-scaling-instances --instance-ids "$instance" \\
-  --query 'AutoScalingInstances[0].[AutoScalingGroupName,LifecycleState]' --output text)
-read -r group state <<< "$details"
-case "$state" in
-  Pending:Wait|Warmed:Pending:Wait)
-    aws autoscaling complete-lifecycle-action --lifecycle-hook-name {LAUNCH_HOOK_NAME} \\
-      --auto-scaling-group-name "$group" --instance-id "$instance" --lifecycle-action-result CONTINUE ;;
-  *) echo "no launch hook waiting for $instance ($state)" ;;
-esac
-HOOK
-chmod 0700 /usr/local/bin/scalestack-complete-launch
-cat > /etc/systemd/system/scalestack-launch-hook.service <<'UNIT'
-[Unit]
-Description=Complete the Auto Scaling launch hook once the app is ready
-After=scalestack-app.service
-Wants=scalestack-app.service
-
-[Service]
-Type=oneshot
-Environment=AWS_DEFAULT_REGION={args.region}
-TimeoutStartSec={LAUNCH_HOOK_HEARTBEAT_SECONDS}
-ExecStart=/usr/local/bin/scalestack-complete-launch
-
-[Install]
-WantedBy=multi-user.target
-UNIT
-systemctl daemon-reload
-systemctl enable scalestack-launch-hook.service
-systemctl start --no-block scalestack-launch-hook.service
-"""
+    complete_launch = boot.render(
+        "scalestack-complete-launch.sh.tmpl", ready=ready, hook_name=LAUNCH_HOOK_NAME
+    )
+    hook_unit = boot.render(
+        "scalestack-launch-hook.service.tmpl",
+        region=args.region,
+        heartbeat_seconds=LAUNCH_HOOK_HEARTBEAT_SECONDS,
+    )
+    return boot.render("launch-hook.sh.tmpl", complete_launch=complete_launch, hook_unit=hook_unit)

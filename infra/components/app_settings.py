@@ -20,25 +20,17 @@ migration creates the app's role and its grants (app_template/app/migrate.py).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from infra.components import boot
+from infra.contract import INSTANCE_ENV_FILE, MIGRATION_ENV_FILE, TOKEN_DIR_IN_CONTAINER, TOKEN_DIR_ON_HOST
 from infra.kms import encryption_key
 
-# What the kit itself tells the app; a stack's own settings may not reuse these names.
-KIT_SETTINGS = frozenset(
-    {"PORT", "DATABASE_HOST", "DATABASE_REPLICA_HOSTS", "DATABASE_NAME", "REDIS_HOST"}
-    | {"DATABASE_URL", "DATABASE_REPLICA_URLS", "DATABASE_PASSWORD_DIR", "REDIS_URL"}
-    | {"MIGRATION_DATABASE_URL"}
-)
 APP_DATABASE_USER = "app_user"
 """The PostgreSQL role the app connects as; the migration creates it with DML on the app's tables only."""
-TOKEN_DIR_ON_HOST = "/run/scalestack/db-tokens"
-TOKEN_DIR_IN_CONTAINER = "/run/db-tokens"
-"""Where the container sees the token files (mounted read-only): `DATABASE_PASSWORD_DIR`."""
-MIGRATION_ENV_FILE = "/etc/scalestack/migrate.env"
 TOKEN_REFRESH_MINUTES = 5
 """Tokens live 15 minutes; re-signing every 5 leaves two refreshes of margin."""
 
@@ -56,8 +48,8 @@ class AppSettingsArgs:
     """DbiResourceId of the primary and of each replica: IAM authentication names each instance by it."""
     cache_host: pulumi.Input[str]
     cache_secret_arn: pulumi.Input[str]
-    port: int = 8000
-    environment: Mapping[str, str] = field(default_factory=dict)
+    port: int
+    environment: Mapping[str, str]
     """Extra plain settings from the stack spec."""
 
 
@@ -132,71 +124,18 @@ def render_script(parameter_path: str, database_secret_arn: str, cache_secret_ar
     password, then the tokens. `tokens` (the timer): re-sign the token of each host in the env file.
     `migrate` (the migrate command): the migration env file with the master login, fresh from its secret.
     """
-    return f"""umask 077
-env_file="${{SCALESTACK_ENV_FILE:-/etc/scalestack/app.env}}"
-migration_env_file="${{SCALESTACK_MIGRATION_ENV_FILE:-{MIGRATION_ENV_FILE}}}"
-token_dir="${{SCALESTACK_TOKEN_DIR:-{TOKEN_DIR_ON_HOST}}}"
-mode="${{1:-app}}"
-python3 - "$mode" "$env_file" "$migration_env_file" "$token_dir" <<'PY'
-import json, os, subprocess, sys, urllib.parse
-
-mode, env_file, migration_env_file, token_dir = sys.argv[1:]
-
-def aws(*args):
-    return json.loads(subprocess.check_output(["aws", *args, "--output", "json"]))
-
-def secret(arn):
-    return aws("secretsmanager", "get-secret-value", "--secret-id", arn)["SecretString"]
-
-def write(path, text, mode=0o600):
-    with open(path + ".new", "w") as out:
-        out.write(text)
-    os.chmod(path + ".new", mode)
-    os.replace(path + ".new", path)
-
-def env_text(env):
-    return "".join(f"{{k}}={{v}}\\n" for k, v in sorted(env.items()))
-
-def read_env(path):
-    with open(path) as lines:
-        return dict(line.rstrip("\\n").split("=", 1) for line in lines if "=" in line)
-
-def hosts(env):
-    return [env["DATABASE_HOST"], *(h for h in env["DATABASE_REPLICA_HOSTS"].split(",") if h != "-")]
-
-def sign_tokens(env):
-    # One token per host: a token is signed for one hostname, port and user. Readable by the container's
-    # unprivileged user through the read-only mount; it expires 15 minutes after signing.
-    os.makedirs(token_dir, mode=0o755, exist_ok=True)
-    os.chmod(token_dir, 0o755)
-    # The command prints the bare token (a presigned URL), whatever --output says.
-    for host in hosts(env):
-        token = subprocess.check_output(["aws", "rds", "generate-db-auth-token", "--hostname", host,
-                                         "--port", "5432", "--username", "{APP_DATABASE_USER}"], text=True)
-        write(os.path.join(token_dir, host), token.strip(), 0o644)
-
-quote = lambda text: urllib.parse.quote(text, safe="")
-if mode == "tokens":
-    sign_tokens(read_env(env_file))
-    sys.exit()
-found = aws("ssm", "get-parameters-by-path", "--path", "{parameter_path}", "--recursive",
-            "--with-decryption")["Parameters"]
-env = {{p["Name"].rsplit("/", 1)[1]: p["Value"] for p in found}}
-url = lambda login, host: (
-    f"postgresql+asyncpg://{{login}}@{{host}}:5432/{{env['DATABASE_NAME']}}?ssl=require"
-)
-if mode == "migrate":
-    db = json.loads(secret("{database_secret_arn}"))
-    master = quote(db["username"]) + ":" + quote(db["password"])
-    write(migration_env_file, env_text({{"MIGRATION_DATABASE_URL": url(master, env["DATABASE_HOST"])}}))
-    sys.exit()
-env["DATABASE_URL"] = url("{APP_DATABASE_USER}", env["DATABASE_HOST"])
-env["DATABASE_REPLICA_URLS"] = ",".join(url("{APP_DATABASE_USER}", h) for h in hosts(env)[1:])
-env["DATABASE_PASSWORD_DIR"] = "{TOKEN_DIR_IN_CONTAINER}"
-# Celery refuses a rediss:// URL that does not say how to check the server's certificate.
-token = quote(secret("{cache_secret_arn}"))
-env["REDIS_URL"] = f"rediss://:{{token}}@{{env['REDIS_HOST']}}:6379/0?ssl_cert_reqs=required"
-write(env_file, env_text(env))
-sign_tokens(env)
-PY
-"""
+    python = boot.render(
+        "render_env.py",
+        parameter_path=parameter_path,
+        database_secret_arn=database_secret_arn,
+        cache_secret_arn=cache_secret_arn,
+        app_database_user=APP_DATABASE_USER,
+        token_dir_in_container=TOKEN_DIR_IN_CONTAINER,
+    )
+    return boot.render(
+        "render-env.sh.tmpl",
+        env_file=INSTANCE_ENV_FILE,
+        migration_env_file=MIGRATION_ENV_FILE,
+        token_dir_on_host=TOKEN_DIR_ON_HOST,
+        python=python,
+    )

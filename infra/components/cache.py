@@ -30,22 +30,24 @@ class CacheArgs:
     subnet_ids: Sequence[pulumi.Input[str]]
     client_security_group_ids: Sequence[pulumi.Input[str]]
     """The only groups admitted on 6379: the app's instances."""
-    replication_group_id: str = "app-cache"
+    replication_group_id: str
     """Unique per account and region, at most 40 characters."""
-    engine: Literal["redis", "valkey"] = "redis"
-    engine_version: str = "7.1"
-    node_type: str = "cache.t4g.micro"
-    replicas: int = 1
+    engine: Literal["redis", "valkey"]
+    engine_version: str
+    node_type: str
+    replicas: int
     """Replicas of the primary; with at least one, a failed primary fails over automatically (Multi-AZ)."""
-    snapshot_retention_days: int = 1
-    log_retention_days: int = 30
-    logs_key_arn: pulumi.Input[str] | None = None
+    snapshot_retention_days: int
+    log_retention_days: int
+    logs_key_arn: pulumi.Input[str]
     """The customer-managed key the log groups are encrypted with (infra.kms.logs_key)."""
 
 
 class Cache(pulumi.ComponentResource):
     """A primary and its replicas across AZs; TLS required, an auth token kept in Secrets Manager."""
 
+    replication_group: aws.elasticache.ReplicationGroup
+    security_group: aws.ec2.SecurityGroup
     primary_address: pulumi.Output[str]
     reader_address: pulumi.Output[str]
     replication_group_id: pulumi.Output[str]
@@ -74,6 +76,7 @@ class Cache(pulumi.ComponentResource):
         )
         self.auth_secret_arn = secret.arn
         group = admitting_clients(name, args.vpc_id, "Redis", PORT, args.client_security_group_ids, self)
+        self.security_group = group
         subnets = aws.elasticache.SubnetGroup(f"{name}-subnets", subnet_ids=list(args.subnet_ids), opts=child)
         slow_log = aws.cloudwatch.LogGroup(
             f"{name}-slow-log",
@@ -120,6 +123,7 @@ class Cache(pulumi.ComponentResource):
         self._rotate_auth_token(name, args, secret, key, replication_group)
         self.primary_address = replication_group.primary_endpoint_address
         self.reader_address = replication_group.reader_endpoint_address
+        self.replication_group = replication_group
         self.replication_group_id = replication_group.replication_group_id
         # ElastiCache names the nodes' clusters itself; the provider reads them back after create as the
         # set member_clusters, one per node (num_cache_clusters of them), in no particular order.

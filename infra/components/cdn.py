@@ -62,15 +62,15 @@ class CdnArgs:
     origin: AppOrigin
     edge_provider: pulumi.ProviderResource
     """A provider in us-east-1, where CloudFront's WAF web ACLs live."""
-    domain: CustomDomain | None = None
-    price_class: str = "PriceClass_100"
-    web_acl: bool = True
+    domain: CustomDomain | None
+    price_class: str
+    web_acl: bool
     """A WAF web ACL with AWS managed rule groups and a per-IP rate limit."""
+    access_logs: bool
+    log_retention_days: int
+    destroy_buckets_with_stack: bool
     rate_limit_per_5_minutes: int = 2000
-    access_logs: bool = True
-    log_retention_days: int = 90
     static_path: str = "/static/*"
-    destroy_buckets_with_stack: bool = False
 
 
 class Cdn(pulumi.ComponentResource):
@@ -81,6 +81,8 @@ class Cdn(pulumi.ComponentResource):
     cached only as the app's own Cache-Control says.
     """
 
+    distribution: aws.cloudfront.Distribution
+    static_bucket: SecureBucket
     distribution_id: pulumi.Output[str]
     domain_name: pulumi.Output[str]
     url: pulumi.Output[str]
@@ -115,7 +117,7 @@ class Cdn(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.static_bucket_name = static.name
+        self.static_bucket, self.static_bucket_name = static, static.name
         access = aws.cloudfront.OriginAccessControl(
             f"{name}-oac",
             origin_access_control_origin_type="s3",
@@ -166,6 +168,7 @@ class Cdn(pulumi.ComponentResource):
             opts=child,
         )
         resolve_distribution_arn(distribution.arn)
+        self.distribution = distribution
         if logs:
             self._standard_logging(name, args, distribution, logs)
         self.distribution_id = distribution.id

@@ -26,25 +26,25 @@ class DatabaseArgs:
     availability_zones: Sequence[str]
     client_security_group_ids: Sequence[pulumi.Input[str]]
     """The only groups admitted on 5432: the app's instances."""
-    identifier: str = "app-db"
+    identifier: str
     """RDS identifier of the primary (replicas add -replica-N); unique per account and region."""
-    engine_version: str = "16"
-    instance_class: str = "db.t4g.micro"
-    allocated_storage_gib: int = 20
-    max_allocated_storage_gib: int = 100
-    multi_az: bool = True
-    read_replicas: int = 0
-    backup_retention_days: int = 7
-    deletion_protection: bool = True
+    engine_version: str
+    instance_class: str
+    allocated_storage_gib: int
+    max_allocated_storage_gib: int
+    multi_az: bool
+    read_replicas: int
+    backup_retention_days: int
+    deletion_protection: bool
     """Also keeps a final snapshot when the database is deleted."""
-    performance_insights: bool = True
-    monitoring_interval_seconds: int = 60
+    performance_insights: bool
+    monitoring_interval_seconds: int
     """Enhanced monitoring; 0 turns it off."""
-    slow_query_ms: int = 500
-    database_name: str = "app"
-    master_username: str = "app_admin"
-    log_retention_days: int = 30
-    logs_key_arn: pulumi.Input[str] | None = None
+    slow_query_ms: int
+    database_name: str
+    master_username: str
+    log_retention_days: int
+    logs_key_arn: pulumi.Input[str]
     """The customer-managed key the log groups are encrypted with (infra.kms.logs_key)."""
 
 
@@ -56,6 +56,9 @@ class Database(pulumi.ComponentResource):
     SSL is forced by the parameter group.
     """
 
+    primary: aws.rds.Instance
+    replicas: list[aws.rds.Instance]
+    security_group: aws.ec2.SecurityGroup
     primary_address: pulumi.Output[str]
     replica_addresses: list[pulumi.Output[str]]
     instance_identifiers: list[pulumi.Output[str]]
@@ -74,6 +77,7 @@ class Database(pulumi.ComponentResource):
         self.kms_key_arn = key.arn
         subnets = aws.rds.SubnetGroup(f"{name}-subnets", subnet_ids=list(args.subnet_ids), opts=child)
         group = admitting_clients(name, args.vpc_id, "PostgreSQL", PORT, args.client_security_group_ids, self)
+        self.security_group = group
         parameters = self._parameter_group(name, args, child)
         monitoring_role = self._monitoring_role(name, child) if args.monitoring_interval_seconds else None
         identifiers = [
@@ -148,6 +152,7 @@ class Database(pulumi.ComponentResource):
             )
             for i in range(args.read_replicas)
         ]
+        self.primary, self.replicas = primary, replicas
         self.primary_address = primary.address
         self.replica_addresses = [r.address for r in replicas]
         self.instance_identifiers = [primary.identifier, *(r.identifier for r in replicas)]

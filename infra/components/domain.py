@@ -15,6 +15,10 @@ class DomainArgs:
     hosted_zone_id: str
     cdn_provider: pulumi.ProviderResource
     """A provider in us-east-1: CloudFront takes certificates from there only."""
+    cdn_certificate_arn: str | None
+    """An issued certificate for `name` in us-east-1 to use instead of requesting one."""
+    origin_certificate_arn: str | None
+    """An issued certificate in the stack's region for origin.<name> and `name`, instead of requesting one."""
     origin_label: str = "origin"
     """The load balancer is reached by CloudFront as <origin_label>.<name>, with its own certificate."""
 
@@ -37,9 +41,17 @@ class Domain(pulumi.ComponentResource):
         super().__init__("scalestack:edge:Domain", name, None, opts)
         self.name, self.hosted_zone_id = args.name, args.hosted_zone_id
         self.origin_name = f"{args.origin_label}.{args.name}"
-        self.cdn_certificate_arn = self._certificate(f"{name}-cdn", [args.name], args, args.cdn_provider)
-        self.origin_certificate_arn = self._certificate(
-            f"{name}-origin", [self.origin_name, args.name], args, None
+        # A certificate the user brings is used as it is: the kit cannot see its names (DESIGN.md, "Bring
+        # your own"), so the origin-certificate-names-the-host rule checks only certificates it requests.
+        self.cdn_certificate_arn = (
+            pulumi.Output.from_input(args.cdn_certificate_arn)
+            if args.cdn_certificate_arn
+            else self._certificate(f"{name}-cdn", [args.name], args, args.cdn_provider)
+        )
+        self.origin_certificate_arn = (
+            pulumi.Output.from_input(args.origin_certificate_arn)
+            if args.origin_certificate_arn
+            else self._certificate(f"{name}-origin", [self.origin_name, args.name], args, None)
         )
         self.register_outputs({"name": self.name, "originName": self.origin_name})
 

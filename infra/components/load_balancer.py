@@ -21,13 +21,13 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 class LoadBalancerArgs:
     vpc_id: pulumi.Input[str]
     public_subnet_ids: Sequence[pulumi.Input[str]]
-    certificate_arn: pulumi.Input[str] | None = None
+    certificate_arn: pulumi.Input[str] | None
     """ACM certificate for the origin name; with it CloudFront reaches the ALB over HTTPS."""
-    idle_timeout_seconds: int = 60
+    idle_timeout_seconds: int
     """Must stay below the app's keep-alive, or the ALB reuses connections the app has closed (502s)."""
-    deletion_protection: bool = True
-    access_log_retention_days: int = 90
-    destroy_logs_with_stack: bool = False
+    deletion_protection: bool
+    access_log_retention_days: int
+    destroy_logs_with_stack: bool
     """Let `pulumi destroy` remove the access-log bucket with its logs (non-production stacks)."""
 
 
@@ -39,6 +39,12 @@ class LoadBalancer(pulumi.ComponentResource):
     `listener_arn` (see `AppGroup`), each with its own target group.
     """
 
+    alb: aws.lb.LoadBalancer
+    listener: aws.lb.Listener
+    """The origin listener CloudFront connects to (HTTPS with a domain, else HTTP); rules attach here."""
+    https_listener: aws.lb.Listener | None
+    """The same listener when it is HTTPS; None without a domain."""
+    security_group: aws.ec2.SecurityGroup
     arn_suffix: pulumi.Output[str]
     dns_name: pulumi.Output[str]
     zone_id: pulumi.Output[str]
@@ -64,7 +70,7 @@ class LoadBalancer(pulumi.ComponentResource):
             description="CloudFront origin-facing addresses only",
             opts=child,
         )
-        self.security_group_id = group.id
+        self.security_group, self.security_group_id = group, group.id
         cloudfront = aws.ec2.get_managed_prefix_list_output(
             name=CLOUDFRONT_ORIGIN_PREFIX_LIST, opts=pulumi.InvokeOutputOptions(parent=self)
         )
@@ -104,6 +110,7 @@ class LoadBalancer(pulumi.ComponentResource):
             access_logs=aws.lb.LoadBalancerAccessLogsArgs(bucket=logs.name, enabled=True),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
         )
+        self.alb = balancer
         self.arn_suffix, self.dns_name, self.zone_id = (
             balancer.arn_suffix,
             balancer.dns_name,
@@ -126,6 +133,7 @@ class LoadBalancer(pulumi.ComponentResource):
             default_actions=[deny],
             opts=child,
         )
+        self.listener, self.https_listener = listener, listener if https else None
         self.listener_arn = listener.arn
         if https:
             # Plain HTTP that reaches the ALB from inside the VPC (tools, probes) is sent to HTTPS.

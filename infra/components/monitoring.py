@@ -28,12 +28,12 @@ class MonitoringArgs:
     edge_provider: pulumi.ProviderResource
     """us-east-1, where CloudFront publishes its metrics."""
     web_asg_name: pulumi.Input[str]
-    alarm_email: str | None = None
-    error_rate_percent: float = 1.0
-    p99_latency_ms: int = 1500
-    replica_lag_seconds: int = 30
+    alarm_email: str | None
+    error_rate_percent: float
+    p99_latency_ms: int
+    replica_lag_seconds: int
+    region: str
     free_storage_gib: int = 5
-    region: str = "us-east-1"
 
 
 class Monitoring(pulumi.ComponentResource):

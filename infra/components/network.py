@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,18 +21,22 @@ TIERS = ("public", "app", "data")
 
 @dataclass(frozen=True)
 class NetworkArgs:
-    cidr: str = "10.0.0.0/16"
+    cidr: str
     """IPv4 block of the VPC; cut into /(prefix+4) subnets, one per tier and AZ."""
-    availability_zones: int = 2
+    availability_zones: int
     """How many AZs the subnets span (2 or 3)."""
-    nat_gateways: Literal["single", "one-per-az"] = "one-per-az"
+    nat_gateways: Literal["single", "one-per-az"]
     """`one-per-az` keeps egress up when an AZ fails; `single` saves cost."""
-    interface_endpoints: bool = True
+    interface_endpoints: bool
     """Private endpoints for ECR, SSM, CloudWatch Logs and Secrets Manager."""
-    flow_log_retention_days: int = 30
+    flow_log_retention_days: int
     """Days VPC flow logs (rejected traffic) stay in CloudWatch Logs."""
-    logs_key_arn: pulumi.Input[str] | None = None
+    logs_key_arn: pulumi.Input[str]
     """The customer-managed key the log groups are encrypted with (infra.kms.logs_key)."""
+    existing_vpc_id: str | None
+    """Bring your own: look this VPC up instead of creating one (with `existing_subnet_ids`)."""
+    existing_subnet_ids: Mapping[str, Sequence[str]] | None
+    """Per tier (public, app, data), the existing subnets to place resources in, one per zone."""
 
 
 class Network(pulumi.ComponentResource):
@@ -41,6 +46,11 @@ class Network(pulumi.ComponentResource):
     from inside the VPC.
     """
 
+    vpc: aws.ec2.Vpc | None
+    """None for an existing VPC, which the stack looks up and does not manage."""
+    subnets: dict[str, list[aws.ec2.Subnet]]
+    """Per tier (public, app, data), one subnet per availability zone; empty for an existing VPC."""
+    nat_gateways: list[aws.ec2.NatGateway]
     vpc_id: pulumi.Output[str]
     cidr: str
     availability_zones: list[str]
@@ -50,6 +60,10 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("scalestack:network:Network", name, None, opts)
+        if args.existing_vpc_id:
+            self._look_up(args.existing_vpc_id, args.existing_subnet_ids or {})
+            self._register()
+            return
         child = pulumi.ResourceOptions(parent=self)
         zones = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=self))
         self.availability_zones = list(zones.names[: args.availability_zones])
@@ -64,7 +78,7 @@ class Network(pulumi.ComponentResource):
             tags={"Name": name},
             opts=child,
         )
-        self.vpc_id = vpc.id
+        self.vpc, self.vpc_id = vpc, vpc.id
         # The default security group admits all traffic between its members: strip it of every rule.
         aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, opts=child)
 
@@ -84,6 +98,7 @@ class Network(pulumi.ComponentResource):
             ]
             for t, tier in enumerate(TIERS)
         }
+        self.subnets = subnets
         self.public_subnet_ids = [s.id for s in subnets["public"]]
         self.app_subnet_ids = [s.id for s in subnets["app"]]
         self.data_subnet_ids = [s.id for s in subnets["data"]]
@@ -114,7 +129,34 @@ class Network(pulumi.ComponentResource):
         if args.interface_endpoints:
             self._interface_endpoints(name, vpc, child)
         self._flow_logs(name, vpc, args.flow_log_retention_days, args.logs_key_arn, child)
+        self._register()
 
+    def _look_up(self, vpc_id: str, subnet_ids: Mapping[str, Sequence[str]]) -> None:
+        """An existing VPC and its subnets: read, never managed. Its routes, NAT, endpoints and flow logs are
+        its owner's; the kit places its resources in the subnets named per tier."""
+        invoke = pulumi.InvokeOptions(parent=self)
+        vpc = aws.ec2.get_vpc(id=vpc_id, opts=invoke)
+        found = {tier: [aws.ec2.get_subnet(id=s, opts=invoke) for s in subnet_ids[tier]] for tier in TIERS}
+        strays = [
+            f"{s.id} (in {s.vpc_id})" for subnets in found.values() for s in subnets if s.vpc_id != vpc.id
+        ]
+        if strays:
+            # RunError: the engine prints the message alone, not a traceback.
+            raise pulumi.RunError(
+                f"scalestack:network.existingSubnetIds: {', '.join(strays)} not in existingVpcId {vpc_id}"
+            )
+        self.vpc, self.subnets, self.nat_gateways = None, {}, []
+        self.vpc_id, self.cidr = pulumi.Output.from_input(vpc.id), vpc.cidr_block
+        # The data subnets' zones: where the database places its replicas.
+        self.availability_zones = [s.availability_zone for s in found["data"]]
+        ids = {tier: [pulumi.Output.from_input(s.id) for s in subnets] for tier, subnets in found.items()}
+        self.public_subnet_ids, self.app_subnet_ids, self.data_subnet_ids = (
+            ids["public"],
+            ids["app"],
+            ids["data"],
+        )
+
+    def _register(self) -> None:
         self.register_outputs(
             {
                 "vpcId": self.vpc_id,
@@ -156,7 +198,8 @@ class Network(pulumi.ComponentResource):
     ) -> list[aws.ec2.RouteTable]:
         """Each app subnet egresses through the NAT in its own AZ, or through the single NAT."""
         zones = self.availability_zones
-        gateways = []
+        gateways: list[aws.ec2.NatGateway] = []
+        self.nat_gateways = gateways
         for zone, subnet in list(zip(zones, public, strict=True))[
             : 1 if strategy == "single" else len(public)
         ]:

@@ -12,11 +12,11 @@ import pulumi_aws as aws
 @dataclass(frozen=True)
 class RegistryArgs:
     repository_name: str
+    force_delete: bool
+    """Let `pulumi destroy` delete the repository with its images (non-production stacks)."""
     keep_tagged_images: int = 50
     """Tagged images kept for rollback; older ones expire."""
     untagged_expire_days: int = 7
-    force_delete: bool = False
-    """Let `pulumi destroy` delete the repository with its images (non-production stacks)."""
 
 
 class Registry(pulumi.ComponentResource):

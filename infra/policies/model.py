@@ -14,6 +14,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any, Final
 
+from infra.contract import ENVIRONMENTS
 from infra.policies.values import get
 
 
@@ -37,7 +38,6 @@ class Level(StrEnum):
     DISABLED = "disabled"
 
 
-ENVIRONMENTS: Final = ("dev", "staging", "prod")
 STACK_NAMESPACE: Final = "scalestack"
 """The stack file's config namespace (infra.spec.NAMESPACE; a test keeps them equal)."""
 

@@ -14,6 +14,7 @@ import click
 from rich.table import Table
 
 from infra.aws_facts import DOCKER_PLATFORMS
+from infra.contract import Output
 from infra.spec import StackSpec
 from scripts.command import Command, load_spec_or_exit, stack_option
 from scripts.console import output_console
@@ -222,7 +223,7 @@ def images(stack: str, as_json: bool) -> None:
     def read(aws: Aws, outputs: dict[str, Any]) -> Any:
         registry = EcrRegistry(aws.client("ecr"))
         return collect_images(
-            registry, outputs["ecrRepositoryName"], outputs.get("imageTag"), datetime.now(UTC)
+            registry, outputs[Output.ECR_REPOSITORY_NAME], outputs.get(Output.IMAGE_TAG), datetime.now(UTC)
         )
 
     _read_only(stack, as_json, read, _render_images)

@@ -28,6 +28,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from infra.contract import INSTANCE_ENV_FILE, MIGRATION_ENV_FILE, RENDER_COMMAND, Output, missing_outputs
 from scripts.deploy.errors import DeployError, aws_errors
 from scripts.deploy.events import Event, Reporter, Status, utc_now
 from scripts.deploy.ports import (
@@ -51,28 +52,10 @@ from scripts.deploy.rollout import Rollout, RolloutTarget, RolloutTiming
 from scripts.deploy.source import Revision, check_tag
 from scripts.exit_codes import ExitCode
 
-# Where the launch template's user data writes the app's environment on each instance (agreed with infra).
-INSTANCE_ENV_FILE = "/etc/scalestack/app.env"
-# The migration's own env file (the master login) and the script that writes it, from the same user data:
-# tests/test_app_database_identity.py holds them equal to infra/components/app_settings.py's.
-MIGRATION_ENV_FILE = "/etc/scalestack/migrate.env"
-RENDER_COMMAND = "/usr/local/bin/scalestack-render-env"
 # More changed files than this and one wildcard is cheaper (CloudFront bills invalidation paths).
 MAX_INVALIDATION_PATHS = 15
 # CloudFront serves /static/ from the bucket under this prefix (app_template/app/static.py).
 STATIC_PREFIX = "static"
-REQUIRED_OUTPUTS = (
-    "url",
-    "ecrRepositoryUrl",
-    "ecrRepositoryName",
-    "webAsgName",
-    "workerAsgName",
-    "webTargetGroupArn",
-    "cloudfrontDistributionId",
-    "staticBucketName",
-    "launchTemplates",
-    "rollout",
-)
 
 
 @dataclass(frozen=True)
@@ -83,7 +66,7 @@ class StackOutputs:
 
     @classmethod
     def parse(cls, stack: str, outputs: Mapping[str, Any]) -> StackOutputs:
-        missing = [key for key in REQUIRED_OUTPUTS if not outputs.get(key)]
+        missing = missing_outputs(outputs)
         if missing:
             raise DeployError(
                 ExitCode.USAGE,
@@ -98,21 +81,24 @@ class StackOutputs:
 
     @property
     def image_tag(self) -> str | None:
-        return self.raw.get("imageTag") or None
+        return self.raw.get(Output.IMAGE_TAG) or None
 
     def templates(self) -> dict[str, TemplateVersion]:
         """Each role's launch template and its latest version, as the last `up` left them."""
         return {
             role: TemplateVersion(str(value["id"]), str(value["version"]))
-            for role, value in self.raw["launchTemplates"].items()
+            for role, value in self.raw[Output.LAUNCH_TEMPLATES].items()
         }
 
     def rollout_target(self) -> RolloutTarget:
         return RolloutTarget(
-            groups={"web": self.raw["webAsgName"], "worker": self.raw["workerAsgName"]},
-            target_group_arn=self.raw["webTargetGroupArn"],
-            alarm_names=tuple(self.raw.get("alarmNames") or ()),
-            preferences=RolloutPreferences.from_output(self.raw["rollout"]),
+            groups={"web": self.raw[Output.WEB_ASG_NAME], "worker": self.raw[Output.WORKER_ASG_NAME]},
+            target_group_arn=self.raw[Output.WEB_TARGET_GROUP_ARN],
+            alarm_names=tuple(self.raw.get(Output.ALARM_NAMES) or ()),
+            preferences={
+                role: RolloutPreferences.from_output(self.raw[Output.ROLLOUT], role)
+                for role in ("web", "worker")
+            },
         )
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from infra.contract import RolloutOutput
 from scripts.deploy.errors import MissingResource
 
 LogFn = Callable[[str], None]
@@ -44,12 +45,14 @@ class RolloutPreferences:
     instance_warmup_seconds: int
 
     @classmethod
-    def from_output(cls, value: Mapping[str, Any]) -> RolloutPreferences:
+    def from_output(cls, value: Mapping[str, Any], role: str) -> RolloutPreferences:
+        """One role's preferences from the `rollout` output (infra/contract.py RolloutOutput)."""
+        rollout = RolloutOutput.parse(value)
         return cls(
-            min_healthy_percentage=int(value["minHealthyPercentage"]),
-            checkpoint_percentages=tuple(int(p) for p in value["checkpointPercentages"]),
-            checkpoint_delay_seconds=int(value["checkpointDelaySeconds"]),
-            instance_warmup_seconds=int(value["instanceWarmupSeconds"]),
+            min_healthy_percentage=rollout.roles[role].min_healthy_percentage,
+            checkpoint_percentages=rollout.checkpoint_percentages,
+            checkpoint_delay_seconds=rollout.checkpoint_delay_seconds,
+            instance_warmup_seconds=rollout.roles[role].instance_warmup_seconds,
         )
 
 

@@ -53,7 +53,7 @@ class RolloutTarget:
     groups: Mapping[str, str]  # role (web, worker) -> auto scaling group name
     target_group_arn: str
     alarm_names: Sequence[str]
-    preferences: RolloutPreferences
+    preferences: Mapping[str, RolloutPreferences]  # role -> how its refresh replaces instances
     undo_on_failure: bool = True
     """Roll a failing refresh back (and the other group's with it). Off for a refresh that restores the
     previous version: its rollback would return to the version being undone."""
@@ -63,7 +63,7 @@ class RolloutTarget:
         return replace(
             self,
             alarm_names=(),
-            preferences=replace(self.preferences, checkpoint_percentages=()),
+            preferences={role: replace(p, checkpoint_percentages=()) for role, p in self.preferences.items()},
             undo_on_failure=False,
         )
 
@@ -137,7 +137,7 @@ class Rollout:
     def _start(self, role: str, group: str, desired: GroupConfiguration) -> str:
         target = self._target
         refresh_id = self._refreshes.start(
-            group, desired, target.preferences, target.alarm_names, auto_rollback=target.undo_on_failure
+            group, desired, target.preferences[role], target.alarm_names, auto_rollback=target.undo_on_failure
         )
         self._emit(
             "progress",
@@ -215,7 +215,7 @@ class Rollout:
         """At each checkpoint, hold the new instances to the load balancer's and the alarms' verdict."""
         reached = [
             p
-            for p in self._target.preferences.checkpoint_percentages
+            for p in self._target.preferences["web"].checkpoint_percentages
             if p < 100 and state.percentage >= p and p not in t.gated
         ]
         if not reached:

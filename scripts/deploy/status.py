@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from infra.contract import Output
 from scripts.deploy.aws import Aws, AwsFleet, EcrRegistry
 from scripts.deploy.errors import MissingResource
 from scripts.deploy.ports import GroupConfiguration, InstanceRefreshes
@@ -142,14 +143,14 @@ def collect_status(aws: Aws, outputs: Mapping[str, Any], refreshes: InstanceRefr
         except (ClientError, BotoCoreError, MissingResource) as err:
             return {"error": str(err)}
 
-    groups = {"web": outputs.get("webAsgName"), "worker": outputs.get("workerAsgName")}
+    groups = {"web": outputs.get(Output.WEB_ASG_NAME), "worker": outputs.get(Output.WORKER_ASG_NAME)}
     replicas = list(outputs.get("dbInstanceIds") or [])[1:]  # primary first, then replicas
     return {
-        "imageTag": outputs.get("imageTag"),
+        "imageTag": outputs.get(Output.IMAGE_TAG),
         "url": outputs.get("url"),
         "groups": {
             role: {
-                **section(lambda g=name: _group(aws, g, outputs.get("ecrRepositoryUrl", ""))),
+                **section(lambda g=name: _group(aws, g, outputs.get(Output.ECR_REPOSITORY_URL, ""))),
                 "refresh": _refresh(refreshes, name),
             }
             for role, name in groups.items()
@@ -158,14 +159,16 @@ def collect_status(aws: Aws, outputs: Mapping[str, Any], refreshes: InstanceRefr
         "targets": section(
             lambda: [
                 {"id": t.target_id, "state": t.state, "reason": t.reason}
-                for t in fleet.target_health(_output(outputs, "webTargetGroupArn"))
+                for t in fleet.target_health(_output(outputs, Output.WEB_TARGET_GROUP_ARN))
             ]
         ),
         "replicaLagSeconds": section(
             lambda: replica_lag(aws.client("cloudwatch"), replicas, datetime.now(UTC))
         ),
         "cache": section(
-            lambda: cache_status(aws.client("elasticache"), _output(outputs, "cacheReplicationGroupId"))
+            lambda: cache_status(
+                aws.client("elasticache"), _output(outputs, Output.CACHE_REPLICATION_GROUP_ID)
+            )
         ),
         "alarmsInAlarm": section(lambda: fleet.alarms_firing(list(outputs.get("alarmNames") or []))),
     }

@@ -58,10 +58,12 @@ OUTPUTS: dict[str, Any] = {
     "alarmNames": ["web-5xx", "web-latency"],
     "imageTag": "v1",
     "rollout": {
-        "minHealthyPercentage": 90,
         "checkpointPercentages": [50],
         "checkpointDelaySeconds": 120,
-        "instanceWarmupSeconds": 60,
+        "roles": {
+            "web": {"minHealthyPercentage": 90, "instanceWarmupSeconds": 60},
+            "worker": {"minHealthyPercentage": 90, "instanceWarmupSeconds": 60},
+        },
     },
     "appCommands": {"migrate": ["migrate"]},
     "launchTemplates": {

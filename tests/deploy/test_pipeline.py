@@ -559,3 +559,22 @@ def test_a_liveness_answer_that_is_not_an_object_is_not_judged_on_its_version(
     world.http.answers["healthz"] = [HttpResponse(200, body)]
     code, rec = deploy(world, tmp_path)
     assert code == ExitCode.OK and "Smoke test passed" in rec.summaries[-1]["account"]
+
+
+def test_each_group_is_refreshed_with_its_own_roles_preferences(tmp_path: Path) -> None:
+    """The worker has its own warm-up and minimum healthy percentage (the `rollout` output's `roles`)."""
+    world = World()
+    world.stack.deployed["rollout"]["roles"]["worker"] = {
+        "minHealthyPercentage": 100,
+        "instanceWarmupSeconds": 300,
+    }
+
+    code, _ = deploy(world, tmp_path)
+
+    assert code == ExitCode.OK
+    started = {name: world.model.groups[name].refreshes[0].preferences for name in ("web-asg", "worker-asg")}
+    assert (started["worker-asg"]["MinHealthyPercentage"], started["worker-asg"]["InstanceWarmup"]) == (
+        100,
+        300,
+    )
+    assert (started["web-asg"]["MinHealthyPercentage"], started["web-asg"]["InstanceWarmup"]) == (90, 60)

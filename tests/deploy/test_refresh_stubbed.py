@@ -30,7 +30,7 @@ TARGET = RolloutTarget(
     groups={"web": "web-asg", "worker": "worker-asg"},
     target_group_arn="arn:tg",
     alarm_names=("web-5xx",),
-    preferences=PREFS,
+    preferences={"web": PREFS, "worker": PREFS},
 )
 COMMAND_ID = "6a1b5c1e-0d9f-4c7e-9f64-2b8f3e0f8a11"
 TIMING = RolloutTiming(poll_seconds=1, timeout_seconds=100, health_timeout_seconds=5, failed_grace_polls=2)

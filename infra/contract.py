@@ -1,0 +1,189 @@
+"""What crosses the boundary between the infrastructure program and the deploy pipeline, in one place.
+
+The program (`infra/program.py`) exports the stack outputs named here and the pipeline
+(`scripts/deploy/`) parses them with `StackOutputs.parse`; the boot script (`infra/components/boot/`)
+writes the files at the paths named here and the pipeline's migrate command reads them. Plain Python
+only: the CLI and the spec import this without loading pulumi or pulumi_aws.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal, get_args
+
+Environment = Literal["dev", "staging", "prod"]
+"""Which profile of defaults (infra/profiles.py), requirements and policy levels a stack gets."""
+ENVIRONMENTS: tuple[Environment, ...] = get_args(Environment)
+
+# Files on each instance, written by the boot script's settings renderer.
+INSTANCE_ENV_FILE = "/etc/scalestack/app.env"
+"""The app container's environment (`docker run --env-file`), rendered before each container start."""
+MIGRATION_ENV_FILE = "/etc/scalestack/migrate.env"
+"""The migration's own env file (the master login), rendered only for the migrate command."""
+RENDER_COMMAND = "/usr/local/bin/scalestack-render-env"
+"""The renderer the boot script installs: no argument (app env), `tokens`, or `migrate`."""
+TOKEN_DIR_ON_HOST = "/run/scalestack/db-tokens"
+TOKEN_DIR_IN_CONTAINER = "/run/db-tokens"
+"""Where the container sees the token files (mounted read-only): `DATABASE_PASSWORD_DIR`."""
+
+# What the kit itself tells the app; a stack's own settings (`app.environment`) may not reuse these names.
+KIT_SETTINGS = frozenset(
+    {"PORT", "DATABASE_HOST", "DATABASE_REPLICA_HOSTS", "DATABASE_NAME", "REDIS_HOST"}
+    | {"DATABASE_URL", "DATABASE_REPLICA_URLS", "DATABASE_PASSWORD_DIR", "REDIS_URL"}
+    | {"MIGRATION_DATABASE_URL"}
+)
+
+
+class Output(StrEnum):
+    """The stack outputs, by the name `pulumi stack output` shows."""
+
+    URL = "url"
+    REGION = "region"
+    IMAGE_TAG = "imageTag"
+    ALB_DNS_NAME = "albDnsName"
+    ECR_REPOSITORY_URL = "ecrRepositoryUrl"
+    ECR_REPOSITORY_NAME = "ecrRepositoryName"
+    WEB_ASG_NAME = "webAsgName"
+    WORKER_ASG_NAME = "workerAsgName"
+    WEB_TARGET_GROUP_ARN = "webTargetGroupArn"
+    CLOUDFRONT_DISTRIBUTION_ID = "cloudfrontDistributionId"
+    STATIC_BUCKET_NAME = "staticBucketName"
+    DB_PRIMARY_ENDPOINT = "dbPrimaryEndpoint"
+    DB_REPLICA_ENDPOINTS = "dbReplicaEndpoints"
+    DB_INSTANCE_IDS = "dbInstanceIds"
+    CACHE_REPLICATION_GROUP_ID = "cacheReplicationGroupId"
+    CACHE_ENDPOINT = "cacheEndpoint"
+    ALARM_NAMES = "alarmNames"
+    DASHBOARD_URL = "dashboardUrl"
+    LAUNCH_TEMPLATES = "launchTemplates"
+    """Each role's launch template id and latest version: what the pipeline's instance refresh targets."""
+    ROLLOUT = "rollout"
+    """How the pipeline's instance refreshes replace instances (RolloutOutput)."""
+    APP_COMMANDS = "appCommands"
+
+
+# What a deploy cannot start without: a stack that lacks one has not been brought up by this kit.
+REQUIRED_OUTPUTS: tuple[Output, ...] = (
+    Output.URL,
+    Output.ECR_REPOSITORY_URL,
+    Output.ECR_REPOSITORY_NAME,
+    Output.WEB_ASG_NAME,
+    Output.WORKER_ASG_NAME,
+    Output.WEB_TARGET_GROUP_ARN,
+    Output.CLOUDFRONT_DISTRIBUTION_ID,
+    Output.STATIC_BUCKET_NAME,
+    Output.LAUNCH_TEMPLATES,
+    Output.ROLLOUT,
+)
+
+
+class MissingOutputs(Exception):
+    """The stack lacks outputs a deploy needs; `names` says which."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        super().__init__(", ".join(names))
+        self.names = tuple(names)
+
+
+def missing_outputs(outputs: Mapping[str, Any]) -> list[str]:
+    return [name.value for name in REQUIRED_OUTPUTS if not outputs.get(name)]
+
+
+@dataclass(frozen=True)
+class LaunchTemplateRef:
+    template_id: str
+    version: str
+
+
+@dataclass(frozen=True)
+class RoleRollout:
+    """One role's refresh preferences, from its own spec keys (`<role>.minHealthyPercent`, ...)."""
+
+    min_healthy_percentage: int
+    instance_warmup_seconds: int
+
+
+@dataclass(frozen=True)
+class RolloutOutput:
+    """The `rollout` output: how an instance refresh replaces instances (the program is its one home).
+
+    Checkpoints, their delay and the alarms apply to every refresh; each role has its own warm-up and
+    minimum healthy percentage (`roles`).
+    """
+
+    checkpoint_percentages: tuple[int, ...]
+    checkpoint_delay_seconds: int
+    alarm_names: tuple[str, ...]
+    roles: Mapping[str, RoleRollout]
+
+    @classmethod
+    def parse(cls, value: Mapping[str, Any]) -> RolloutOutput:
+        return cls(
+            checkpoint_percentages=tuple(int(p) for p in value["checkpointPercentages"]),
+            checkpoint_delay_seconds=int(value["checkpointDelaySeconds"]),
+            alarm_names=tuple(str(a) for a in value.get("alarmNames") or ()),
+            roles={
+                role: RoleRollout(int(r["minHealthyPercentage"]), int(r["instanceWarmupSeconds"]))
+                for role, r in value["roles"].items()
+            },
+        )
+
+    def to_output(self) -> dict[str, Any]:
+        return {
+            "checkpointPercentages": list(self.checkpoint_percentages),
+            "checkpointDelaySeconds": self.checkpoint_delay_seconds,
+            "alarmNames": list(self.alarm_names),
+            "roles": {
+                role: {
+                    "minHealthyPercentage": r.min_healthy_percentage,
+                    "instanceWarmupSeconds": r.instance_warmup_seconds,
+                }
+                for role, r in self.roles.items()
+            },
+        }
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    """A brought-up stack's outputs, typed: what `pulumi stack output --json` gives the pipeline."""
+
+    url: str
+    region: str | None
+    image_tag: str | None
+    ecr_repository_url: str
+    ecr_repository_name: str
+    asg_names: Mapping[str, str]  # role (web, worker) -> auto scaling group name
+    web_target_group_arn: str
+    cloudfront_distribution_id: str
+    static_bucket_name: str
+    launch_templates: Mapping[str, LaunchTemplateRef]
+    rollout: RolloutOutput
+    alarm_names: tuple[str, ...]
+    app_commands: Mapping[str, Any]
+
+    @classmethod
+    def parse(cls, outputs: Mapping[str, Any]) -> StackOutputs:
+        """The typed outputs; MissingOutputs when a required one is absent or empty."""
+        missing = missing_outputs(outputs)
+        if missing:
+            raise MissingOutputs(missing)
+        return cls(
+            url=str(outputs[Output.URL]),
+            region=outputs.get(Output.REGION) or None,
+            image_tag=outputs.get(Output.IMAGE_TAG) or None,
+            ecr_repository_url=str(outputs[Output.ECR_REPOSITORY_URL]),
+            ecr_repository_name=str(outputs[Output.ECR_REPOSITORY_NAME]),
+            asg_names={"web": outputs[Output.WEB_ASG_NAME], "worker": outputs[Output.WORKER_ASG_NAME]},
+            web_target_group_arn=str(outputs[Output.WEB_TARGET_GROUP_ARN]),
+            cloudfront_distribution_id=str(outputs[Output.CLOUDFRONT_DISTRIBUTION_ID]),
+            static_bucket_name=str(outputs[Output.STATIC_BUCKET_NAME]),
+            launch_templates={
+                role: LaunchTemplateRef(str(value["id"]), str(value["version"]))
+                for role, value in outputs[Output.LAUNCH_TEMPLATES].items()
+            },
+            rollout=RolloutOutput.parse(outputs[Output.ROLLOUT]),
+            alarm_names=tuple(outputs.get(Output.ALARM_NAMES) or ()),
+            app_commands=dict(outputs.get(Output.APP_COMMANDS) or {}),
+        )

@@ -1,0 +1,100 @@
+"""Refactors leave the shipped stacks' plans as they were, bar the changes named here.
+
+The baseline (`tests/data/plans/<stack>.json`) is the plan of the code before issue 13's restructuring;
+`python -m tests.plan_snapshot` rewrites it. A difference fails with the resource, the field and both
+values; an intentional difference is listed in INTENDED with the reason, so a review sees every one.
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from tests.conftest import plan_of
+from tests.plan_snapshot import baseline_path, shipped_stacks, snapshot
+
+# (stack, path prefix) -> why the plan differs from the baseline on purpose. A path is
+# "resources/<urn>/<field>/..." or "outputs/<name>/...", as the failure message prints it.
+ROLLOUT_PER_ROLE = (
+    "the rollout output names each role's warm-up and minimum healthy percentage under `roles` (the worker "
+    "has its own keys now, issue 13 item 3) instead of the web role's at the top"
+)
+INTENDED: Mapping[tuple[str, str], str] = {
+    **{
+        (stack, f"outputs/rollout/{key}"): ROLLOUT_PER_ROLE
+        for stack in ("dev", "staging", "prod")
+        for key in ("roles", "minHealthyPercentage", "instanceWarmupSeconds")
+    },
+}
+
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+RENDERER = re.compile(r"(<<'PY'\n).*?(\nPY\n)", re.DOTALL)
+
+
+def _settings_renderer_aside(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """Named change: the settings renderer's Python (the heredoc between <<'PY' and PY in the user data)
+    became a module ruff and mypy check, infra/components/boot/render_env.py; what it computes is held by
+    tests/test_boot_scripts.py. Everything else in the user data stays byte-identical."""
+    for resource in snapshot["resources"].values():
+        if resource["type"] == LAUNCH_TEMPLATE:
+            text = base64.b64decode(resource["inputs"]["userData"]).decode()
+            resource["inputs"]["userData"] = RENDERER.sub(r"\1<settings renderer>\2", text)
+    return snapshot
+
+
+# Applied to the baseline and the current plan alike before they are compared: each names a change that
+# is intended in one part of a value and proves the rest of it unchanged.
+NORMALISED: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...] = (_settings_renderer_aside,)
+
+
+def differences(old: Any, new: Any, path: str = "") -> Iterator[str]:
+    """Each place the two JSON values differ, as `path: old -> new` (missing sides say so)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            where = f"{path}/{key}" if path else str(key)
+            if key not in new:
+                yield f"{where}: removed (was {_short(old[key])})"
+            elif key not in old:
+                yield f"{where}: added ({_short(new[key])})"
+            else:
+                yield from differences(old[key], new[key], where)
+    elif isinstance(old, str) and isinstance(new, str) and "\n" in old + new and old != new:
+        lines = difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=1)
+        yield f"{path}:\n" + "\n".join(list(lines)[2:])
+    elif old != new:
+        yield f"{path}: {_short(old)} -> {_short(new)}"
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 300 else text[:300] + "..."
+
+
+def _intended(stack: str, difference: str) -> bool:
+    return any(s == stack and difference.startswith(prefix) for s, prefix in INTENDED)
+
+
+@pytest.mark.parametrize("stack", shipped_stacks())
+def test_the_plan_matches_the_baseline_bar_named_changes(stack: str) -> None:
+    baseline = json.loads(baseline_path(stack).read_text())
+    current = snapshot(plan_of(stack)[1])
+    for normalise in NORMALISED:
+        baseline, current = normalise(baseline), normalise(current)
+    unexpected = [d for d in differences(baseline, current) if not _intended(stack, d)]
+    assert not unexpected, f"the {stack} plan changed ({len(unexpected)}):\n" + "\n".join(unexpected[:40])
+
+
+def test_the_comparison_names_the_field_that_changed() -> None:
+    old = {"resources": {"urn:a": {"inputs": {"port": 80, "gone": 1}}}}
+    new = {"resources": {"urn:a": {"inputs": {"port": 443, "new": 2}}}}
+    assert list(differences(old, new)) == [
+        "resources/urn:a/inputs/gone: removed (was 1)",
+        "resources/urn:a/inputs/new: added (2)",
+        "resources/urn:a/inputs/port: 80 -> 443",
+    ]
