@@ -15,7 +15,11 @@ from typing import Any
 from infra.planned import Plan, PlannedResource
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
-PRICES_AS_OF = "on-demand list prices, us-east-1, mid-2025"
+# The one region the tables below hold. AWS lists a price per region
+# (https://aws.amazon.com/ec2/pricing/on-demand/ has a region selector), so another region's stack gets no
+# estimate rather than one in us-east-1's prices.
+PRICED_REGION = "us-east-1"
+PRICES_AS_OF = f"on-demand list prices, {PRICED_REGION}, mid-2025"
 HOURS_PER_MONTH = 730
 LEFT_OUT = "data transfer, NAT and ALB processing, CloudFront requests, log ingestion, backups beyond free"
 

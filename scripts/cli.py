@@ -11,6 +11,7 @@ import os
 
 import click
 
+from scripts.errors import bug_message
 from scripts.exit_codes import ExitCode
 
 COMMANDS = {
@@ -47,18 +48,15 @@ def cli() -> None:
 
 
 def main() -> None:
+    """The entry point. Each command maps its own failures to exit codes (scripts/command.py `Command`);
+    this catches what happens outside any command, such as a command module that fails to import."""
     try:
         cli.main(standalone_mode=True)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         raise SystemExit(ExitCode.INTERRUPTED) from None
     except Exception as err:
-        # Every expected failure has its own message and code; reaching here is a defect in scalestack.
         if os.environ.get("SCALESTACK_DEBUG"):
             raise
-        click.echo(
-            f"error: internal error ({type(err).__name__}: {err}); this is a bug in scalestack. "
-            "Run again with SCALESTACK_DEBUG=1 for the traceback and include it in the report.",
-            err=True,
-        )
+        click.echo(f"error: {bug_message(err)}", err=True)
         raise SystemExit(ExitCode.FAILURE) from None

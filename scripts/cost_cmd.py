@@ -9,28 +9,36 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from infra.offline import PlanError, plan_stack
-from infra.pricing import LEFT_OUT, PRICES_AS_OF, CostEstimate, estimate
-from scripts.exit_codes import ExitCode
-from scripts.plan_cmd import fail, resolve_spec
-
-
-@click.command()
-@click.option("--stack", "-s", metavar="NAME", help="A stack in stacks/ (dev, staging, prod, ...).")
-@click.option("--stack-file", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH")
-@click.option(
-    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+from infra.offline import plan_stack
+from infra.pricing import LEFT_OUT, PRICED_REGION, PRICES_AS_OF, CostEstimate, estimate
+from scripts.command import (
+    Command,
+    format_option,
+    load_spec_or_exit,
+    stack_errors,
+    stack_file_option,
+    stack_option,
 )
-def cost(stack: str | None, stack_file: Path | None, output_format: str) -> None:
-    """Estimate a stack's standing monthly cost from its offline plan (list prices, no traffic).
+from scripts.errors import CommandError
+from scripts.exit_codes import ExitCode
 
-    Exits 0, or 3 when the stack file is invalid.
-    """
-    spec = resolve_spec(stack, stack_file)
-    try:
+
+@click.command(cls=Command)
+@stack_option()
+@stack_file_option
+@format_option("json")
+def cost(stack: str | None, stack_file: Path | None, output_format: str) -> None:
+    """Estimate a stack's standing monthly cost from its offline plan (list prices, no traffic)."""
+    spec = load_spec_or_exit(stack, stack_file)
+    if spec.region != PRICED_REGION:
+        raise CommandError(
+            ExitCode.USAGE,
+            f"stack '{spec.stack}' is in {spec.region}; scalestack cost has list prices for {PRICED_REGION} "
+            f"only (infra/pricing.py), and AWS prices each region differently: no estimate rather than a "
+            "wrong one.",
+        )
+    with stack_errors(spec):
         result = estimate(plan_stack(spec))
-    except PlanError as err:
-        fail(f"the program for stack '{spec.stack}' cannot be planned: {err}", ExitCode.FAILURE)
     if output_format == "json":
         click.echo(json.dumps(result.to_json(), indent=2))
     else:

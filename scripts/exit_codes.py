@@ -45,3 +45,26 @@ def exit_codes_help(codes: Iterable[ExitCode]) -> str:
     """
     lines = [f"  {code.value:>3}  {code.description}" for code in sorted(set(codes))]
     return "\b\nExit codes:\n" + "\n".join(lines)
+
+
+_EVERY_COMMAND = (ExitCode.OK, ExitCode.FAILURE, ExitCode.USAGE, ExitCode.INVALID_SPEC)
+_READS_AWS = (ExitCode.MISSING_CREDENTIALS, ExitCode.ENGINE_UNREACHABLE)
+
+# The codes each command can end with; its --help lists them (scripts/command.py `Command`).
+COMMAND_CODES: dict[str, tuple[ExitCode, ...]] = {
+    "plan": (*_EVERY_COMMAND, ExitCode.POLICY_VIOLATION),
+    "policy": _EVERY_COMMAND,
+    "cost": _EVERY_COMMAND,
+    "deploy": tuple(ExitCode),  # every step's failure class, each rollback outcome, Ctrl-C
+    # Rollback runs `pulumi up` and an instance refresh of its own; nothing rolls it back in turn.
+    "rollback": (
+        *_EVERY_COMMAND,
+        *_READS_AWS,
+        ExitCode.INFRA_UPDATE_FAILED,
+        ExitCode.ROLLOUT_FAILED,
+        ExitCode.ROLLBACK_FAILED,
+        ExitCode.INTERRUPTED,
+    ),
+    "status": (*_EVERY_COMMAND, *_READS_AWS, ExitCode.INTERRUPTED),
+    "images": (*_EVERY_COMMAND, *_READS_AWS, ExitCode.INTERRUPTED),
+}

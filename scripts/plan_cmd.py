@@ -6,7 +6,7 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from rich.console import Console
@@ -14,65 +14,39 @@ from rich.table import Table
 from rich.tree import Tree
 
 from infra.diagram import mermaid
-from infra.offline import PlanError, plan_stack
+from infra.offline import plan_stack
 from infra.planned import Plan, PlannedResource, masked
-from infra.policies import PolicyReport, UnknownRuleError, evaluate
+from infra.policies import PolicyReport, evaluate
 from infra.policies.evaluate import to_resource
 from infra.policies.model import Stack
 from infra.reachability import Flow, analyse
-from infra.spec import NAMESPACE, SpecError, StackSpec, load_spec_file, load_stack_spec
+from infra.spec import StackSpec
+from scripts.command import (
+    Command,
+    format_option,
+    load_spec_or_exit,
+    stack_errors,
+    stack_file_option,
+    stack_option,
+)
 from scripts.exit_codes import ExitCode
 
 
-def resolve_spec(stack: str | None, stack_file: Path | None) -> StackSpec:
-    """The spec named on the command line; exits with INVALID_SPEC and the spec's own message on error."""
-    if (stack is None) == (stack_file is None):
-        raise click.UsageError("give exactly one of --stack NAME or --stack-file PATH")
-    try:
-        return load_stack_spec(stack) if stack is not None else load_spec_file(stack_file)  # type: ignore[arg-type]
-    except SpecError as err:
-        fail(str(err), ExitCode.INVALID_SPEC)
-
-
-def fail(message: str, code: ExitCode) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    # A program that failed under the mock engine leaves event loops whose destructors complain at exit;
-    # the message above is the whole story, so that noise is not printed after it.
-    sys.unraisablehook = lambda _: None
-    sys.exit(code)
-
-
-@click.command()
-@click.option("--stack", "-s", metavar="NAME", help="A stack in stacks/ (dev, staging, prod, ...).")
-@click.option(
-    "--stack-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="PATH",
-    help="A stack file anywhere; its name is taken from Pulumi.<name>.yaml.",
-)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "mermaid"]),
-    default="text",
-    show_default=True,
-    help="mermaid: a diagram of the components and which outputs each takes from which.",
+@click.command(cls=Command)
+@stack_option()
+@stack_file_option
+@format_option(
+    "json", "mermaid", help="mermaid: a diagram of the components and which outputs each takes from which."
 )
 def plan(stack: str | None, stack_file: Path | None, output_format: str) -> None:
     """Show every resource `pulumi up` would create for a stack, offline, and check it against the policy.
 
     Runs the stack's real program under Pulumi's mock engine: no Pulumi CLI, AWS credentials or network.
-    Exits 0 when the plan passes, 3 when the stack file is invalid, 4 when a mandatory policy rule is
-    violated.
     """
-    spec = resolve_spec(stack, stack_file)
-    try:
+    spec = load_spec_or_exit(stack, stack_file)
+    with stack_errors(spec):
         result = plan_stack(spec)
         report = evaluate(result.resources, spec.environment, spec.policy.waivers)
-    except UnknownRuleError as err:
-        fail(f"{spec.source}: {NAMESPACE}:policy.waivers: {err}", ExitCode.INVALID_SPEC)
-    except PlanError as err:
-        fail(f"the program for stack '{spec.stack}' cannot be planned: {err}", ExitCode.FAILURE)
     flows = reachability(result)
     if output_format == "json":
         click.echo(json.dumps(plan_json(result, report, flows), indent=2, default=str))

@@ -4,71 +4,49 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from infra.policies import ENVIRONMENTS, RULES, Rule, UnknownRuleError, check_waivers
+from infra.policies import ENVIRONMENTS, RULES, Rule, check_waivers
 from infra.policies.crossguard import level_for, pulumi_config
 from infra.policies.model import Category
-from infra.spec import SpecError, StackSpec, load_stack_spec
-from scripts.exit_codes import ExitCode
-
-EXIT_CODES_HELP = f"""
-\b
-Exit codes:
-  {ExitCode.OK:>3}  listed
-  {ExitCode.USAGE:>3}  bad flag or format
-  {ExitCode.INVALID_SPEC:>3}  unknown stack, invalid stack file, or a waiver naming no rule
-"""
+from infra.spec import StackSpec
+from scripts.command import Command, format_option, load_spec_or_exit, stack_errors, stack_option
 
 
-@click.command(epilog=EXIT_CODES_HELP)
+@click.command(cls=Command)
 @click.option("--list", "list_rules", is_flag=True, help="List the rules (the default action).")
-@click.option("--stack", "stack_name", metavar="NAME", help="Show levels and waivers for this stack only.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@stack_option(help="Show levels and waivers for this stack only.")
+@format_option("json")
 @click.option(
     "--pulumi-config",
     "pulumi_config_flag",
     is_flag=True,
     help="Print a --policy-pack-config document for this stack (needs --stack): levels, waivers disabled.",
 )
-def policy(list_rules: bool, stack_name: str | None, fmt: str, pulumi_config_flag: bool) -> None:
+def policy(list_rules: bool, stack: str | None, output_format: str, pulumi_config_flag: bool) -> None:
     """Show the policy rules every stack is checked against (by `scalestack plan` and policy_pack/)."""
-    if pulumi_config_flag and not stack_name:
+    if pulumi_config_flag and not stack:
         raise click.UsageError("--pulumi-config needs --stack NAME")
-    spec = _load(stack_name) if stack_name else None
+    spec = load_spec_or_exit(stack) if stack else None
     waived = {w.rule: w.reason for w in spec.policy.waivers} if spec else {}
     if spec is not None:
-        try:
+        with stack_errors(spec):
             check_waivers(waived, RULES)
-        except UnknownRuleError as err:
-            _fail(f"{spec.source}: scalestack:policy.waivers: {err}")
     if pulumi_config_flag and spec is not None:
         click.echo(json.dumps(pulumi_config(spec.environment, waived), indent=2))
         return
     rows = [_row(rule, spec, waived) for rule in _by_category(RULES)]
-    if fmt == "json":
+    if output_format == "json":
         document: dict[str, Any] = {"rules": rows}
         if spec:
             document = {"stack": spec.stack, "environment": spec.environment, **document}
         click.echo(json.dumps(document, indent=2))
     else:
         _print_table(rows, spec)
-
-
-def _load(stack_name: str) -> StackSpec:
-    try:
-        return load_stack_spec(stack_name)
-    except SpecError as err:
-        _fail(str(err))
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    raise SystemExit(ExitCode.INVALID_SPEC)
 
 
 def _by_category(rules: tuple[Rule, ...]) -> list[Rule]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -13,6 +14,9 @@ from infra.planned import Plan
 from infra.pricing import HOURS_PER_MONTH, MONTHLY, estimate
 from infra.spec import StackSpec, parse_config
 from scripts.cli import cli
+from scripts.exit_codes import ExitCode
+
+ROOT = Path(__file__).resolve().parents[1]
 
 Planned = Callable[[str], tuple[StackSpec, Plan]]
 
@@ -75,3 +79,17 @@ def test_cost_command_json(stack: str) -> None:
 def test_cost_command_refuses_a_bad_stack() -> None:
     result = CliRunner().invoke(cli, ["cost", "--stack", "nope"])
     assert result.exit_code == 3 and "no stack 'nope'" in result.stderr
+
+
+def test_cost_refuses_a_region_it_has_no_prices_for(tmp_path: Path) -> None:
+    """An eu-west-1 stack was priced with us-east-1's list prices (issue 14); now it gets no estimate."""
+    stack_file = tmp_path / "Pulumi.ireland.yaml"
+    stack_file.write_text(
+        (ROOT / "stacks" / "Pulumi.dev.yaml")
+        .read_text()
+        .replace("aws:region: us-east-1", "aws:region: eu-west-1")
+    )
+    result = CliRunner().invoke(cli, ["cost", "--stack-file", str(stack_file)])
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr.startswith("error: stack 'ireland' is in eu-west-1; scalestack cost has list prices")
+    assert result.stdout == ""

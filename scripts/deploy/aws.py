@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from scripts.deploy.errors import MissingResource
 from scripts.deploy.ports import (
     Clock,
     CommandResult,
@@ -122,7 +123,7 @@ class AutoScalingRefreshes:
     def configuration(self, group: str) -> GroupConfiguration:
         groups = self._asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
         if not groups:
-            raise LookupError(f"auto scaling group {group} does not exist")
+            raise MissingResource(f"auto scaling group {group} does not exist")
         return GroupConfiguration.of_group(groups[0])
 
     def start(
@@ -211,7 +212,7 @@ class AwsFleet:
     def instances(self, group: str) -> list[GroupInstance]:
         groups = self._asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
         if not groups:
-            raise LookupError(f"auto scaling group {group} does not exist")
+            raise MissingResource(f"auto scaling group {group} does not exist")
         return [
             GroupInstance(
                 instance_id=i["InstanceId"],

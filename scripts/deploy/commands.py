@@ -1,14 +1,12 @@
-"""The click commands: `deploy`, `rollback`, `status`, `images`. They validate input, wire the real adapters
-and map every failure to its exit code with a one-paragraph message, never a traceback."""
+"""The click commands: `deploy`, `rollback`, `status`, `images`. They validate input and wire the real
+adapters; scripts/command.py's boundary turns every failure into its exit code and a one-paragraph
+summary, never a traceback."""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.aws_facts import DOCKER_PLATFORMS
-from infra.spec import SpecError, StackSpec, load_stack_spec
+from infra.spec import StackSpec
+from scripts.command import Command, load_spec_or_exit, stack_option
 from scripts.deploy.aws import (
     AutoScalingRefreshes,
     Aws,
@@ -40,27 +39,7 @@ from scripts.exit_codes import ExitCode
 
 APP_CONTEXT = REPO_ROOT / "app_template"
 
-EXIT_CODES_HELP = f"""
-\b
-Exit codes:
-  {ExitCode.OK:>3}  deployed (warnings, e.g. a slow CloudFront invalidation, do not fail it)
-  {ExitCode.USAGE:>3}  bad input: malformed tag, stack not brought up yet, a refresh already running
-  {ExitCode.INVALID_SPEC:>3}  unknown stack or invalid stacks/Pulumi.<stack>.yaml
-  {ExitCode.MISSING_CREDENTIALS:>3}  no usable AWS credentials
-  {ExitCode.ENGINE_UNREACHABLE:>3}  Docker engine (DOCKER_HOST) or pulumi CLI unreachable
-  {ExitCode.BUILD_FAILED:>3}  image build failed             (nothing changed)
-  {ExitCode.PUSH_FAILED:>3}  push to ECR failed             (nothing changed)
-  {ExitCode.MIGRATION_FAILED:>3}  migrations failed              (no traffic moved)
-  {ExitCode.INFRA_UPDATE_FAILED:>3}  `pulumi up` failed             (old tag back in config, refresh stopped)
-  {ExitCode.ROLLOUT_FAILED:>3}  rollout failed, no previous tag to roll back to
-  {ExitCode.SMOKE_TEST_FAILED:>3}  smoke test failed, no previous tag to roll back to
-  {ExitCode.ROLLED_BACK:>3}  the new version failed after going live; the previous one is back
-  {ExitCode.ROLLBACK_FAILED:>3}  the new version failed and so did the rollback: look now
-  {ExitCode.INTERRUPTED:>3}  Ctrl-C: the message says what state the stack is in
-"""
-
-DEPLOY_HELP = (
-    """Ship a new version of the app to STACK with no downtime, and undo it when it is bad.
+DEPLOY_HELP = """Ship a new version of the app to STACK with no downtime, and undo it when it is bad.
 
 \b
 Steps:
@@ -88,54 +67,27 @@ a finished one is undone by a refresh back to the recorded version, and the prev
 tag goes back in config. With --json, one JSON object per event and a
 final summary object go to stdout.
 """
-    + EXIT_CODES_HELP
-)
 
 
 def _reporter(as_json: bool) -> Reporter:
     return JsonReporter() if as_json else RichReporter()
 
 
-@contextmanager
-def _boundary(reporter: Reporter, stack: str) -> Iterator[None]:
-    """Errors before an orchestrator runs (bad stack, credentials, engines) and bugs: message, code, exit."""
-    try:
-        yield
-    except DeployError as err:
-        reporter.summary(
-            {"result": "failed", "exitCode": int(err.code), "stack": stack, "account": err.message}
-        )
-        sys.exit(err.code)
-    except KeyboardInterrupt:
-        reporter.summary(
+class DeployCommand(Command):
+    """A command that talks to AWS: a failure ends with the summary a run ends with (JSON with --json)."""
+
+    interrupted_message = "Interrupted before anything changed."
+
+    def report(self, ctx: click.Context, code: ExitCode, message: str) -> None:
+        _reporter(bool(ctx.params.get("as_json"))).summary(
             {
-                "result": "interrupted",
-                "exitCode": int(ExitCode.INTERRUPTED),
-                "stack": stack,
-                "account": "Interrupted before anything changed.",
+                "result": "interrupted" if code == ExitCode.INTERRUPTED else "failed",
+                "exitCode": int(code),
+                "stack": ctx.params.get("stack"),
+                "message": message,
+                "account": message,
             }
         )
-        sys.exit(ExitCode.INTERRUPTED)
-    except Exception as err:  # a bug: say so and where, keep the traceback out unless asked for
-        if os.environ.get("SCALESTACK_DEBUG"):
-            traceback.print_exc()
-        reporter.summary(
-            {
-                "result": "failed",
-                "exitCode": int(ExitCode.FAILURE),
-                "stack": stack,
-                "account": f"unexpected error ({type(err).__name__}: {err}); this is a bug in "
-                "scalestack: rerun with SCALESTACK_DEBUG=1 and report the traceback.",
-            }
-        )
-        sys.exit(ExitCode.FAILURE)
-
-
-def _spec(stack: str) -> StackSpec:
-    try:
-        return load_stack_spec(stack)
-    except SpecError as err:
-        raise DeployError(ExitCode.INVALID_SPEC, str(err)) from None
 
 
 def _aws(spec: StackSpec) -> tuple[Aws, str]:
@@ -172,45 +124,41 @@ def _confirm(spec: StackSpec, stack: str, what: str, yes: bool, as_json: bool) -
         raise DeployError(ExitCode.USAGE, "not confirmed; nothing changed.")
 
 
-stack_option = click.option(
-    "--stack", required=True, metavar="NAME", help="Stack name: stacks/Pulumi.NAME.yaml."
-)
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="One JSON object per event, then a summary."
 )
 yes_option = click.option("--yes", is_flag=True, help="Do not ask for confirmation (CI).")
 
 
-@click.command("deploy", help=DEPLOY_HELP)
-@stack_option
+@click.command("deploy", cls=DeployCommand, help=DEPLOY_HELP)
+@stack_option(required=True)
 @click.option("--image-tag", metavar="TAG", help="Tag to build and deploy; default: the git commit.")
 @yes_option
 @json_option
 def deploy(stack: str, image_tag: str | None, yes: bool, as_json: bool) -> None:
-    reporter = _reporter(as_json)
-    with _boundary(reporter, stack):
-        spec = _spec(stack)
-        if image_tag is not None:
-            check_tag(image_tag)
-        aws, actor = _aws(spec)
-        _confirm(spec, stack, f"Deploy {image_tag or 'the current commit'}", yes, as_json)
-        request = DeployRequest(
-            stack=stack,
-            region=spec.region,
-            image_tag=image_tag,
-            context=APP_CONTEXT,
-            revision=revision(REPO_ROOT, APP_CONTEXT),
-            actor=actor,
-            readiness_path=spec.app.readiness_path,
-            liveness_path=spec.app.liveness_path,
-            platform=DOCKER_PLATFORMS[spec.app.architecture],
-        )
-        code = Deployment(_ports(aws, PulumiStack(stack), stack), request, reporter, Timing()).run()
-    sys.exit(code)
+    spec = load_spec_or_exit(stack)
+    if image_tag is not None:
+        check_tag(image_tag)
+    aws, actor = _aws(spec)
+    _confirm(spec, stack, f"Deploy {image_tag or 'the current commit'}", yes, as_json)
+    request = DeployRequest(
+        stack=stack,
+        region=spec.region,
+        image_tag=image_tag,
+        context=APP_CONTEXT,
+        revision=revision(REPO_ROOT, APP_CONTEXT),
+        actor=actor,
+        readiness_path=spec.app.readiness_path,
+        liveness_path=spec.app.liveness_path,
+        platform=DOCKER_PLATFORMS[spec.app.architecture],
+    )
+    ports = _ports(aws, PulumiStack(stack), stack)
+    sys.exit(Deployment(ports, request, _reporter(as_json), Timing()).run())
 
 
 @click.command(
     "rollback",
+    cls=DeployCommand,
     help="""Put an earlier image tag back in service on STACK.
 
 \b
@@ -219,36 +167,29 @@ cannot roll it back), then sets the tag, runs `pulumi up` and refreshes the grou
 the new numbered launch template version.
 Without --to, the tag is the newest one in the deploy history (SSM parameter
 /scalestack/<stack>/deploy-history) other than the one running now.
-"""
-    + EXIT_CODES_HELP,
+""",
 )
-@stack_option
+@stack_option(required=True)
 @click.option("--to", "to", metavar="TAG", help="Tag to return to (must be in the stack's ECR repository).")
 @yes_option
 @json_option
 def rollback(stack: str, to: str | None, yes: bool, as_json: bool) -> None:
-    reporter = _reporter(as_json)
-    with _boundary(reporter, stack):
-        spec = _spec(stack)
-        if to is not None:
-            check_tag(to)
-        aws, actor = _aws(spec)
-        _confirm(spec, stack, f"Roll back to {to or 'the previous tag'}", yes, as_json)
-        run = RollbackRun(_ports(aws, PulumiStack(stack), stack), stack, to, actor, reporter, Timing())
-        code = run.run()
-    sys.exit(code)
+    spec = load_spec_or_exit(stack)
+    if to is not None:
+        check_tag(to)
+    aws, actor = _aws(spec)
+    _confirm(spec, stack, f"Roll back to {to or 'the previous tag'}", yes, as_json)
+    ports = _ports(aws, PulumiStack(stack), stack)
+    sys.exit(RollbackRun(ports, stack, to, actor, _reporter(as_json), Timing()).run())
 
 
 def _read_only(
     stack: str, as_json: bool, read: Callable[[Aws, dict[str, Any]], Any], render: Callable[[Any], None]
 ) -> None:
-    reporter = _reporter(as_json)
-    with _boundary(reporter, stack):
-        spec = _spec(stack)
-        aws, _ = _aws(spec)
-        outputs = StackOutputs.parse(stack, PulumiStack(stack).outputs()).raw
-        with aws_errors(ExitCode.FAILURE, f"reading stack {stack}"):
-            document = read(aws, dict(outputs))
+    aws, _ = _aws(load_spec_or_exit(stack))
+    outputs = StackOutputs.parse(stack, PulumiStack(stack).outputs()).raw
+    with aws_errors(ExitCode.FAILURE, f"reading stack {stack}"):
+        document = read(aws, dict(outputs))
     if as_json:
         click.echo(json.dumps(document, default=str, indent=2))
     else:
@@ -257,10 +198,11 @@ def _read_only(
 
 @click.command(
     "status",
+    cls=DeployCommand,
     help="What runs on STACK: image tag per instance, groups and refreshes, target "
     "health, replica lag, cache, alarms in ALARM.",
 )
-@stack_option
+@stack_option(required=True)
 @json_option
 def status(stack: str, as_json: bool) -> None:
     _read_only(
@@ -271,8 +213,10 @@ def status(stack: str, as_json: bool) -> None:
     )
 
 
-@click.command("images", help="Image tags in STACK's ECR repository, newest first, with their age.")
-@stack_option
+@click.command(
+    "images", cls=DeployCommand, help="Image tags in STACK's ECR repository, newest first, with their age."
+)
+@stack_option(required=True)
 @json_option
 def images(stack: str, as_json: bool) -> None:
     def read(aws: Aws, outputs: dict[str, Any]) -> Any:

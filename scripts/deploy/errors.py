@@ -7,16 +7,20 @@ from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 
+from scripts.errors import CommandError
 from scripts.exit_codes import ExitCode
 
 
-class DeployError(Exception):
-    """A failure a person can act on. `message` says what was wrong and what is allowed or what to do next."""
+class DeployError(CommandError):
+    """A failure of the deploy pipeline or its adapters; the code says which step's failure class."""
 
-    def __init__(self, code: ExitCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+
+class MissingResource(LookupError):
+    """AWS has no resource the stack's outputs name (a deleted group, one without a launch template).
+
+    The adapters raise it; `aws_errors` turns it into the step's failure. A plain KeyError or IndexError is
+    not caught there: it is a bug in scalestack, and the command line reports it as one, with no rollback.
+    """
 
 
 # AWS answers these when the caller's credentials are absent, wrong, expired or not allowed.
@@ -55,5 +59,5 @@ def aws_errors(code: ExitCode, doing: str) -> Iterator[None]:
                 "Check the profile or role and its permissions.",
             ) from None
         raise DeployError(code, f"AWS error while {doing}: {err}") from None
-    except (BotoCoreError, LookupError) as err:
+    except (BotoCoreError, MissingResource) as err:
         raise DeployError(code, f"failed while {doing}: {err}") from None

@@ -8,7 +8,11 @@ the new numbered version; AWS saves it on the group only when the refresh succee
 or a failed checkpoint rolls every instance back to the recorded version. A failure after that (smoke)
 starts a refresh back to the recorded version. Migrations run before the new version can serve and are
 expand-only, so the old version keeps working on the migrated schema. Nothing is changed in the stack
-before `update`; from `update` on a failure rolls back instead of only stopping.
+before `update`; from `update` on a failure rolls back instead of only stopping (recovery.py).
+
+`preflight` makes a frozen `DeployPlan` (outputs, tags, whether to build, each group's configuration before
+`up`) that every later step takes as an argument; only a DeployError fails a step, any other exception is a
+bug that leaves the run unrolled-back for the command line to report.
 """
 
 from __future__ import annotations
@@ -16,15 +20,17 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from infra.contract import INSTANCE_ENV_FILE, MIGRATION_ENV_FILE, RENDER_COMMAND, missing_outputs
 from scripts.deploy.errors import DeployError, aws_errors
-from scripts.deploy.events import Event, Reporter, Status
+from scripts.deploy.events import Event, Reporter, Status, utc_now
 from scripts.deploy.ports import (
     Cdn,
     Clock,
@@ -41,6 +47,7 @@ from scripts.deploy.ports import (
     StackBackend,
     TemplateVersion,
 )
+from scripts.deploy.recovery import Recovery
 from scripts.deploy.rollout import Rollout, RolloutTarget, RolloutTiming
 from scripts.deploy.source import Revision, check_tag
 from scripts.exit_codes import ExitCode
@@ -173,7 +180,14 @@ class DeployRequest:
         return self.context / "app" / "static"
 
 
-class _Run:
+@dataclass
+class StepNote:
+    """The sentence a step leaves in the account; None when it has nothing to add."""
+
+    text: str | None = None
+
+
+class Run:
     """What every orchestrator shares: the current step, events, the account of what happened."""
 
     failure_codes: ClassVar[Mapping[str, ExitCode]] = {}
@@ -221,16 +235,22 @@ class _Run:
         refreshes = ", ".join(f"{role} {rid}" for role, rid in ids.items())
         return f"Rolled out ({refreshes}), targets healthy."
 
-    def run_step(self, name: str, action: Callable[[], str | None]) -> None:
-        """Run one step; it returns the sentence for the account, or raises DeployError."""
+    @contextmanager
+    def stepping(self, name: str) -> Iterator[StepNote]:
+        """One step: its events, its AWS errors as its failure class, its sentence in the account.
+
+        Only DeployError (and AWS's own errors, translated) fail a step; any other exception is a bug in
+        scalestack and leaves the run as it is, for the command line to report as one.
+        """
         self.step = name
         self.emit("started", name)
+        note = StepNote()
         with aws_errors(self.failure_codes.get(name, ExitCode.FAILURE), name):
-            note = action()
+            yield note
         if self.steps.get(name) != "skipped":
-            self.emit("succeeded", note or name)
-        if note:
-            self.account.append(note)
+            self.emit("succeeded", note.text or name)
+        if note.text:
+            self.account.append(note.text)
 
     def record_history(self, write: Callable[[], None]) -> None:
         """The history only feeds `rollback`'s default; failing to write it must not fail a good deploy."""
@@ -258,7 +278,34 @@ class _Run:
         return code
 
 
-class Deployment(_Run):
+@dataclass(frozen=True)
+class DeployPlan:
+    """What preflight found and decided; every later step takes it and none changes it."""
+
+    outputs: StackOutputs  # the stack as it stands before the deploy
+    tag: str  # the image tag to deploy
+    previous: str | None  # the tag the stack runs now (None: never recorded)
+    needs_image: bool  # False when ECR already has the tag (tags are immutable): no build, no push
+    # Each group's configuration before `up` (read-only): the version a rollback returns every instance to.
+    saved: Mapping[str, GroupConfiguration]
+
+    @property
+    def image(self) -> str:
+        return f"{self.outputs['ecrRepositoryUrl']}:{self.tag}"
+
+    def summary(self) -> dict[str, Any]:
+        return {"imageTag": self.tag, "previousTag": self.previous}
+
+
+@dataclass
+class Progress:
+    """How far a deploy got, for `recovery`: the plan once preflight made it, the outputs once `up` ran."""
+
+    plan: DeployPlan | None = None
+    deployed: StackOutputs | None = None
+
+
+class Deployment(Run):
     failure_codes: ClassVar[Mapping[str, ExitCode]] = {
         "preflight": ExitCode.USAGE,
         "build": ExitCode.BUILD_FAILED,
@@ -272,49 +319,58 @@ class Deployment(_Run):
     def __init__(self, ports: Ports, request: DeployRequest, reporter: Reporter, timing: Timing) -> None:
         super().__init__(ports, request.stack, reporter, timing)
         self.request = request
-        self.outputs: StackOutputs | None = None
-        self.tag = ""
-        self.previous: str | None = None
-        self.needs_image = True
-        self.saved: dict[str, GroupConfiguration] = {}  # each group's configuration before `up`
-        self.live = False  # from `update` on, the new image may be serving
-
-    @property
-    def image(self) -> str:
-        assert self.outputs is not None
-        return f"{self.outputs['ecrRepositoryUrl']}:{self.tag}"
 
     def run(self) -> ExitCode:
-        steps: list[tuple[str, Callable[[], str | None]]] = [
-            ("preflight", self._preflight),
-            ("build", self._build),
-            ("push", self._push),
-            ("migrate", self._migrate),
-            ("update", self._update),
-            ("rollout", self._rollout),
-            ("smoke", self._smoke),
-            ("static", self._static),
-        ]
+        progress = Progress()
         try:
-            for name, action in steps:
-                self.run_step(name, action)
+            plan = self._steps(progress)
         except DeployError as err:
-            return self._failed(err)
+            return Recovery(self, progress).failed(err)
         except KeyboardInterrupt:
-            return self._interrupted()
-        self._record("deploy")
-        return self.finish(ExitCode.OK, "deployed", self._summary())
+            return Recovery(self, progress).interrupted()
+        self._record(plan)
+        return self.finish(ExitCode.OK, "deployed", plan.summary())
 
-    def _summary(self) -> dict[str, Any]:
-        return {"imageTag": self.tag, "previousTag": self.previous}
+    def _steps(self, progress: Progress) -> DeployPlan:
+        with self.stepping("preflight") as note:
+            plan = progress.plan = self._plan()
+            note.text = self._preflight(plan)
+        with self.stepping("build") as note:
+            note.text = self._build(plan)
+        with self.stepping("push") as note:
+            note.text = self._push(plan)
+        with self.stepping("migrate") as note:
+            note.text = self._migrate(plan)
+        with self.stepping("update") as note:
+            deployed = progress.deployed = self._update(plan)
+            note.text = "pulumi up applied; launch template versions " + ", ".join(
+                f"{role} {plan.saved[role].template.version} -> {template.version}"
+                for role, template in deployed.templates().items()
+            )
+        with self.stepping("rollout") as note:
+            note.text = self.roll_out(deployed)
+        with self.stepping("smoke") as note:
+            note.text = self._smoke(plan, deployed)
+        with self.stepping("static") as note:
+            note.text = self._static(deployed)
+        return plan
 
     # --- steps -----------------------------------------------------------------------------------------
 
-    def _preflight(self) -> str:
-        self.outputs = StackOutputs.parse(self.stack_name, self.ports.stack.outputs())
-        self.previous = self.outputs.image_tag or self.ports.stack.image_tag()
-        self.tag = check_tag(self.request.image_tag or self.request.revision.default_tag())
-        busy = self.rollout(self.outputs).active()
+    def _plan(self) -> DeployPlan:
+        """Read what the deploy starts from; nothing is refused or changed yet."""
+        outputs = StackOutputs.parse(self.stack_name, self.ports.stack.outputs())
+        tag = check_tag(self.request.image_tag or self.request.revision.default_tag())
+        return DeployPlan(
+            outputs=outputs,
+            tag=tag,
+            previous=outputs.image_tag or self.ports.stack.image_tag(),
+            needs_image=not self.ports.registry.has_tag(outputs["ecrRepositoryName"], tag),
+            saved=MappingProxyType(self.rollout(outputs).saved()),
+        )
+
+    def _preflight(self, plan: DeployPlan) -> str:
+        busy = self.rollout(plan.outputs).active()
         if busy:
             raise DeployError(
                 ExitCode.USAGE,
@@ -322,48 +378,45 @@ class Deployment(_Run):
                 + ", ".join(f"{r}: {s.refresh_id} {s.status}" for r, s in busy.items())
                 + "). Wait for it (`scalestack status`) or stop it (`scalestack rollback`).",
             )
-        self.needs_image = not self.ports.registry.has_tag(self.outputs["ecrRepositoryName"], self.tag)
-        if self.needs_image:
+        if plan.needs_image:
             self.ports.engine.ping()  # an unreachable engine fails here, before anything is built or changed
-        return f"Stack {self.stack_name} ran {self.previous or 'no recorded tag'}; deploying {self.tag}."
+        return f"Stack {self.stack_name} ran {plan.previous or 'no recorded tag'}; deploying {plan.tag}."
 
-    def _build(self) -> str:
-        if not self.needs_image:
-            return self.skip(f"{self.tag} is already in ECR (tags are immutable): no build, no push.")
+    def _build(self, plan: DeployPlan) -> str:
+        if not plan.needs_image:
+            return self.skip(f"{plan.tag} is already in ECR (tags are immutable): no build, no push.")
         revision = self.request.revision
         labels = {
             "org.opencontainers.image.revision": revision.commit,
-            "org.opencontainers.image.version": self.tag,
+            "org.opencontainers.image.version": plan.tag,
             "org.opencontainers.image.created": datetime.now(UTC).isoformat(timespec="seconds"),
             "com.scalestack.git-dirty": str(revision.dirty).lower(),
         }
-        build_args = {"GIT_COMMIT": revision.commit, "IMAGE_TAG": self.tag}
+        build_args = {"GIT_COMMIT": revision.commit, "IMAGE_TAG": plan.tag}
         image_id = self.ports.engine.build(
-            self.request.context, self.image, build_args, labels, self.request.platform, self.log
+            self.request.context, plan.image, build_args, labels, self.request.platform, self.log
         )
-        return f"Built {self.image} for {self.request.platform} ({image_id or 'no id reported'})."
+        return f"Built {plan.image} for {self.request.platform} ({image_id or 'no id reported'})."
 
-    def _push(self) -> str | None:
-        if not self.needs_image:
-            self.skip(f"{self.tag} is already in ECR.")
+    def _push(self, plan: DeployPlan) -> str | None:
+        if not plan.needs_image:
+            self.skip(f"{plan.tag} is already in ECR.")
             return None
-        assert self.outputs is not None
         auth = self.ports.registry.login()
-        self.ports.engine.push(self.outputs["ecrRepositoryUrl"], self.tag, auth, self.log)
-        if not self.ports.registry.has_tag(self.outputs["ecrRepositoryName"], self.tag):
+        self.ports.engine.push(plan.outputs["ecrRepositoryUrl"], plan.tag, auth, self.log)
+        if not self.ports.registry.has_tag(plan.outputs["ecrRepositoryName"], plan.tag):
             raise DeployError(
-                ExitCode.PUSH_FAILED, f"the engine reported the push done, but ECR has no {self.tag}."
+                ExitCode.PUSH_FAILED, f"the engine reported the push done, but ECR has no {plan.tag}."
             )
-        return f"Pushed {self.tag} to ECR."
+        return f"Pushed {plan.tag} to ECR."
 
-    def _migrate(self) -> str:
-        assert self.outputs is not None
+    def _migrate(self, plan: DeployPlan) -> str:
         # A healthy instance first; on a first rollout none is (no image existed until this deploy
         # pushed it), but an in-service one still runs SSM commands and can run the new image.
         running = sorted(
             (
                 i
-                for i in self.ports.fleet.instances(self.outputs["webAsgName"])
+                for i in self.ports.fleet.instances(plan.outputs["webAsgName"])
                 if i.lifecycle_state == "InService"
             ),
             key=lambda i: i.health_status != "Healthy",
@@ -374,15 +427,15 @@ class Deployment(_Run):
                 "update; run the migrate command once the first instance is in service."
             )
         instance = running[0].instance_id
-        migrate = (self.outputs.raw.get("appCommands") or {}).get("migrate")
-        commands = migrate_commands(migrate, self.image, self.request.region)
+        migrate = (plan.outputs.raw.get("appCommands") or {}).get("migrate")
+        commands = migrate_commands(migrate, plan.image, self.request.region)
         self.emit(
             "progress", f"running migrations on {instance}", {"instance": instance, "commands": commands}
         )
         result = self.ports.commands.run(
             instance,
             commands,
-            f"scalestack migrate {self.stack_name} {self.tag}",
+            f"scalestack migrate {self.stack_name} {plan.tag}",
             self.timing.migrate_timeout_seconds,
         )
         for line in result.stdout.splitlines()[-20:]:
@@ -394,27 +447,15 @@ class Deployment(_Run):
                 f"the migrate command ended {result.status} on {instance}: {tail or 'no output'}. "
                 "No traffic moved; the old version still serves.",
             )
-        return f"Migrations ran on {instance} with {self.tag}."
+        return f"Migrations ran on {instance} with {plan.tag}."
 
-    def _update(self) -> str:
-        assert self.outputs is not None
-        self.saved = self.rollout(self.outputs).saved()
-        self.live = True
-        self.ports.stack.set_image_tag(self.tag)
-        self.outputs = self.up()
-        versions = ", ".join(
-            f"{role} {self.saved[role].template.version} -> {template.version}"
-            for role, template in self.outputs.templates().items()
-        )
-        return f"pulumi up applied; launch template versions {versions}."
+    def _update(self, plan: DeployPlan) -> StackOutputs:
+        """The new tag in the stack's config, then `pulumi up`: a new template version, no instance moved."""
+        self.ports.stack.set_image_tag(plan.tag)
+        return self.up()
 
-    def _rollout(self) -> str:
-        assert self.outputs is not None
-        return self.roll_out(self.outputs)
-
-    def _smoke(self) -> str:
-        assert self.outputs is not None
-        base = str(self.outputs["url"]).rstrip("/")
+    def _smoke(self, plan: DeployPlan, deployed: StackOutputs) -> str:
+        base = str(deployed["url"]).rstrip("/")
         problems: list[str] = []
         for attempt in range(1, self.timing.smoke_attempts + 1):
             problems = [
@@ -422,7 +463,7 @@ class Deployment(_Run):
                 for p in (
                     self._check(base + self.request.readiness_path, want_json=False),
                     self._check(base + self.request.smoke_path, want_json=True),
-                    self._version_problem(base + self.request.liveness_path),
+                    self._version_problem(base + self.request.liveness_path, plan.tag),
                 )
                 if p
             ]
@@ -433,16 +474,18 @@ class Deployment(_Run):
                 self.ports.clock.sleep(self.timing.smoke_interval_seconds)
         raise DeployError(ExitCode.SMOKE_TEST_FAILED, f"smoke test failed at {base}: {'; '.join(problems)}")
 
-    def _version_problem(self, url: str) -> str | None:
+    def _version_problem(self, url: str, tag: str) -> str | None:
         """The version answering must be the one deployed; an app that reports none is not judged on it."""
         try:
             response = self.ports.http.get(url, self.timing.http_timeout_seconds)
-            version = json.loads(response.body).get("version") if response.status == 200 else None
-        except (OSError, ValueError, AttributeError):
+            answer = json.loads(response.body) if response.status == 200 else None
+        except (OSError, ValueError):
             return None  # an unreachable or odd liveness answer is the readiness check's to report
-        if version is None or version == self.tag:
+        # Not an AttributeError catch for a non-object answer: that would hide a bug in this code too.
+        version = answer.get("version") if isinstance(answer, dict) else None
+        if version is None or version == tag:
             return None
-        return f"GET {url} reports version {version}, not {self.tag}"
+        return f"GET {url} reports version {version}, not {tag}"
 
     def _check(self, url: str, want_json: bool) -> str | None:
         try:
@@ -459,23 +502,21 @@ class Deployment(_Run):
                 return f"GET {url} answered 200 but not JSON"
         return None
 
-    def _static(self) -> str:
+    def _static(self, deployed: StackOutputs) -> str:
         """Upload changed static files and invalidate them. The new version already serves and passed the
         smoke test, so a problem here is a warning: rolling back over a cache would do more harm."""
-        assert self.outputs is not None
         source = self.request.static_dir
         if not source.is_dir():
             return self.skip(f"No static files ({source} does not exist).")
         try:
             with aws_errors(ExitCode.FAILURE, "publishing static files"):
-                return self._publish_static(source)
+                return self._publish_static(source, deployed)
         except DeployError as err:
             self.emit("warning", err.message)
             return f"Static files not fully published: {err.message}"
 
-    def _publish_static(self, source: Path) -> str:
-        assert self.outputs is not None
-        sync = self.ports.cdn.publish(self.outputs["staticBucketName"], static_assets(source))
+    def _publish_static(self, source: Path, deployed: StackOutputs) -> str:
+        sync = self.ports.cdn.publish(deployed["staticBucketName"], static_assets(source))
         uploaded = f"Uploaded {len(sync.uploaded)} static file(s)"
         if not sync.overwritten:
             # New keys were never cached; only an overwritten key can be stale in CloudFront.
@@ -483,7 +524,7 @@ class Deployment(_Run):
         paths = [f"/{key}" for key in sync.overwritten]
         if len(paths) > MAX_INVALIDATION_PATHS:
             paths = [f"/{STATIC_PREFIX}/*"]
-        distribution = self.outputs["cloudfrontDistributionId"]
+        distribution = deployed["cloudfrontDistributionId"]
         invalidation = self.ports.cdn.invalidate(distribution, paths)
         self.emit(
             "progress",
@@ -504,122 +545,33 @@ class Deployment(_Run):
 
     # --- endings ---------------------------------------------------------------------------------------
 
-    def _record(self, kind: str) -> None:
+    def _record(self, plan: DeployPlan) -> None:
         def write() -> None:
-            if not self.ports.history.entries() and self.previous and self.previous != self.tag:
+            if not self.ports.history.entries() and plan.previous and plan.previous != plan.tag:
                 # The first recorded deploy keeps what ran before it, so rollback has a target.
                 self.ports.history.record(
-                    HistoryEntry(self.previous, _now(), "deploy", "before scalestack history")
+                    HistoryEntry(plan.previous, utc_now(), "deploy", "before scalestack history")
                 )
             self.ports.history.record(
-                HistoryEntry(self.tag, _now(), kind, self.request.actor, self.request.revision.commit)
+                HistoryEntry(plan.tag, utc_now(), "deploy", self.request.actor, self.request.revision.commit)
             )
 
         self.record_history(write)
 
-    def _failed(self, err: DeployError) -> ExitCode:
-        failed_step = self.step
-        self.emit("failed", err.message)
-        self.account.append(f"{failed_step} failed: {err.message}")
-        if not self.live:
-            self.account.append(
-                f"Nothing in the stack changed; it still runs {self.previous or 'what it ran'}."
-            )
-            return self.finish(err.code, f"{failed_step} failed", self._summary())
-        assert self.outputs is not None
-        if not self.previous:
-            self.account.append(
-                "No previous tag is known, so nothing was rolled back; the stack is left as is."
-            )
-            return self.finish(err.code, f"{failed_step} failed", self._summary())
-        if failed_step == "update":
-            return self._revert_update(err)
-        self.step = "rollback"
-        self.emit("started", f"rolling back to {self.previous}")
-        try:
-            with aws_errors(ExitCode.ROLLBACK_FAILED, "rolling back"):
-                self._restore(self.previous)
-        except DeployError as rollback_err:
-            self.emit("failed", rollback_err.message)
-            self.account.append(
-                f"Rolling back to {self.previous} failed too: {rollback_err.message} "
-                "Look now: `scalestack status --stack " + self.stack_name + "`."
-            )
-            return self.finish(ExitCode.ROLLBACK_FAILED, "rollback failed", self._summary())
-        self.emit("succeeded", f"{self.previous} is back in service")
-        self.account.append(
-            f"Rolled back: {self.previous} is back in service on every instance and the "
-            f"stack's image tag is {self.previous} again; {self.tag} stays in ECR."
-        )
-        assert self.previous is not None
-        previous = self.previous
-        self.record_history(
-            lambda: self.ports.history.record(HistoryEntry(previous, _now(), "rollback", self.request.actor))
-        )
-        return self.finish(ExitCode.ROLLED_BACK, "rolled back", self._summary())
 
-    def _restore(self, tag: str) -> None:
-        """Every instance back on the version recorded before `up`, and `tag` back in the stack's config.
+@dataclass(frozen=True)
+class RollbackPlan:
+    """What the rollback's preflight found: the stack, the tag it runs and the tag it goes back to."""
 
-        A refresh the rollout rolled back is already there; one that succeeded (the smoke test failed
-        after it) cannot be rolled back, so a new refresh goes back to the recorded version.
-        """
-        assert self.outputs is not None
-        rollout = self.rollout(self.outputs, restoring=True)
-        rollout.abort_active()
-        self.ports.stack.set_image_tag(tag)
-        ids = rollout.restore(self.saved)
-        if ids:
-            rollout.follow(ids)
-        else:
-            rollout.wait_healthy()
+    outputs: StackOutputs
+    current: str | None
+    target: str
 
-    def _revert_update(self, err: DeployError) -> ExitCode:
-        """`up` failed part-way: put the old tag back in config and stop any refresh the update started.
-        No second `up`: the failure that stopped the first would most likely stop it too."""
-        assert self.outputs is not None and self.previous is not None
-        self.step = "rollback"
-        self.emit("started", f"restoring {self.previous}")
-        try:
-            with aws_errors(ExitCode.ROLLBACK_FAILED, "reverting the update"):
-                self.ports.stack.set_image_tag(self.previous)
-                self.rollout(self.outputs).abort_active()
-        except DeployError as revert_err:
-            self.emit("failed", revert_err.message)
-            self.account.append(f"Reverting failed too: {revert_err.message}")
-            return self.finish(ExitCode.ROLLBACK_FAILED, "rollback failed", self._summary())
-        self.emit("succeeded", f"image tag {self.previous} restored in config; no refresh left running")
-        self.account.append(
-            f"The stack's image tag is {self.previous} again and no refresh is running; resources "
-            "the update changed before it failed stay changed until the next `up`."
-        )
-        return self.finish(err.code, "update failed", self._summary())
-
-    def _interrupted(self) -> ExitCode:
-        where = {
-            "update": f"`pulumi up` was interrupted: the engine finishes the operations in flight, so the "
-            f"stack may be partly updated with image tag {self.tag} in config. Run `scalestack status "
-            f"--stack {self.stack_name}`, then deploy again or `scalestack rollback`.",
-            "rollout": f"The instance refresh keeps going in AWS (auto rollback on). Follow it with "
-            f"`scalestack status --stack {self.stack_name}`; stop it with `scalestack rollback`.",
-            "smoke": f"{self.tag} is live; its smoke test did not finish.",
-            "static": f"{self.tag} is live and passed its smoke test; static files may be partly published.",
-        }
-        state = where.get(
-            self.step,
-            f"Stopped before the stack changed; it still runs {self.previous}."
-            + (
-                " The migrate command may still finish on the instance (harmless: expand-only)."
-                if self.step == "migrate"
-                else ""
-            ),
-        )
-        self.emit("failed", f"interrupted: {state}")
-        self.account.append(f"Interrupted during {self.step}. {state}")
-        return self.finish(ExitCode.INTERRUPTED, "interrupted", self._summary())
+    def summary(self) -> dict[str, Any]:
+        return {"imageTag": self.target, "previousTag": self.current}
 
 
-class RollbackRun(_Run):
+class RollbackRun(Run):
     """`scalestack rollback`: put an earlier tag back in service (by default the previous one)."""
 
     failure_codes: ClassVar[Mapping[str, ExitCode]] = {
@@ -633,63 +585,58 @@ class RollbackRun(_Run):
         super().__init__(ports, stack, reporter, timing)
         self.to = to
         self.actor = actor
-        self.target = ""
-        self.current: str | None = None
-        self.outputs: StackOutputs | None = None
 
     def run(self) -> ExitCode:
+        # What the summary says when the run stops early: the tags known by then.
+        summary: dict[str, Any] = {"imageTag": "", "previousTag": None}
         try:
-            self.run_step("preflight", self._preflight)
-            self.run_step("rollback", self._rollback)
+            with self.stepping("preflight") as note:
+                outputs = StackOutputs.parse(self.stack_name, self.ports.stack.outputs())
+                current = summary["previousTag"] = outputs.image_tag or self.ports.stack.image_tag()
+                plan = RollbackPlan(outputs, current, self._target(outputs, current))
+                summary = plan.summary()
+                note.text = f"Stack {self.stack_name} runs {plan.current}; rolling back to {plan.target}."
+            with self.stepping("rollback") as note:
+                note.text = self._rollback(plan)
         except DeployError as err:
             self.emit("failed", err.message)
             self.account.append(f"{self.step} failed: {err.message}")
-            return self.finish(err.code, f"{self.step} failed", self._summary())
+            return self.finish(err.code, f"{self.step} failed", {**summary, "message": err.message})
         except KeyboardInterrupt:
             self.emit("failed", "interrupted")
             self.account.append(
                 f"Interrupted during {self.step}; run `scalestack status --stack {self.stack_name}`."
             )
-            return self.finish(ExitCode.INTERRUPTED, "interrupted", self._summary())
+            return self.finish(ExitCode.INTERRUPTED, "interrupted", {**summary, "message": "interrupted"})
         self.record_history(
-            lambda: self.ports.history.record(HistoryEntry(self.target, _now(), "rollback", self.actor))
+            lambda: self.ports.history.record(HistoryEntry(plan.target, utc_now(), "rollback", self.actor))
         )
-        return self.finish(ExitCode.OK, "rolled back", self._summary())
+        return self.finish(ExitCode.OK, "rolled back", summary)
 
-    def _summary(self) -> dict[str, Any]:
-        return {"imageTag": self.target, "previousTag": self.current}
-
-    def _preflight(self) -> str:
-        self.outputs = StackOutputs.parse(self.stack_name, self.ports.stack.outputs())
-        self.current = self.outputs.image_tag or self.ports.stack.image_tag()
+    def _target(self, outputs: StackOutputs, current: str | None) -> str:
+        """The tag to return to: --to, else the newest other tag in the history; it must be in ECR."""
         if self.to:
-            self.target = check_tag(self.to)
+            target = check_tag(self.to)
         else:
-            earlier = [e.tag for e in self.ports.history.entries() if e.tag != self.current]
+            earlier = [e.tag for e in self.ports.history.entries() if e.tag != current]
             if not earlier:
                 raise DeployError(
                     ExitCode.USAGE,
                     f"no earlier tag in the deploy history of {self.stack_name}: pass "
                     f"--to TAG (`scalestack images --stack {self.stack_name}` lists them).",
                 )
-            self.target = earlier[-1]
-        if not self.ports.registry.has_tag(self.outputs["ecrRepositoryName"], self.target):
+            target = earlier[-1]
+        if not self.ports.registry.has_tag(outputs["ecrRepositoryName"], target):
             raise DeployError(
                 ExitCode.USAGE,
-                f"{self.target} is not in the stack's ECR repository; "
+                f"{target} is not in the stack's ECR repository; "
                 f"`scalestack images --stack {self.stack_name}` lists the tags it has.",
             )
-        return f"Stack {self.stack_name} runs {self.current}; rolling back to {self.target}."
+        return target
 
-    def _rollback(self) -> str:
+    def _rollback(self, plan: RollbackPlan) -> str:
         """Stop any refresh, set the tag, `up` (a new template version with it), refresh to that version."""
-        assert self.outputs is not None
-        self.rollout(self.outputs).abort_active()
-        self.ports.stack.set_image_tag(self.target)
-        self.outputs = self.up()
-        self.roll_out(self.outputs)
-        return f"{self.target} is back in service on every instance."
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+        self.rollout(plan.outputs).abort_active()
+        self.ports.stack.set_image_tag(plan.target)
+        self.roll_out(self.up())
+        return f"{plan.target} is back in service on every instance."

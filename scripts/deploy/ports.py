@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from infra.contract import RolloutOutput
+from scripts.deploy.errors import MissingResource
 
 LogFn = Callable[[str], None]
 
@@ -86,7 +87,9 @@ class GroupConfiguration:
             if key in group:
                 described = cls({key: deepcopy(group[key])})
                 return described.with_template(described.template)
-        raise LookupError(f"auto scaling group {group.get('AutoScalingGroupName')} uses no launch template")
+        raise MissingResource(
+            f"auto scaling group {group.get('AutoScalingGroupName')} uses no launch template"
+        )
 
     def _spec(self) -> Mapping[str, Any]:
         if MIXED_INSTANCES_POLICY in self.raw:

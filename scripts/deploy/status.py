@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scripts.deploy.aws import Aws, AwsFleet, EcrRegistry
+from scripts.deploy.errors import MissingResource
 from scripts.deploy.ports import GroupConfiguration, InstanceRefreshes
 
 
@@ -123,14 +124,22 @@ def cache_status(elasticache: Any, group_id: str) -> dict[str, Any]:
     }
 
 
+def _output(outputs: Mapping[str, Any], key: str) -> Any:
+    """An output a section needs; a stack brought up by an older scalestack may not have it."""
+    if not outputs.get(key):
+        raise MissingResource(f"the stack has no {key} output (brought up by an older scalestack?)")
+    return outputs[key]
+
+
 def collect_status(aws: Aws, outputs: Mapping[str, Any], refreshes: InstanceRefreshes) -> dict[str, Any]:
     """Each section reads independently: one AWS error shows in its section instead of hiding the rest."""
     fleet = AwsFleet(aws.client("autoscaling"), aws.client("elbv2"), aws.client("cloudwatch"))
 
     def section(read: Any) -> Any:
+        # AWS's answers only: a KeyError or IndexError here is a bug, for the command line to report as one.
         try:
             return read()
-        except (ClientError, BotoCoreError, LookupError, IndexError) as err:
+        except (ClientError, BotoCoreError, MissingResource) as err:
             return {"error": str(err)}
 
     groups = {"web": outputs.get("webAsgName"), "worker": outputs.get("workerAsgName")}
@@ -149,13 +158,15 @@ def collect_status(aws: Aws, outputs: Mapping[str, Any], refreshes: InstanceRefr
         "targets": section(
             lambda: [
                 {"id": t.target_id, "state": t.state, "reason": t.reason}
-                for t in fleet.target_health(outputs["webTargetGroupArn"])
+                for t in fleet.target_health(_output(outputs, "webTargetGroupArn"))
             ]
         ),
         "replicaLagSeconds": section(
             lambda: replica_lag(aws.client("cloudwatch"), replicas, datetime.now(UTC))
         ),
-        "cache": section(lambda: cache_status(aws.client("elasticache"), outputs["cacheReplicationGroupId"])),
+        "cache": section(
+            lambda: cache_status(aws.client("elasticache"), _output(outputs, "cacheReplicationGroupId"))
+        ),
         "alarmsInAlarm": section(lambda: fleet.alarms_firing(list(outputs.get("alarmNames") or []))),
     }
 

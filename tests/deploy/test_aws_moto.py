@@ -249,3 +249,26 @@ def test_deploy_static_step_polls_moto_invalidation_case_insensitively(aws: str,
     assert invalidation["Status"] == "COMPLETED"
     assert f"invalidation {invalidation['Id']} of 1 path(s) completed" in recorder.summaries[-1]["account"]
     assert s3.get_object(Bucket="static-bucket", Key=key)["Body"].read() == b"body{}"
+
+
+def test_status_shows_a_missing_output_but_does_not_hide_a_bug(
+    aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A section whose output an older stack lacks says so; a KeyError inside a section is a bug and leaves
+    `status` (the command line reports it as one) instead of showing as that section's error."""
+    full = _fleet_stack()
+    outputs = {k: v for k, v in full.items() if k != "cacheReplicationGroupId"}
+
+    doc = collect_status(Aws("us-east-1"), outputs, NoRefreshes())  # type: ignore[arg-type]
+
+    assert doc["cache"] == {
+        "error": "the stack has no cacheReplicationGroupId output (brought up by an older scalestack?)"
+    }
+    assert {t["state"] for t in doc["targets"]} == {"healthy"}  # the other sections still read
+
+    def broken(*_: object) -> None:
+        raise KeyError("ReplicationGroups")
+
+    monkeypatch.setattr("scripts.deploy.status.cache_status", broken)
+    with pytest.raises(KeyError, match="ReplicationGroups"):
+        collect_status(Aws("us-east-1"), full, NoRefreshes())  # type: ignore[arg-type]

@@ -60,6 +60,7 @@ def test_malformed_tag(tag: str) -> None:
     assert code == ExitCode.USAGE
     summary = json.loads(output.strip().splitlines()[-1])
     assert summary["exitCode"] == ExitCode.USAGE and "is not a valid image tag" in summary["account"]
+    assert "is not a valid image tag" in summary["message"]  # issue 14: the error in a field of its own
     assert STACK_FILE.read_text() == before
 
 
@@ -167,3 +168,33 @@ def test_docker_engine_passes_the_platform_to_the_engine(
     monkeypatch.setattr("docker.from_env", lambda: type("Client", (), {"api": api})())
     image_id = DockerEngine().build(tmp_path, "repo:t1", {}, {}, "linux/arm64", lambda _line: None)
     assert image_id == "sha256:arm" and api.builds[0]["platform"] == "linux/arm64"
+
+
+def test_a_key_error_inside_a_deploy_step_is_reported_as_a_bug_and_not_rolled_back(
+    aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KeyError in the rollout step (here from the fleet port) is a defect in scalestack: the command says
+    so in its one-line summary and exits 1; the stack keeps the new tag, no refresh is rolled back."""
+    import scripts.deploy.commands as commands
+
+    from .fakes import FAST, World
+
+    world = World()
+
+    def broken(target_group_arn: str) -> list[object]:
+        raise KeyError("TargetHealthDescriptions")
+
+    monkeypatch.setattr(world.fleet, "target_health", broken)
+    monkeypatch.setattr(commands, "_ports", lambda *_: world.ports())
+    monkeypatch.setattr(commands, "Timing", lambda: FAST)
+    monkeypatch.delenv("SCALESTACK_DEBUG", raising=False)
+
+    code, output = invoke("deploy", "--stack", "dev", "--image-tag", "v2", "--yes", "--json")
+
+    assert code == ExitCode.FAILURE
+    summary = json.loads(output.strip().splitlines()[-1])
+    assert summary["exitCode"] == ExitCode.FAILURE and summary["result"] == "failed"
+    assert summary["account"].startswith(
+        "internal error (KeyError: 'TargetHealthDescriptions'); this is a bug in scalestack."
+    )
+    assert "refresh.rollback" not in world.journal.names() and world.stack.config_tag == "v2"

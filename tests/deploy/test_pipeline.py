@@ -499,3 +499,63 @@ def test_the_image_is_built_for_the_instances_platform(tmp_path: Path, platform:
     arm = DeployRequest(**{**request(tmp_path).__dict__, "platform": platform})
     code = Deployment(world.ports(), arm, Recorder(), FAST).run()
     assert code == ExitCode.OK and world.engine.platforms == [platform]
+
+
+def test_a_key_error_in_a_step_is_a_bug_not_a_failure_to_roll_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KeyError inside a step is a defect in scalestack: it leaves the run, so the command line reports it
+    as a bug, and nothing is rolled back on its account (a rollback answers a failed deploy, not a bug)."""
+    world = World()
+
+    def broken(target_group_arn: str) -> list[object]:
+        raise KeyError("TargetHealthDescriptions")
+
+    monkeypatch.setattr(world.fleet, "target_health", broken)
+    recorder = Recorder()
+
+    with pytest.raises(KeyError, match="TargetHealthDescriptions"):
+        Deployment(world.ports(), request(tmp_path), recorder, FAST).run()
+
+    names = world.journal.names()
+    assert "refresh.rollback" not in names and "refresh.cancel" not in names
+    assert world.stack.config_tag == "v2"  # not put back to v1 as a rollback would
+    assert [(e.step, e.status) for e in recorder.events if e.status == "started"][-1] == (
+        "rollout",
+        "started",
+    )
+    assert not any(e.step == "rollback" for e in recorder.events) and not recorder.summaries
+
+
+@pytest.mark.parametrize(
+    ("breaks", "code", "message"),
+    [
+        ("build", ExitCode.BUILD_FAILED, "docker build failed: exit 1"),
+        ("smoke", ExitCode.ROLLED_BACK, "smoke test failed at https://d111.cloudfront.net: GET "),
+    ],
+)
+def test_a_failed_runs_json_summary_names_what_went_wrong_in_message(
+    tmp_path: Path, breaks: str, code: ExitCode, message: str
+) -> None:
+    """CI reads one field for the reason (issue 14); `account` keeps the whole story."""
+    world = World()
+    world.engine.build_error = "exit 1" if breaks == "build" else None
+    if breaks == "smoke":
+        world.http.answers["readyz"] = [HttpResponse(503, b"draining")]
+    out = io.StringIO()
+
+    got = Deployment(world.ports(), request(tmp_path), JsonReporter(out), FAST).run()
+
+    summary = json.loads(out.getvalue().splitlines()[-1])
+    assert got == code and summary["exitCode"] == code
+    assert summary["message"].startswith(message) and summary["message"] in summary["account"]
+
+
+@pytest.mark.parametrize("body", [b'["not", "an", "object"]', b'"v1"', b"null"])
+def test_a_liveness_answer_that_is_not_an_object_is_not_judged_on_its_version(
+    tmp_path: Path, body: bytes
+) -> None:
+    world = World()
+    world.http.answers["healthz"] = [HttpResponse(200, body)]
+    code, rec = deploy(world, tmp_path)
+    assert code == ExitCode.OK and "Smoke test passed" in rec.summaries[-1]["account"]
