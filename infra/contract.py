@@ -28,6 +28,12 @@ TOKEN_DIR_ON_HOST = "/run/scalestack/db-tokens"
 TOKEN_DIR_IN_CONTAINER = "/run/db-tokens"
 """Where the container sees the token files (mounted read-only): `DATABASE_PASSWORD_DIR`."""
 
+
+def log_group_name(stack: str, role: Literal["web", "worker"]) -> str:
+    """The CloudWatch log group each role's containers log to (awslogs driver); `scalestack logs` reads it."""
+    return f"/scalestack/{stack}/{role}"
+
+
 # What the kit itself tells the app; a stack's own settings (`app.environment`) may not reuse these names.
 KIT_SETTINGS = frozenset(
     {"PORT", "DATABASE_HOST", "DATABASE_REPLICA_HOSTS", "DATABASE_NAME", "REDIS_HOST"}

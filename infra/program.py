@@ -20,7 +20,7 @@ from infra.components.load_balancer import LoadBalancer, LoadBalancerArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.registry import Registry, RegistryArgs
-from infra.contract import Output, RoleRollout, RolloutOutput
+from infra.contract import Output, RoleRollout, RolloutOutput, log_group_name
 from infra.spec import NAMESPACE, SpecError, StackSpec, WebSpec, WorkerSpec, parse_config
 
 # The pipeline's instance refresh (the stack's `rollout` output) pauses at half the fleet so the rollout
@@ -363,7 +363,7 @@ def _group_args(
         subnet_ids=network.app_subnet_ids,
         image=image,
         settings=settings,
-        log_group_name=f"/{NAMESPACE}/{spec.stack}/{'web' if web_only else 'worker'}",
+        log_group_name=log_group_name(spec.stack, "web" if web_only else "worker"),
         instance_type=group.instance_type,
         min_size=group.min_size,
         desired_capacity=group.desired_capacity,

@@ -207,6 +207,20 @@ class AppSpec(_Section):
     environment: dict[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")], str] = Field(
         description="Extra plain settings, stored in SSM Parameter Store."
     )
+    build_context: str | None = Field(
+        min_length=1,
+        description="The app's Docker build context, absolute or relative to the stack file's directory; "
+        "null: the kit's own app_template/. `scalestack deploy --app-dir` overrides it for one run.",
+    )
+    smoke_path: str = Field(
+        pattern=r"^/[A-Za-z0-9/_.?=&-]*$",
+        description="A read the deploy's smoke test makes after the rollout; it must answer 200 with JSON.",
+    )
+    static_dir: str = Field(
+        min_length=1,
+        description="Static assets the deploy publishes to the CDN, relative to the build context "
+        "(absent: none are published).",
+    )
 
     @field_validator("environment")
     @classmethod

@@ -22,6 +22,8 @@ COMMANDS = {
     "rollback": "scripts.deploy.commands:rollback",
     "status": "scripts.deploy.commands:status",
     "images": "scripts.deploy.commands:images",
+    "up": "scripts.deploy.stack_cmds:up",
+    "destroy": "scripts.deploy.stack_cmds:destroy",
 }
 
 
