@@ -24,6 +24,9 @@ COMMANDS = {
     "images": "scripts.deploy.commands:images",
     "up": "scripts.deploy.stack_cmds:up",
     "destroy": "scripts.deploy.stack_cmds:destroy",
+    "logs": "scripts.ops.commands:logs",
+    "run": "scripts.ops.commands:run",
+    "exec": "scripts.ops.commands:exec_",
 }
 
 

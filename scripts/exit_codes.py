@@ -83,4 +83,8 @@ COMMAND_CODES: dict[str, tuple[ExitCode, ...]] = {
         ExitCode.INTERRUPTED,
     ),
     "destroy": (*_EVERY_COMMAND, *_READS_AWS, ExitCode.DELETION_PROTECTED, ExitCode.INTERRUPTED),
+    "logs": (*_EVERY_COMMAND, *_READS_AWS, ExitCode.INTERRUPTED),
+    "run": (*_EVERY_COMMAND, *_READS_AWS, ExitCode.REMOTE_COMMAND_FAILED, ExitCode.INTERRUPTED),
+    # exec becomes `aws ssm start-session`: after that, the exit code is the session's.
+    "exec": (*_EVERY_COMMAND, *_READS_AWS),
 }
