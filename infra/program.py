@@ -20,7 +20,7 @@ from infra.components.load_balancer import LoadBalancer, LoadBalancerArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.registry import Registry, RegistryArgs
-from infra.contract import Output, RoleRollout, RolloutOutput, log_group_name
+from infra.contract import Output, RoleRollout, RolloutOutput, app_secrets_name, log_group_name
 from infra.spec import NAMESPACE, SpecError, StackSpec, WebSpec, WorkerSpec, parse_config
 
 # The pipeline's instance refresh (the stack's `rollout` output) pauses at half the fleet so the rollout
@@ -229,6 +229,7 @@ def build_data(spec: StackSpec, base: Foundation, clients: list[pulumi.Input[str
             cache_secret_arn=cache.auth_secret_arn,
             port=spec.app.port,
             environment=spec.app.environment,
+            app_secrets_name=app_secrets_name(spec.stack),
         ),
         regional,
     )

@@ -27,6 +27,7 @@ COMMANDS = {
     "logs": "scripts.ops.commands:logs",
     "run": "scripts.ops.commands:run",
     "exec": "scripts.ops.commands:exec_",
+    "secret": "scripts.ops.commands:secret",
 }
 
 

@@ -87,4 +87,5 @@ COMMAND_CODES: dict[str, tuple[ExitCode, ...]] = {
     "run": (*_EVERY_COMMAND, *_READS_AWS, ExitCode.REMOTE_COMMAND_FAILED, ExitCode.INTERRUPTED),
     # exec becomes `aws ssm start-session`: after that, the exit code is the session's.
     "exec": (*_EVERY_COMMAND, *_READS_AWS),
+    "secret": (*_EVERY_COMMAND, *_READS_AWS),
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ from scripts.deploy.ports import Clock, CommandRunner, Fleet
 from scripts.deploy.remote import app_task_commands
 from scripts.exit_codes import ExitCode
 from scripts.ops import logs as cloudwatch_logs
+from scripts.ops.secrets import AppSecrets, check_name, check_value
 from scripts.ops.session import choose_instance, require_plugin, session_argv
 
 Role = Literal["web", "worker"]
@@ -193,3 +195,57 @@ def exec_(stack: str, service: Role, instance: str | None, on_host: bool, comman
 def _exec(argv: list[str]) -> None:
     """Become the AWS CLI: the session owns the terminal, and its exit status is the command's."""
     os.execvp(argv[0], argv)
+
+
+def _read_value(name: str) -> str:
+    """The value from a pipe, or typed twice without echo: never an argument (shell history, `ps`)."""
+    if not sys.stdin.isatty():
+        return check_value(name, sys.stdin.read())
+    return check_value(
+        name, click.prompt(f"Value of {name}", hide_input=True, confirmation_prompt=True, err=True)
+    )
+
+
+@click.command(
+    "secret",
+    cls=Command,
+    help="""The app's own secrets on STACK: `set KEY` (value from a pipe or typed, never
+an argument), `list` (names only), `rm KEY`.
+
+\b
+They live in one Secrets Manager secret, scalestack/<stack>/app-secrets, and reach the
+app's environment when its container next starts (a deploy, or an instance refresh);
+names the kit sets (DATABASE_URL, PORT, ...) or the stack file's app.environment sets
+are refused. Values are never printed.
+""",
+)
+@click.argument("action", type=click.Choice(["set", "list", "rm"]))
+@click.argument("key", required=False)
+@stack_option(required=True)
+def secret(action: str, key: str | None, stack: str) -> None:
+    spec = load_spec_or_exit(stack)
+    if (key is None) != (action == "list"):
+        raise click.UsageError(f"`secret {action}` takes {'no KEY' if action == 'list' else 'one KEY'}")
+    aws, _ = aws_session(spec)
+    store = AppSecrets(aws.client("secretsmanager"), spec.stack)
+    with aws_errors(ExitCode.FAILURE, f"reading {store.name}"):
+        values = store.read()
+    if action == "list":
+        for name in sorted(values):
+            click.echo(name)
+        return
+    assert key is not None
+    if action == "set":
+        values[check_name(spec, key)] = _read_value(key)
+        done = f"set {key} on {stack}; the app sees it from its next container start"
+    elif key not in values:
+        raise DeployError(
+            ExitCode.USAGE,
+            f"stack {stack} has no secret {key} (it has: {', '.join(sorted(values)) or 'none'})",
+        )
+    else:
+        del values[key]
+        done = f"removed {key} from {stack}; the app loses it at its next container start"
+    with aws_errors(ExitCode.FAILURE, f"writing {store.name}"):
+        store.write(values)
+    click.echo(done, err=True)
