@@ -4,6 +4,7 @@ Automation API's stack (tests/deploy/fakes.py FakeStack) and the engine events a
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -211,3 +212,24 @@ def test_destroy_in_ci_needs_yes(aws: str, monkeypatch: pytest.MonkeyPatch) -> N
     assert code == ExitCode.USAGE and not world.stack.destroyed
     code, lines = _run(world, monkeypatch, "destroy", "--stack", "dev", "--yes", "--json")
     assert code == ExitCode.OK and world.stack.destroyed and lines[-1]["result"] == "destroyed"
+
+
+def test_a_deploy_previews_a_copy_of_the_stack_config_with_the_new_tag(tmp_path: Any) -> None:
+    """The preview must not change the stack before the deploy is confirmed: a copy carries the tag, and
+    secrets stay the ciphertext the stack file holds."""
+    import yaml
+
+    from scripts.deploy.pulumi_stack import PulumiStack
+
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    original = (
+        "encryptionsalt: v1:abc\nconfig:\n  aws:region: us-east-1\n  scalestack:imageTag: v1\n"
+        "  scalestack:token:\n    secure: v1:ciphertext\n"
+    )
+    stack_file.write_text(original)
+    with PulumiStack("dev", tmp_path, stack_file)._config_with_tag("v2") as copy:
+        assert copy is not None
+        document = yaml.safe_load(Path(copy).read_text())
+    assert document["config"]["scalestack:imageTag"] == "v2"
+    assert document["config"]["scalestack:token"] == {"secure": "v1:ciphertext"}
+    assert document["encryptionsalt"] == "v1:abc" and stack_file.read_text() == original
