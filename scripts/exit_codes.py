@@ -30,7 +30,7 @@ class ExitCode(IntEnum):
     REMOTE_COMMAND_FAILED = 7, "the command ran on the instance and failed (its own exit code is shown)"
     # Deploy pipeline (scripts/deploy): one code per step that can fail, in pipeline order.
     MISSING_CREDENTIALS = 10, "no usable AWS credentials (STS get-caller-identity failed)"
-    ENGINE_UNREACHABLE = 11, "the Docker engine or the pulumi CLI cannot be reached"
+    ENGINE_UNREACHABLE = 11, "the Docker engine, pulumi CLI or session-manager-plugin cannot be reached"
     BUILD_FAILED = 12, "the image build failed; nothing was pushed or changed"
     PUSH_FAILED = 13, "the push to ECR failed; the stack was not changed"
     MIGRATION_FAILED = 14, "the migrate command failed before any traffic moved; the stack was not changed"
@@ -83,9 +83,9 @@ COMMAND_CODES: dict[str, tuple[ExitCode, ...]] = {
         ExitCode.INTERRUPTED,
     ),
     "destroy": (*_EVERY_COMMAND, *_READS_AWS, ExitCode.DELETION_PROTECTED, ExitCode.INTERRUPTED),
-    "logs": (*_EVERY_COMMAND, *_READS_AWS, ExitCode.INTERRUPTED),
+    "logs": (*_EVERY_COMMAND, ExitCode.MISSING_CREDENTIALS, ExitCode.INTERRUPTED),
     "run": (*_EVERY_COMMAND, *_READS_AWS, ExitCode.REMOTE_COMMAND_FAILED, ExitCode.INTERRUPTED),
     # exec becomes `aws ssm start-session`: after that, the exit code is the session's.
     "exec": (*_EVERY_COMMAND, *_READS_AWS),
-    "secret": (*_EVERY_COMMAND, *_READS_AWS),
+    "secret": (*_EVERY_COMMAND, ExitCode.MISSING_CREDENTIALS),
 }

@@ -3,8 +3,8 @@
 The containers log through Docker's awslogs driver to one log group per role (`log_group_name`), one
 stream per container. FilterLogEvents interleaves the streams by time and pages with nextToken
 (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_FilterLogEvents.html); a follow
-asks again from the newest timestamp it has seen, and drops the events it has already shown by eventId
-(events with that same timestamp come back again).
+asks again from a little before the newest timestamp it has seen (another container's line may arrive after
+a newer one) and drops the events it has already shown by eventId.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from scripts.exit_codes import ExitCode
 
 SINCE = re.compile(r"^(\d+)([smhd])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# How far behind the newest line a follow asks again: lines of other streams that arrive late still show.
+FOLLOW_OVERLAP_MS = 30_000
 
 
 def since_millis(since: str, now: datetime) -> int:
@@ -70,12 +72,13 @@ def follow(
     """What `read` gives, then new events as they arrive; `polls` bounds the polls after the first (None:
     until interrupted)."""
     seen: set[str] = set()
+    newest = start
     done = 0
     while True:
-        for line in read(logs, group, start):
+        for line in read(logs, group, max(start, newest - FOLLOW_OVERLAP_MS)):
             if line.event_id not in seen:
                 seen.add(line.event_id)
-                start = max(start, line.timestamp)
+                newest = max(newest, line.timestamp)
                 yield line
         if polls is not None and done >= polls:
             return

@@ -90,7 +90,8 @@ def test_logs_follow_prints_new_lines_once(
     log_group: tuple[Any, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     logs, base = log_group
-    arrivals = iter(enumerate(["worker started", "job done"], start=5))
+    # "job done" arrives after "worker started" but is stamped earlier (another container's stream).
+    arrivals = iter([(6, "worker started"), (5, "job done")])
 
     def arrive() -> None:
         seconds, message = next(arrivals, (0, ""))
