@@ -21,6 +21,7 @@ from scripts.deploy.errors import DeployError, aws_errors
 from scripts.deploy.pipeline import StackOutputs
 from scripts.deploy.ports import Clock, CommandRunner, Fleet
 from scripts.deploy.remote import app_task_commands
+from scripts.deploy.source import check_tag
 from scripts.exit_codes import ExitCode
 from scripts.ops import logs as cloudwatch_logs
 from scripts.ops.secrets import AppSecrets, check_name, check_value
@@ -102,7 +103,7 @@ def _runner(aws: Aws) -> CommandRunner:
     "run",
     cls=Command,
     context_settings={"ignore_unknown_options": True},
-    help="""Run a one-off command in STACK's current image on one instance (SSM Run Command),
+    help="""Run a one-off command in STACK's live image (or --image-tag) on one instance (SSM Run Command),
 and show its output and exit code: `scalestack run --stack dev -- python -m app.seed`.
 
 \b
@@ -115,6 +116,9 @@ output stream; longer output belongs in the logs.
 @service_option
 @click.option("--instance", metavar="ID", help="This in-service instance, not the first healthy one.")
 @click.option("--timeout", default=900, show_default=True, type=click.IntRange(30, 172800), help="Seconds.")
+@click.option(
+    "--image-tag", metavar="TAG", help="An image in the stack's ECR repository; default: the live one."
+)
 @json_option
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(
@@ -122,15 +126,18 @@ def run(
     service: Role,
     instance: str | None,
     timeout: int,
+    image_tag: str | None,
     as_json: bool,
     command: tuple[str, ...],
 ) -> None:
     spec = load_spec_or_exit(stack)
+    tag = check_tag(image_tag) if image_tag is not None else None
     aws, _ = aws_session(spec)
     outputs = _outputs(spec)
-    if not outputs.image_tag:
+    tag = tag or outputs.image_tag
+    if not tag:
         raise DeployError(ExitCode.USAGE, f"stack {stack} runs no image yet: `scalestack deploy` one first")
-    image = f"{outputs['ecrRepositoryUrl']}:{outputs.image_tag}"
+    image = f"{outputs['ecrRepositoryUrl']}:{tag}"
     with aws_errors(ExitCode.FAILURE, "running the command"):
         target = choose_instance(
             _fleet(aws).instances(_group(outputs, service)), instance, f"{stack} {service}"

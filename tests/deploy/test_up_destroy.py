@@ -233,3 +233,60 @@ def test_a_deploy_previews_a_copy_of_the_stack_config_with_the_new_tag(tmp_path:
     assert document["config"]["scalestack:imageTag"] == "v2"
     assert document["config"]["scalestack:token"] == {"secure": "v1:ciphertext"}
     assert document["encryptionsalt"] == "v1:abc" and stack_file.read_text() == original
+
+
+class _PreviewingStack:
+    """A stand-in for the Automation API's Stack: `preview` reports the engine events a real one streams
+    (a database replacement, a launch template update, a mandatory policy violation), then fails as the
+    CLI does when a mandatory policy is violated."""
+
+    def __init__(self, violate: bool) -> None:
+        self.violate = violate
+        self.kwargs: dict[str, Any] = {}
+
+    def preview(self, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+        for op in ("create-replacement", "replace", "delete-replaced"):
+            kwargs["on_event"](_step(op, "aws:rds/instance:Instance", "db"))
+        kwargs["on_event"](_step("update", "aws:ec2/launchTemplate:LaunchTemplate", "web-lt"))
+        if self.violate:
+            kwargs["on_event"](
+                auto.EngineEvent.from_json(
+                    {
+                        "sequence": 5,
+                        "timestamp": 0,
+                        "policyEvent": {
+                            "message": "the database is not encrypted",
+                            "policyName": "rds-encrypted",
+                            "enforcementLevel": "mandatory",
+                            "resourceUrn": DB_URN,
+                        },
+                    }
+                )
+            )
+            from pulumi.automation._cmd import CommandResult
+
+            raise auto.errors.CommandError(CommandResult("", "error: preview failed", 255))
+
+
+@pytest.mark.parametrize("violate", [False, True])
+def test_the_pulumi_adapter_summarises_the_preview_and_stops_on_a_mandatory_policy(
+    violate: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scripts.deploy.errors import DeployError
+    from scripts.deploy.pulumi_stack import POLICY_PACK, PulumiStack
+
+    stack = PulumiStack("dev")
+    engine = _PreviewingStack(violate)
+    monkeypatch.setattr(stack, "_select", lambda: engine)
+    if not violate:
+        summary = stack.preview(lambda line: None)
+        assert summary.counts() == {"create": 0, "update": 1, "replace": 1, "delete": 0}
+        assert engine.kwargs["policy_packs"] == [str(POLICY_PACK)] and engine.kwargs["config_file"] is None
+        return
+    with pytest.raises(DeployError) as raised:
+        stack.preview(lambda line: None)
+    assert raised.value.code == ExitCode.POLICY_VIOLATION
+    assert raised.value.message == (
+        "the policy pack refused the update: rds-encrypted on db: the database is not encrypted"
+    )
