@@ -108,8 +108,10 @@ and show its output and exit code: `scalestack run --stack dev -- python -m app.
 
 \b
 The container gets the app's settings (its env file, rendered by the boot script)
-and database tokens, as the app does. SSM keeps the first 24,000 characters of each
-output stream; longer output belongs in the logs.
+and database tokens, as the app does. SSM returns the first 24,000 characters of
+stdout and 8,000 of stderr (GetCommandInvocation, https://docs.aws.amazon.com/
+systems-manager/latest/APIReference/API_GetCommandInvocation.html); longer output
+belongs in the logs.
 """,
 )
 @stack_option(required=True)
