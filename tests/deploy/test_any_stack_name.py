@@ -51,3 +51,12 @@ def test_qa_deploys(aws: str, qa: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert result.exit_code == ExitCode.OK, summary
     assert (summary["stack"], summary["imageTag"]) == ("qa", "v2")
     assert world.versions("web-asg")[1] == "4" and world.stack.config_tag == "v2"
+
+
+def test_the_policy_pack_judges_a_stack_file_outside_the_kit_by_its_own_profile(qa: Path) -> None:
+    """`scalestack up|deploy` name the stack file to the pack (SCALESTACK_STACK_FILE): `qa` is not in the
+    kit's stacks/, and its levels are staging's."""
+    from infra.policies.pack import STACK_FILE_VARIABLE, STACK_VARIABLE, select
+
+    selection = select({STACK_VARIABLE: "qa", STACK_FILE_VARIABLE: str(qa)})
+    assert selection.environment == "staging" and selection.source == f"stack qa ({qa})"
