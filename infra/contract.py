@@ -28,6 +28,18 @@ TOKEN_DIR_ON_HOST = "/run/scalestack/db-tokens"
 TOKEN_DIR_IN_CONTAINER = "/run/db-tokens"
 """Where the container sees the token files (mounted read-only): `DATABASE_PASSWORD_DIR`."""
 
+
+def log_group_name(stack: str, role: Literal["web", "worker"]) -> str:
+    """The CloudWatch log group each role's containers log to (awslogs driver); `scalestack logs` reads it."""
+    return f"/scalestack/{stack}/{role}"
+
+
+def app_secrets_name(stack: str) -> str:
+    """The Secrets Manager secret holding the app's own secrets (a JSON object of NAME: value), written by
+    `scalestack secret` and read by the settings renderer into the app's environment."""
+    return f"scalestack/{stack}/app-secrets"
+
+
 # What the kit itself tells the app; a stack's own settings (`app.environment`) may not reuse these names.
 KIT_SETTINGS = frozenset(
     {"PORT", "DATABASE_HOST", "DATABASE_REPLICA_HOSTS", "DATABASE_NAME", "REDIS_HOST"}

@@ -32,6 +32,10 @@ BASE: Mapping[str, Any] = {
         "workerCommand": ["celery", "-A", "app.tasks", "worker", "--loglevel=INFO"],
         "migrateCommand": ["python", "-m", "app.migrate"],
         "environment": {},
+        # The app a deploy builds (scripts/deploy/app_source.py): null is the kit's own app_template/.
+        "buildContext": None,
+        "smokePath": "/api/tags",
+        "staticDir": "app/static",
     },
     "web": {"cpuTargetPercent": 50, "requestsPerTarget": 1000, "healthCheckGracePeriodSeconds": 120},
     "worker": {"cpuTargetPercent": 60, "healthCheckGracePeriodSeconds": 120},

@@ -20,7 +20,7 @@ from infra.components.load_balancer import LoadBalancer, LoadBalancerArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.registry import Registry, RegistryArgs
-from infra.contract import Output, RoleRollout, RolloutOutput
+from infra.contract import Output, RoleRollout, RolloutOutput, app_secrets_name, log_group_name
 from infra.kms import logs_key
 from infra.spec import NAMESPACE, SpecError, StackSpec, WebSpec, WorkerSpec, parse_config
 
@@ -239,6 +239,7 @@ def build_data(spec: StackSpec, base: Foundation, clients: list[pulumi.Input[str
             cache_secret_arn=cache.auth_secret_arn,
             port=spec.app.port,
             environment=spec.app.environment,
+            app_secrets_name=app_secrets_name(spec.stack),
         ),
         regional,
     )
@@ -373,7 +374,7 @@ def _group_args(
         subnet_ids=network.app_subnet_ids,
         image=image,
         settings=settings,
-        log_group_name=f"/{NAMESPACE}/{spec.stack}/{'web' if web_only else 'worker'}",
+        log_group_name=log_group_name(spec.stack, "web" if web_only else "worker"),
         instance_type=group.instance_type,
         min_size=group.min_size,
         desired_capacity=group.desired_capacity,

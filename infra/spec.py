@@ -207,6 +207,20 @@ class AppSpec(_Section):
     environment: dict[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")], str] = Field(
         description="Extra plain settings, stored in SSM Parameter Store."
     )
+    build_context: str | None = Field(
+        min_length=1,
+        description="The app's Docker build context, absolute or relative to the stack file's directory; "
+        "null: the kit's own app_template/. `scalestack deploy --app-dir` overrides it for one run.",
+    )
+    smoke_path: str = Field(
+        pattern=r"^/[A-Za-z0-9/_.?=&-]*$",
+        description="A read the deploy's smoke test makes after the rollout; it must answer 200 with JSON.",
+    )
+    static_dir: str = Field(
+        min_length=1,
+        description="Static assets the deploy publishes to the CDN, relative to the build context "
+        "(absent: none are published).",
+    )
 
     @field_validator("environment")
     @classmethod
@@ -414,7 +428,11 @@ class StackSpec(_Section):
         return f"{NAMESPACE}-{self.stack}"
 
 
-def _certificate_violations(spec: StackSpec) -> list[str]:
+# A problem the spec finds after validation: the dotted key (no namespace) and what is wrong with it.
+Problem = tuple[str, str]
+
+
+def _certificate_violations(spec: StackSpec) -> list[Problem]:
     """An origin certificate from another region: the load balancer takes certificates from its own only
     (https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html)."""
     arn = spec.domain.origin_certificate_arn if spec.domain else None
@@ -422,58 +440,73 @@ def _certificate_violations(spec: StackSpec) -> list[str]:
     if region == spec.region:
         return []
     return [
-        f"{spec.source}: {NAMESPACE}:domain.originCertificateArn: the certificate is in {region} but the "
-        f"load balancer is in {spec.region} (ACM certificates are regional): name one from {spec.region}"
+        (
+            "domain.originCertificateArn",
+            f"the certificate is in {region} but the load balancer is in {spec.region} (ACM certificates "
+            f"are regional): name one from {spec.region}",
+        )
     ]
 
 
-def _architecture_violations(spec: StackSpec) -> list[str]:
+def _architecture_violations(spec: StackSpec) -> list[Problem]:
     """Groups whose instances cannot run the image: the deploy builds one image, for app.architecture."""
     groups = (("web", spec.web.instance_type), ("worker", spec.worker.instance_type))
     return [
-        f"{spec.source}: {NAMESPACE}:{section}.instanceType: {instance_type} is "
-        f"{aws_facts.instance_architecture(instance_type)} but {NAMESPACE}:app.architecture is "
-        f"{spec.app.architecture} (one image, one architecture: pick a {spec.app.architecture} type "
-        "for every group, or change app.architecture)"
+        (
+            f"{section}.instanceType",
+            f"{instance_type} is {aws_facts.instance_architecture(instance_type)} but {NAMESPACE}:"
+            f"app.architecture is {spec.app.architecture} (one image, one architecture: pick a "
+            f"{spec.app.architecture} type for every group, or change app.architecture)",
+        )
         for section, instance_type in groups
         if aws_facts.instance_architecture(instance_type) != spec.app.architecture
     ]
 
 
-def _environment_violations(spec: StackSpec) -> list[str]:
-    """Production's non-negotiables, each as `key: what is required (got what)`."""
+def _environment_violations(spec: StackSpec) -> list[Problem]:
+    """Production's non-negotiables, each worded as what prod needs (and what the stack has)."""
     if spec.environment != "prod":
         return []
-    db, cache = spec.database, spec.cache
+    db, cache, web = spec.database, spec.cache, spec.web
     requirements: list[tuple[str, object, bool, str]] = [
         (
             "network.availabilityZones",
             spec.network.availability_zones,
             spec.network.availability_zones == 3,
-            "3",
+            "3 availability zones",
         ),
         (
             "network.natGateways",
             spec.network.nat_gateways,
             spec.network.nat_gateways == "one-per-az",
-            "one-per-az",
+            "a NAT gateway in each availability zone (one-per-az)",
         ),
-        ("database.multiAz", db.multi_az, db.multi_az, "true"),
-        ("database.readReplicas", db.read_replicas, db.read_replicas >= 2, ">= 2"),
-        ("database.deletionProtection", db.deletion_protection, db.deletion_protection, "true"),
-        ("database.backupRetentionDays", db.backup_retention_days, db.backup_retention_days >= 7, ">= 7"),
-        ("cache.replicas", cache.replicas, cache.replicas >= 1, ">= 1 (automatic failover)"),
+        ("database.multiAz", db.multi_az, db.multi_az, "a Multi-AZ database (true)"),
+        ("database.readReplicas", db.read_replicas, db.read_replicas >= 2, "at least 2 read replicas"),
+        (
+            "database.deletionProtection",
+            db.deletion_protection,
+            db.deletion_protection,
+            "deletion protection on the database (true)",
+        ),
+        (
+            "database.backupRetentionDays",
+            db.backup_retention_days,
+            db.backup_retention_days >= 7,
+            "at least 7 days of database backups",
+        ),
+        ("cache.replicas", cache.replicas, cache.replicas >= 1, "a cache replica for automatic failover"),
         (
             "loadBalancer.deletionProtection",
             spec.load_balancer.deletion_protection,
             spec.load_balancer.deletion_protection,
-            "true",
+            "deletion protection on the load balancer (true)",
         ),
-        ("web.minSize", spec.web.min_size, spec.web.min_size >= 2, ">= 2"),
+        ("web.minSize", web.min_size, web.min_size >= 2, "at least 2 web instances"),
     ]
     return [
-        f"{spec.source}: {NAMESPACE}:{key}: a prod stack requires {required} (got {_short(actual)})"
-        for key, actual, holds, required in requirements
+        (key, f"prod needs {needs} (got {_short(actual)})")
+        for key, actual, holds, needs in requirements
         if not holds
     ]
 
@@ -567,20 +600,40 @@ def parse_config(config: Mapping[str, Any], *, stack: str, source: str) -> Stack
     document = _namespaced(config, source)
     environment = document.get("environment")
     if not isinstance(environment, str) or environment not in PROFILES:
-        allowed = ", ".join(PROFILES)
-        raise SpecError(f"{source}: {NAMESPACE}:environment must be one of {allowed} (got {environment!r})")
+        raise SpecError(f"{source}: {_environment_problem(stack, environment)}")
     _refuse_forbidden_keys(document, source)
     merged = deep_merge(PROFILES[str(environment)], document)
     try:
         spec = StackSpec.model_validate({**merged, "stack": stack, "source": source})
     except ValidationError as err:
-        raise SpecError(_join([_describe(e, source) for e in err.errors()])) from None
+        raise _report(
+            source, [_describe(e) + _origin(document, e["loc"], environment) for e in err.errors()]
+        ) from None
     violations = (
         _architecture_violations(spec) + _environment_violations(spec) + _certificate_violations(spec)
     )
     if violations:
-        raise SpecError(_join(violations))
+        raise _report(
+            source,
+            [
+                f"{NAMESPACE}:{key}: {text}{_origin(document, tuple(key.split('.')), environment)}"
+                for key, text in violations
+            ],
+        )
     return spec
+
+
+def _environment_problem(stack: str, environment: object) -> str:
+    """The stack's name and its profile are separate: any name, one of three profiles."""
+    allowed = ", ".join(PROFILES)
+    got = "it is missing" if environment is None else f"got {environment!r}"
+    named = (
+        ""
+        if stack in PROFILES
+        else f"; the stack's name '{stack}' is not one of them and picks no profile: any name works, with "
+        f"{NAMESPACE}:environment saying which defaults and requirements apply"
+    )
+    return f"{NAMESPACE}:environment must be one of {allowed} ({got}){named}"
 
 
 def _namespaced(config: Mapping[str, Any], source: str) -> dict[str, Any]:
@@ -642,13 +695,31 @@ def _refuse_forbidden_keys(document: Mapping[str, Any], source: str) -> None:
             raise SpecError(f"{source}: {NAMESPACE}:{dotted} is refused: {reason}.")
 
 
-def _describe(error: Any, source: str) -> str:
-    return f"{source}: {_key_path(error['loc'])}: {_explain(error)}"
+def _describe(error: Any) -> str:
+    return f"{_key_path(error['loc'])}: {_explain(error)}"
 
 
-def _join(problems: list[str]) -> str:
-    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-    return "; ".join(problems[:5]) + more
+def _report(source: str, problems: list[str]) -> SpecError:
+    """The file named once, then every problem, one a line (a single one stays on the file's line)."""
+    if len(problems) == 1:
+        return SpecError(f"{source}: {problems[0]}")
+    return SpecError(f"{source}: {len(problems)} problems:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def _origin(document: Mapping[str, Any], loc: tuple[int | str, ...], environment: str) -> str:
+    """Where a refused value came from when the file does not set it: the environment's profile."""
+    names = [part for part in loc if isinstance(part, str) and part != "[key]"]
+    if _holds(document, names) or not _holds(PROFILES[environment], names):
+        return ""
+    return f" (the {environment} profile's value, not this file's: set the key here to change it)"
+
+
+def _holds(document: Any, names: list[str]) -> bool:
+    for name in names:
+        if not isinstance(document, Mapping) or name not in document:
+            return False
+        document = document[name]
+    return True
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:
@@ -676,6 +747,9 @@ def _explain(error: Any) -> str:
     if kind in ("dict_type", "model_type"):
         return f"must be a mapping of keys (got {_short(given)})"
     message = str(error["msg"]).removeprefix("Value error, ")
+    if kind == "string_type" and isinstance(given, int | float) and not isinstance(given, bool):
+        # YAML reads 1.10 as the float 1.1 and 16 as an int: only quotes keep what was written.
+        return f'{message} (YAML read it as the number {given!r}: quote it as written, e.g. "{given}")'
     if kind == "value_error" or given is None or isinstance(given, dict | list):
         return message
     return f"{message} (got {_short(given)})"

@@ -22,6 +22,12 @@ COMMANDS = {
     "rollback": "scripts.deploy.commands:rollback",
     "status": "scripts.deploy.commands:status",
     "images": "scripts.deploy.commands:images",
+    "up": "scripts.deploy.stack_cmds:up",
+    "destroy": "scripts.deploy.stack_cmds:destroy",
+    "logs": "scripts.ops.commands:logs",
+    "run": "scripts.ops.commands:run",
+    "exec": "scripts.ops.commands:exec_",
+    "secret": "scripts.ops.commands:secret",
 }
 
 

@@ -28,6 +28,7 @@ DB_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db"
 CACHE_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:cache-auth"
 PASSWORD = "p@ss:w/rd%"
 TOKEN = "tok+en/="
+APP_SECRETS = "scalestack/dev/app-secrets"
 
 FAKE_AWS = f"""#!{sys.executable}
 import json, os, sys
@@ -42,6 +43,10 @@ if args[:2] == ["ssm", "get-parameters-by-path"]:
     shown = (lambda v: v) if "--with-decryption" in args else (lambda v: "AQICAHciphertext" + v.encode().hex())
     print(json.dumps({{"Parameters": [{{"Name": f"{{path}}/{{k}}", "Type": "SecureString", "Value": shown(v)}}
                                      for k, v in values.items()]}}))
+elif args[:3] == ["secretsmanager", "get-secret-value", "--secret-id"] and args[3] == {APP_SECRETS!r}:
+    if "FAKE_APP_SECRETS" not in os.environ:
+        sys.exit("An error occurred (ResourceNotFoundException) when calling the GetSecretValue operation")
+    print(json.dumps({{"SecretString": os.environ["FAKE_APP_SECRETS"]}}))
 elif args[:2] == ["secretsmanager", "get-secret-value"]:
     arn = args[args.index("--secret-id") + 1]
     secret = json.dumps({{"username": "app_admin", "password": {PASSWORD!r}}}) if arn == {DB_SECRET!r} else {TOKEN!r}
@@ -58,7 +63,9 @@ else:
 """
 
 
-def run_render(tmp_path: Path, *mode: str, replicas: str = "r1.db,r2.db") -> None:
+def run_render(
+    tmp_path: Path, *mode: str, replicas: str = "r1.db,r2.db", app_secrets: str | None = None
+) -> None:
     """Runs the render script in `mode` (none: before the container starts) against the stand-in aws."""
     bin_dir = tmp_path / "bin"
     if not bin_dir.exists():
@@ -75,8 +82,9 @@ def run_render(tmp_path: Path, *mode: str, replicas: str = "r1.db,r2.db") -> Non
         "SCALESTACK_MIGRATION_ENV_FILE": str(tmp_path / "migrate.env"),
         "SCALESTACK_TOKEN_DIR": str(tmp_path / "tokens"),
         "FAKE_AWS_COUNTER": str(tmp_path / "signed"),
+        **({"FAKE_APP_SECRETS": app_secrets} if app_secrets is not None else {}),
     }
-    script = render_script("/scalestack/dev/app", DB_SECRET, CACHE_SECRET)
+    script = render_script("/scalestack/dev/app", DB_SECRET, CACHE_SECRET, APP_SECRETS)
     subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script, "render", *mode], env=environment, check=True, timeout=60
     )
@@ -112,6 +120,17 @@ def test_render_composes_urls_from_parameters_and_secrets(tmp_path: Path) -> Non
     assert (cache.scheme, cache.hostname, cache.port) == ("rediss", "master.cache", 6379)
     assert urllib.parse.unquote(cache.password or "") == TOKEN and cache.query == "ssl_cert_reqs=required"
     assert env["FEATURE_FLAG"] == "on" and env["PORT"] == "8000"
+
+
+def test_the_apps_own_secrets_join_its_environment_and_never_shadow_the_kits(tmp_path: Path) -> None:
+    """`scalestack secret set` keeps them in one secret; the renderer adds them at each container start."""
+    run_render(tmp_path, app_secrets=json.dumps({"STRIPE_KEY": "sk_live_1", "PORT": "1"}))
+    env = read_env(tmp_path / "app.env")
+    assert env["STRIPE_KEY"] == "sk_live_1" and env["PORT"] == "8000"
+
+
+def test_a_stack_with_no_app_secrets_renders_without_them(tmp_path: Path) -> None:
+    assert "STRIPE_KEY" not in render(tmp_path)
 
 
 def test_app_connects_as_its_own_role_with_tokens_never_the_master_login(tmp_path: Path) -> None:

@@ -89,3 +89,27 @@ def test_with_scalestack_debug_the_bug_shows_its_traceback(monkeypatch: pytest.M
 
     assert result.exit_code == ExitCode.FAILURE
     assert "Traceback" in result.stderr and "raise KeyError" in result.stderr
+
+
+def _codes(cell: str) -> list[int]:
+    """`0, 1, 2` or `0-5, 10-19, 130` as the numbers it names."""
+    codes: list[int] = []
+    for part in cell.split(","):
+        low, _, high = part.strip().partition("-")
+        codes += range(int(low), int(high or low) + 1)
+    return codes
+
+
+def test_the_readme_command_table_lists_each_commands_exit_codes_from_the_one_table() -> None:
+    rows = [
+        line.split(" | ")
+        for line in (ROOT / "README.md").read_text().split("## The command line", 1)[1].splitlines()
+        if line.startswith("| `scalestack ")
+    ]
+    listed: dict[str, list[int]] = {}
+    for row in rows:
+        for named in row[0].split("`scalestack ")[1:]:
+            listed[named.split()[0].rstrip("`,")] = _codes(row[-1].rstrip(" |"))
+    assert listed.keys() == COMMAND_CODES.keys()
+    for command, codes in COMMAND_CODES.items():
+        assert listed[command] == sorted(int(code) for code in set(codes)), command

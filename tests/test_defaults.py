@@ -36,6 +36,9 @@ READ_ELSEWHERE = {
     ("app", "architecture"): "the platform the deploy builds the image for (scripts/deploy/commands.py), "
     "checked against the groups' instance types by the spec; each group's AMI follows its instance type",
     ("policy", "waivers"): "read by the policy evaluator (scalestack plan, policy_pack)",
+    ("app", "build_context"): "the app a deploy builds (scripts/deploy/app_source.py)",
+    ("app", "smoke_path"): "read by the deploy's smoke test (scripts/deploy/app_source.py)",
+    ("app", "static_dir"): "the assets a deploy publishes (scripts/deploy/app_source.py)",
 }
 
 

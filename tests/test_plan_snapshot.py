@@ -25,7 +25,20 @@ ROLLOUT_PER_ROLE = (
     "the rollout output names each role's warm-up and minimum healthy percentage under `roles` (the worker "
     "has its own keys now, issue 13 item 3) instead of the web role's at the top"
 )
+APP_SECRETS_READ = (
+    "the instance roles may read the app's own secrets, scalestack/<stack>/app-secrets-?????? (issue 14, "
+    "`scalestack secret`), beside the database and cache secrets"
+)
 INTENDED: Mapping[tuple[str, str], str] = {
+    **{
+        (
+            stack,
+            f"resources/urn:pulumi:{stack}::scalestack::scalestack:compute:AppGroup$aws:iam/rolePolicy:"
+            f"RolePolicy::{role}-access/inputs/policy",
+        ): APP_SECRETS_READ
+        for stack in ("dev", "staging", "prod")
+        for role in ("web", "worker")
+    },
     **{
         (stack, f"outputs/rollout/{key}"): ROLLOUT_PER_ROLE
         for stack in ("dev", "staging", "prod")

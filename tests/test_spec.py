@@ -23,7 +23,9 @@ def error_for(cfg: dict[str, Any]) -> str:
     with pytest.raises(SpecError) as raised:
         parse_config(cfg, stack="test", source=SOURCE)
     message = str(raised.value)
-    assert message.startswith(SOURCE) and "\n" not in message
+    # The file named once, at the start; each further line one more problem.
+    assert message.startswith(SOURCE) and message.count(SOURCE) == 1
+    assert all(line.startswith("  scalestack:") for line in message.splitlines()[1:])
     return message
 
 
@@ -119,20 +121,23 @@ def test_bad_values_name_the_key_and_what_is_allowed(sections: dict[str, Any], e
     [
         (
             {"database": {"multiAz": False}},
-            "scalestack:database.multiAz: a prod stack requires true (got False)",
+            "scalestack:database.multiAz: prod needs a Multi-AZ database (true) (got False)",
         ),
         (
             {"database": {"readReplicas": 1}},
-            "scalestack:database.readReplicas: a prod stack requires >= 2 (got 1)",
+            "scalestack:database.readReplicas: prod needs at least 2 read replicas (got 1)",
         ),
         (
             {"network": {"natGateways": "single"}},
-            "scalestack:network.natGateways: a prod stack requires one-per-az",
+            "scalestack:network.natGateways: prod needs a NAT gateway in each availability zone (one-per-az)",
         ),
-        ({"cache": {"replicas": 0}}, "scalestack:cache.replicas: a prod stack requires >= 1"),
+        (
+            {"cache": {"replicas": 0}},
+            "scalestack:cache.replicas: prod needs a cache replica for automatic failover (got 0)",
+        ),
         (
             {"loadBalancer": {"deletionProtection": False}},
-            "scalestack:loadBalancer.deletionProtection: a prod stack requires true",
+            "scalestack:loadBalancer.deletionProtection: prod needs deletion protection on the load balancer",
         ),
     ],
 )
@@ -183,7 +188,7 @@ def test_top_level_keys(cfg: dict[str, Any], expected: str) -> None:
     assert expected in error_for(cfg)
 
 
-def test_many_errors_are_summarised_in_one_paragraph() -> None:
+def test_many_errors_are_all_listed_one_a_line() -> None:
     message = error_for(
         config(
             "dev",
@@ -197,7 +202,7 @@ def test_many_errors_are_summarised_in_one_paragraph() -> None:
             },
         )
     )
-    assert "(and 1 more)" in message
+    assert len(message.splitlines()) == 1 + 6  # the file, then every problem (issue 14: not cut at five)
 
 
 @pytest.mark.parametrize(
@@ -460,3 +465,76 @@ def test_every_spec_constraint_names_real_keys_and_cites_a_source() -> None:
             section, _, name = key.removeprefix("scalestack:").partition(".")
             (model,) = [f.annotation for f in StackSpec.model_fields.values() if f.alias == section]
             assert name in {f.alias for f in model.model_fields.values()}, key  # type: ignore[union-attr]
+
+
+def test_every_problem_is_shown_one_a_line_with_the_file_named_once() -> None:
+    """Issue 14: the errors were joined on one line and cut after five."""
+    message = error_for(
+        config(
+            "prod",
+            network={"availabilityZones": 2, "natGateways": "single"},
+            database={"multiAz": False, "readReplicas": 0, "deletionProtection": False},
+            cache={"replicas": 0},
+            web={"minSize": 1},
+        )
+    )
+    assert message.splitlines() == [
+        f"{SOURCE}: 7 problems:",
+        "  scalestack:network.availabilityZones: prod needs 3 availability zones (got 2)",
+        "  scalestack:network.natGateways: prod needs a NAT gateway in each availability zone (one-per-az) "
+        "(got 'single')",
+        "  scalestack:database.multiAz: prod needs a Multi-AZ database (true) (got False)",
+        "  scalestack:database.readReplicas: prod needs at least 2 read replicas (got 0)",
+        "  scalestack:database.deletionProtection: prod needs deletion protection on the database (true) "
+        "(got False)",
+        "  scalestack:cache.replicas: prod needs a cache replica for automatic failover (got 0)",
+        "  scalestack:web.minSize: prod needs at least 2 web instances (got 1)",
+    ]
+
+
+def test_a_number_where_a_string_belongs_gets_a_hint_to_quote_it() -> None:
+    message = error_for({**config("dev"), "scalestack:imageTag": 1.10})
+    assert message == (
+        f"{SOURCE}: scalestack:imageTag: Input should be a valid string (YAML read it as the number 1.1: "
+        'quote it as written, e.g. "1.1")'
+    )
+
+
+def test_a_value_from_the_profile_says_so() -> None:
+    """dev's instance types are x86_64; the file asks for arm64 and sets no instance type."""
+    message = error_for(config("dev", app={"architecture": "arm64"}))
+    assert message.splitlines()[1] == (
+        "  scalestack:web.instanceType: t3.small is x86_64 but scalestack:app.architecture is arm64 (one "
+        "image, one architecture: pick a arm64 type for every group, or change app.architecture) (the dev "
+        "profile's value, not this file's: set the key here to change it)"
+    )
+
+
+def test_a_value_the_file_sets_is_not_said_to_come_from_the_profile() -> None:
+    message = error_for(config("dev", app={"architecture": "arm64"}, web={"instanceType": "t3.small"}))
+    assert "profile" not in message.splitlines()[1] and "profile's value" in message.splitlines()[2]
+
+
+@pytest.mark.parametrize(
+    ("stack", "expected"),
+    [
+        (
+            "qa",
+            "scalestack:environment must be one of dev, staging, prod (it is missing); the stack's name 'qa' "
+            "is not one of them and picks no profile: any name works, with scalestack:environment saying "
+            "which defaults and requirements apply",
+        ),
+        ("dev", "scalestack:environment must be one of dev, staging, prod (it is missing)"),
+    ],
+)
+def test_the_stack_name_is_not_the_profile(stack: str, expected: str) -> None:
+    cfg = {"aws:region": "eu-west-1", "scalestack:imageTag": "1.2.3"}
+    with pytest.raises(SpecError) as raised:
+        parse_config(cfg, stack=stack, source=SOURCE)
+    assert str(raised.value) == f"{SOURCE}: {expected}"
+
+
+def test_any_stack_name_takes_a_profile() -> None:
+    spec = parse_config(config("staging"), stack="qa", source=SOURCE)
+    assert (spec.stack, spec.environment, spec.name_prefix) == ("qa", "staging", "scalestack-qa")
+    assert spec.database.multi_az == PROFILES["staging"]["database"]["multiAz"]

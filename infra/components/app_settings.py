@@ -1,8 +1,8 @@
 """The app's settings: SecureString parameters in SSM Parameter Store, credentials in Secrets Manager.
 
 Instances turn them into the container's environment at boot (see `render_script`): the app sees only
-`DATABASE_URL`, `DATABASE_REPLICA_URLS`, `DATABASE_PASSWORD_DIR`, `REDIS_URL` and its own settings, never
-AWS APIs.
+`DATABASE_URL`, `DATABASE_REPLICA_URLS`, `DATABASE_PASSWORD_DIR`, `REDIS_URL`, its own settings and its own
+secrets (`scalestack secret`, one Secrets Manager secret per stack), never AWS APIs.
 
 The app connects to PostgreSQL as its own role (`APP_DATABASE_USER`), never as the master user: RDS
 rotates the master secret every 7 days by default
@@ -51,6 +51,8 @@ class AppSettingsArgs:
     port: int
     environment: Mapping[str, str]
     """Extra plain settings from the stack spec."""
+    app_secrets_name: str
+    """The secret `scalestack secret` keeps the app's own secrets in (created on the first `set`)."""
 
 
 class AppSettings(pulumi.ComponentResource):
@@ -96,7 +98,14 @@ class AppSettings(pulumi.ComponentResource):
         self.secret_arns = [
             pulumi.Output.from_input(args.database_secret_arn),
             pulumi.Output.from_input(args.cache_secret_arn),
-        ]
+            # Secrets Manager ends a secret's ARN with '-' and six random characters, so a policy names a
+            # secret not created yet by `-??????` (https://docs.aws.amazon.com/secretsmanager/latest/
+            # userguide/auth-and-access_examples.html#auth-and-access_examples_wildcard).
+            pulumi.Output.concat(
+                "arn:aws:secretsmanager:", region, ":", identity.account_id, ":secret:",
+                args.app_secrets_name, "-??????",
+            ),
+        ]  # fmt: skip
         # rds-db:connect names the instance by its resource ID, and a replica has its own
         # (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html).
         self.database_user_arns = [
@@ -112,12 +121,14 @@ class AppSettings(pulumi.ComponentResource):
             for resource_id in args.database_resource_ids
         ]
         self.render_script = pulumi.Output.all(args.database_secret_arn, args.cache_secret_arn).apply(
-            lambda arns: render_script(args.parameter_path, arns[0], arns[1])
+            lambda arns: render_script(args.parameter_path, arns[0], arns[1], args.app_secrets_name)
         )
         self.register_outputs({"parameterPath": self.parameter_path})
 
 
-def render_script(parameter_path: str, database_secret_arn: str, cache_secret_arn: str) -> str:
+def render_script(
+    parameter_path: str, database_secret_arn: str, cache_secret_arn: str, app_secrets_name: str
+) -> str:
     """Shell that writes what the container reads, in one of three modes (its first argument).
 
     No argument (before each container start): the app's env file, with the app's role and no database
@@ -131,6 +142,7 @@ def render_script(parameter_path: str, database_secret_arn: str, cache_secret_ar
         cache_secret_arn=cache_secret_arn,
         app_database_user=APP_DATABASE_USER,
         token_dir_in_container=TOKEN_DIR_IN_CONTAINER,
+        app_secrets_name=app_secrets_name,
     )
     return boot.render(
         "render-env.sh.tmpl",

@@ -16,6 +16,8 @@ from infra.policies.crossguard import to_policies
 from infra.policies.model import ENVIRONMENTS
 
 STACK_VARIABLE = "SCALESTACK_STACK"
+# A stack file outside the kit's stacks/ (a fork's own project); `scalestack up|deploy` set both.
+STACK_FILE_VARIABLE = "SCALESTACK_STACK_FILE"
 ENVIRONMENT_VARIABLE = "SCALESTACK_ENVIRONMENT"
 
 
@@ -35,11 +37,14 @@ class PackSelection:
 
 def select(environ: Mapping[str, str]) -> PackSelection:
     stack = environ.get(STACK_VARIABLE, "").strip()
+    stack_file = environ.get(STACK_FILE_VARIABLE, "").strip()
     if stack:
-        from infra.spec import SpecError, load_stack_spec
+        from pathlib import Path
+
+        from infra.spec import SpecError, load_spec_file, load_stack_spec
 
         try:
-            spec = load_stack_spec(stack)
+            spec = load_spec_file(Path(stack_file), stack) if stack_file else load_stack_spec(stack)
         except SpecError as err:
             raise PackConfigError(f"{STACK_VARIABLE}={stack}: {err}") from None
         waived = {w.rule: w.reason for w in spec.policy.waivers}

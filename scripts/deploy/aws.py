@@ -197,7 +197,10 @@ class SsmCommandRunner:
             status = answer["Status"]
             if status not in _SSM_RUNNING:
                 return CommandResult(
-                    status, answer.get("StandardOutputContent", ""), answer.get("StandardErrorContent", "")
+                    status,
+                    answer.get("StandardOutputContent", ""),
+                    answer.get("StandardErrorContent", ""),
+                    answer.get("ResponseCode"),
                 )
             if self._clock.monotonic() > deadline:
                 self._ssm.cancel_command(CommandId=command_id, InstanceIds=[instance_id])

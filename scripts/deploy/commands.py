@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -15,9 +16,9 @@ from rich.table import Table
 
 from infra.aws_facts import DOCKER_PLATFORMS
 from infra.contract import Output
-from infra.spec import StackSpec
-from scripts.command import Command, load_spec_or_exit, stack_option
+from scripts.command import load_spec_or_exit, stack_file_option, stack_option
 from scripts.console import output_console
+from scripts.deploy.app_source import resolve_app
 from scripts.deploy.aws import (
     AutoScalingRefreshes,
     Aws,
@@ -29,16 +30,26 @@ from scripts.deploy.aws import (
     SystemClock,
     UrllibHttp,
 )
+from scripts.deploy.cli_support import (
+    DeployCommand,
+    allow_replace_option,
+    aws_session,
+    confirm,
+    json_option,
+    preview_or_refuse,
+    reporter_for,
+    require_answerable,
+    stack_backend,
+    yes_option,
+)
 from scripts.deploy.docker_engine import DockerEngine
-from scripts.deploy.errors import DeployError, aws_errors
-from scripts.deploy.events import JsonReporter, Reporter, RichReporter
+from scripts.deploy.errors import aws_errors
 from scripts.deploy.pipeline import Deployment, DeployRequest, Ports, RollbackRun, StackOutputs, Timing
-from scripts.deploy.pulumi_stack import REPO_ROOT, PulumiStack
+from scripts.deploy.ports import StackBackend
+from scripts.deploy.pulumi_stack import PulumiStack
 from scripts.deploy.source import check_tag, revision
 from scripts.deploy.status import collect_images, collect_status, human_age
 from scripts.exit_codes import ExitCode
-
-APP_CONTEXT = REPO_ROOT / "app_template"
 
 DEPLOY_HELP = """Ship a new version of the app to STACK with no downtime, and undo it when it is bad.
 
@@ -46,9 +57,10 @@ DEPLOY_HELP = """Ship a new version of the app to STACK with no downtime, and un
 Steps:
   preflight  read the stack's outputs, check the tag, refuse while a refresh runs,
              check ECR for the tag and the Docker engine when a build is needed
-  build      docker build app_template/ (labels: git commit, tag; build args
-             GIT_COMMIT, IMAGE_TAG); the tag defaults to the commit (12 hex digits,
-             plus -dirty-<time> with uncommitted changes); skipped if ECR has the tag
+  build      docker build the stack's app.buildContext (default: the kit's app_template/;
+             --app-dir for one run; labels: git commit, tag; build args GIT_COMMIT,
+             IMAGE_TAG); the tag defaults to the app repository's commit (12 hex
+             digits, plus -dirty-<time> with uncommitted changes); skipped if ECR has it
   push       log in with ecr:GetAuthorizationToken and push (tags are immutable)
   migrate    SSM Run Command on one web instance (healthy if any): docker run <new image>
              <the stack's appCommands.migrate>; expand-only, so the old version keeps working
@@ -60,8 +72,9 @@ Steps:
              version (min healthy %, checkpoints, auto rollback, the stack's alarms); at
              each checkpoint the web targets must be healthy and no alarm firing; one
              group failing rolls back the other
-  smoke      GET <url>/readyz, one API read and /healthz (its version must be the new tag)
-  static     upload new static assets to S3; invalidate overwritten paths
+  smoke      GET <url>/readyz, the stack's app.smokePath (JSON) and /healthz (its
+             version must be the new tag)
+  static     upload the app's app.staticDir to S3; invalidate overwritten paths
 \b
 From `update` on, a failure rolls back: the refresh is rolled back (or cancelled),
 a finished one is undone by a refresh back to the recorded version, and the previous
@@ -70,34 +83,7 @@ final summary object go to stdout.
 """
 
 
-def _reporter(as_json: bool) -> Reporter:
-    return JsonReporter() if as_json else RichReporter()
-
-
-class DeployCommand(Command):
-    """A command that talks to AWS: a failure ends with the summary a run ends with (JSON with --json)."""
-
-    interrupted_message = "Interrupted before anything changed."
-
-    def report(self, ctx: click.Context, code: ExitCode, message: str) -> None:
-        _reporter(bool(ctx.params.get("as_json"))).summary(
-            {
-                "result": "interrupted" if code == ExitCode.INTERRUPTED else "failed",
-                "exitCode": int(code),
-                "stack": ctx.params.get("stack"),
-                "message": message,
-                "account": message,
-            }
-        )
-
-
-def _aws(spec: StackSpec) -> tuple[Aws, str]:
-    aws = Aws(spec.region)
-    with aws_errors(ExitCode.MISSING_CREDENTIALS, "checking AWS credentials (sts:GetCallerIdentity)"):
-        return aws, aws.caller_arn()
-
-
-def _ports(aws: Aws, stack: PulumiStack, stack_name: str) -> Ports:
+def _ports(aws: Aws, stack: StackBackend, stack_name: str) -> Ports:
     clock = SystemClock()
     return Ports(
         engine=DockerEngine(),
@@ -113,48 +99,64 @@ def _ports(aws: Aws, stack: PulumiStack, stack_name: str) -> Ports:
     )
 
 
-def _confirm(spec: StackSpec, stack: str, what: str, yes: bool, as_json: bool) -> None:
-    if yes:
-        return
-    if as_json or not sys.stdin.isatty():
-        raise DeployError(
-            ExitCode.USAGE,
-            f"{what} on {stack} needs confirmation: pass --yes when nobody can answer a prompt (CI, --json).",
-        )
-    if not click.confirm(f"{what} on {stack} ({spec.environment}, {spec.region})?", err=True):
-        raise DeployError(ExitCode.USAGE, "not confirmed; nothing changed.")
-
-
-json_option = click.option(
-    "--json", "as_json", is_flag=True, help="One JSON object per event, then a summary."
-)
-yes_option = click.option("--yes", is_flag=True, help="Do not ask for confirmation (CI).")
-
-
 @click.command("deploy", cls=DeployCommand, help=DEPLOY_HELP)
-@stack_option(required=True)
-@click.option("--image-tag", metavar="TAG", help="Tag to build and deploy; default: the git commit.")
+@stack_option()
+@stack_file_option
+@click.option(
+    "--image-tag", metavar="TAG", help="Tag to build and deploy; default: the app repository's git commit."
+)
+@click.option(
+    "--app-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="PATH",
+    help="Build this app (a directory with a Dockerfile) instead of the stack's app.buildContext, once.",
+)
+@click.option(
+    "--with-infra",
+    is_flag=True,
+    help="Also apply infrastructure changes the preview shows beyond the image tag's.",
+)
+@allow_replace_option
 @yes_option
 @json_option
-def deploy(stack: str, image_tag: str | None, yes: bool, as_json: bool) -> None:
-    spec = load_spec_or_exit(stack)
+def deploy(
+    stack: str | None,
+    stack_file: Path | None,
+    image_tag: str | None,
+    app_dir: Path | None,
+    with_infra: bool,
+    allow_replace: bool,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    spec = load_spec_or_exit(stack, stack_file)
     if image_tag is not None:
         check_tag(image_tag)
-    aws, actor = _aws(spec)
-    _confirm(spec, stack, f"Deploy {image_tag or 'the current commit'}", yes, as_json)
+    app = resolve_app(spec, app_dir)
+    source = revision(app.context)
+    tag = check_tag(image_tag or source.default_tag())
+    require_answerable(f"Deploy {tag}", spec.stack, yes, as_json)
+    aws, actor = aws_session(spec)
+    reporter = reporter_for(as_json)
+    ports = _ports(aws, stack_backend(spec), spec.stack)
+    preview_or_refuse(
+        ports.stack, reporter, image_tag=tag, allow_replace=allow_replace, infra_allowed=with_infra
+    )
+    confirm(spec, spec.stack, f"Deploy {tag} of {app.context}", yes, as_json)
     request = DeployRequest(
-        stack=stack,
+        stack=spec.stack,
         region=spec.region,
-        image_tag=image_tag,
-        context=APP_CONTEXT,
-        revision=revision(REPO_ROOT, APP_CONTEXT),
+        image_tag=tag,
+        context=app.context,
+        revision=source,
         actor=actor,
+        smoke_path=app.smoke_path,
+        static_dir=app.static_dir,
         readiness_path=spec.app.readiness_path,
         liveness_path=spec.app.liveness_path,
         platform=DOCKER_PLATFORMS[spec.app.architecture],
     )
-    ports = _ports(aws, PulumiStack(stack), stack)
-    sys.exit(Deployment(ports, request, _reporter(as_json), Timing()).run())
+    sys.exit(Deployment(ports, request, reporter, Timing()).run())
 
 
 @click.command(
@@ -178,16 +180,16 @@ def rollback(stack: str, to: str | None, yes: bool, as_json: bool) -> None:
     spec = load_spec_or_exit(stack)
     if to is not None:
         check_tag(to)
-    aws, actor = _aws(spec)
-    _confirm(spec, stack, f"Roll back to {to or 'the previous tag'}", yes, as_json)
+    aws, actor = aws_session(spec)
+    confirm(spec, stack, f"Roll back to {to or 'the previous tag'}", yes, as_json)
     ports = _ports(aws, PulumiStack(stack), stack)
-    sys.exit(RollbackRun(ports, stack, to, actor, _reporter(as_json), Timing()).run())
+    sys.exit(RollbackRun(ports, stack, to, actor, reporter_for(as_json), Timing()).run())
 
 
 def _read_only(
     stack: str, as_json: bool, read: Callable[[Aws, dict[str, Any]], Any], render: Callable[[Any], None]
 ) -> None:
-    aws, _ = _aws(load_spec_or_exit(stack))
+    aws, _ = aws_session(load_spec_or_exit(stack))
     outputs = StackOutputs.parse(stack, PulumiStack(stack).outputs()).raw
     with aws_errors(ExitCode.FAILURE, f"reading stack {stack}"):
         document = read(aws, dict(outputs))

@@ -48,6 +48,7 @@ from scripts.deploy.ports import (
     TemplateVersion,
 )
 from scripts.deploy.recovery import Recovery
+from scripts.deploy.remote import container_commands, docker_run, pick_instance
 from scripts.deploy.rollout import Rollout, RolloutTarget, RolloutTiming
 from scripts.deploy.source import Revision, check_tag
 from scripts.exit_codes import ExitCode
@@ -112,19 +113,14 @@ def migrate_commands(migrate: str | list[str] | None, image: str, region: str) -
         run = migrate.replace("{image}", shlex.quote(image))
     else:
         args = migrate if isinstance(migrate, list) else shlex.split(migrate or "migrate")
-        env_files = ["--env-file", INSTANCE_ENV_FILE, "--env-file", MIGRATION_ENV_FILE]
-        run = shlex.join(["docker", "run", "--rm", *env_files, image, *args])
-    registry = image.split("/", 1)[0]
-    return [
-        "set -eu",
-        f"aws ecr get-login-password --region {shlex.quote(region)} "
-        f"| docker login --username AWS --password-stdin {shlex.quote(registry)}",
-        # The app's own env has no master login; the migration gets it fresh from its secret (RDS rotates
-        # it), and it stays on disk only while the migration runs.
+        run = docker_run(image, args, [INSTANCE_ENV_FILE, MIGRATION_ENV_FILE])
+    # The app's own env has no master login; the migration gets it fresh from its secret (RDS rotates
+    # it), and it stays on disk only while the migration runs.
+    prepare = [
         f"trap 'rm -f {MIGRATION_ENV_FILE}' EXIT",
         f"AWS_DEFAULT_REGION={shlex.quote(region)} {RENDER_COMMAND} migrate",
-        run,
     ]
+    return container_commands(image, region, run, prepare)
 
 
 def static_assets(source: Path) -> dict[str, Path]:
@@ -168,17 +164,14 @@ class DeployRequest:
     stack: str
     region: str
     image_tag: str | None  # None: derived from the commit
-    context: Path  # the app's build context (app_template/)
+    context: Path  # the app's build context (the stack's app.buildContext, app_source.py)
     revision: Revision
     actor: str  # who deploys: the caller's AWS identity, recorded in the history
+    smoke_path: str  # the stack's app.smokePath: a read that must answer JSON
+    static_dir: Path  # the stack's app.staticDir under the context
     readiness_path: str = "/readyz"
     liveness_path: str = "/healthz"  # answers {"version": <image tag>} in the app template
-    smoke_path: str = "/api/tags"
     platform: str = "linux/amd64"  # the stack's app.architecture as a Docker platform
-
-    @property
-    def static_dir(self) -> Path:
-        return self.context / "app" / "static"
 
 
 @dataclass
@@ -412,22 +405,13 @@ class Deployment(Run):
         return f"Pushed {plan.tag} to ECR."
 
     def _migrate(self, plan: DeployPlan) -> str:
-        # A healthy instance first; on a first rollout none is (no image existed until this deploy
-        # pushed it), but an in-service one still runs SSM commands and can run the new image.
-        running = sorted(
-            (
-                i
-                for i in self.ports.fleet.instances(plan.outputs["webAsgName"])
-                if i.lifecycle_state == "InService"
-            ),
-            key=lambda i: i.health_status != "Healthy",
-        )
-        if not running:
+        chosen = pick_instance(self.ports.fleet.instances(plan.outputs["webAsgName"]))
+        if chosen is None:
             return self.skip(
                 "No web instance in service to run migrations on: migrations did not run before the "
                 "update; run the migrate command once the first instance is in service."
             )
-        instance = running[0].instance_id
+        instance = chosen.instance_id
         migrate = (plan.outputs.raw.get("appCommands") or {}).get("migrate")
         commands = migrate_commands(migrate, plan.image, self.request.region)
         self.emit(

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from infra.contract import RolloutOutput
 from scripts.deploy.errors import MissingResource
+from scripts.deploy.preview import DiffSummary
 
 LogFn = Callable[[str], None]
 
@@ -131,6 +132,7 @@ class CommandResult:
     status: str  # SSM's final invocation status: Success | Failed | TimedOut | Cancelled | ...
     stdout: str
     stderr: str
+    exit_code: int | None = None  # the shell's exit code (SSM's ResponseCode; -1 or None: none)
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,12 @@ class StackBackend(Protocol):
     def set_image_tag(self, tag: str) -> None: ...
 
     def up(self, log: LogFn) -> UpResult: ...
+
+    def preview(self, log: LogFn, image_tag: str | None = None) -> DiffSummary:
+        """What `up` would change (with image_tag: as if it were set), the policy pack applied."""
+        ...
+
+    def destroy(self, log: LogFn) -> UpResult: ...
 
 
 class InstanceRefreshes(Protocol):

@@ -8,19 +8,61 @@ someone brought up, and a stack created empty elsewhere would only hide the real
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pulumi import automation as auto
 
+from infra.policies.pack import STACK_FILE_VARIABLE, STACK_VARIABLE
 from scripts.deploy.errors import DeployError
 from scripts.deploy.ports import LogFn, UpResult
+from scripts.deploy.preview import DiffSummary, ResourceChange
 from scripts.exit_codes import ExitCode
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGE_TAG_KEY = "scalestack:imageTag"
+# `pulumi preview|up --policy-pack policy_pack`: the kit's rules as CrossGuard; the pack reads which stack
+# it judges (its environment's levels and its waivers) from SCALESTACK_STACK (infra/policies/pack.py).
+POLICY_PACK = REPO_ROOT / "policy_pack"
+
+
+def policy_packs(log: LogFn) -> list[str]:
+    """The kit's pack when this is a checkout of the kit; a pip-installed kit has no policy_pack/ beside
+    it, and says so (`scalestack plan` evaluates the same rules offline)."""
+    if POLICY_PACK.is_dir():
+        return [str(POLICY_PACK)]
+    log(f"warning: no policy pack at {POLICY_PACK} (an installed kit); `scalestack plan` runs its rules")
+    return []
+
+
+class PreviewEvents:
+    """The engine events of a preview, gathered: each resource step, and each mandatory policy violation
+    (the CLI then fails the preview; these say why)."""
+
+    def __init__(self, log: LogFn) -> None:
+        self.log = log
+        self.steps: list[ResourceChange] = []
+        self.violations: list[str] = []
+
+    def __call__(self, event: auto.EngineEvent) -> None:
+        pre = event.resource_pre_event
+        if pre is not None:
+            meta = pre.metadata
+            self.steps.append(ResourceChange(meta.op.value, meta.type, meta.urn))
+        policy = event.policy_event
+        if policy is not None and policy.enforcement_level == "mandatory":
+            where = (policy.resource_urn or "").rsplit("::", 1)[-1] or "the stack"
+            self.violations.append(f"{policy.policy_name} on {where}: {policy.message.strip()}")
+        line = describe_engine_event(event)
+        if line:
+            self.log(line)
+
+    def summary(self) -> DiffSummary:
+        return DiffSummary.of(self.steps)
 
 
 def describe_engine_event(event: auto.EngineEvent) -> str | None:
@@ -55,15 +97,25 @@ def _pulumi_errors(code: ExitCode, doing: str) -> Iterator[None]:
 
 
 class PulumiStack:
-    def __init__(self, stack_name: str, repo_root: Path = REPO_ROOT) -> None:
+    def __init__(self, stack_name: str, repo_root: Path = REPO_ROOT, stack_file: Path | None = None) -> None:
         self._name = stack_name
         self._root = repo_root
+        self._stack_file = stack_file or repo_root / "stacks" / f"Pulumi.{stack_name}.yaml"
         self._stack: auto.Stack | None = None
 
     def _select(self) -> auto.Stack:
         if self._stack is None:
             try:
-                self._stack = auto.select_stack(self._name, work_dir=str(self._root))
+                self._stack = auto.select_stack(
+                    self._name,
+                    work_dir=str(self._root),
+                    opts=auto.LocalWorkspaceOptions(
+                        env_vars={
+                            STACK_VARIABLE: self._name,
+                            STACK_FILE_VARIABLE: str(self._stack_file.resolve()),
+                        }
+                    ),
+                )
             except auto.errors.StackNotFoundError:
                 raise DeployError(ExitCode.USAGE, self._not_brought_up()) from None
             except FileNotFoundError:
@@ -106,6 +158,44 @@ class PulumiStack:
         with _pulumi_errors(ExitCode.INFRA_UPDATE_FAILED, f"setting {IMAGE_TAG_KEY}"):
             self._select().set_config(IMAGE_TAG_KEY, auto.ConfigValue(value=tag))
 
+    def preview(self, log: LogFn, image_tag: str | None = None) -> DiffSummary:
+        """`pulumi preview` with the policy pack; with image_tag, as the stack would be with that tag (a
+        copy of the stack's config with the tag set, so nothing is changed before the deploy confirms)."""
+        events = PreviewEvents(log)
+        with (
+            self._config_with_tag(image_tag) as config_file,
+            _pulumi_errors(ExitCode.INFRA_UPDATE_FAILED, f"`pulumi preview` on stack {self._name}"),
+        ):
+            try:
+                self._select().preview(
+                    on_event=events,
+                    color="never",
+                    refresh=True,
+                    policy_packs=policy_packs(log),
+                    config_file=config_file,
+                )
+            except auto.errors.CommandError:
+                if events.violations:
+                    raise DeployError(
+                        ExitCode.POLICY_VIOLATION,
+                        "the policy pack refused the update: " + "; ".join(events.violations),
+                    ) from None
+                raise
+        return events.summary()
+
+    @contextmanager
+    def _config_with_tag(self, image_tag: str | None) -> Iterator[str | None]:
+        if image_tag is None:
+            yield None
+            return
+        # The stack file as it is (secrets stay ciphertext under its encryption salt), the tag changed.
+        document = yaml.safe_load(self._stack_file.read_text(encoding="utf-8"))
+        document["config"][IMAGE_TAG_KEY] = image_tag
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="scalestack-preview-") as handle:
+            yaml.safe_dump(document, handle)
+            handle.flush()
+            yield handle.name
+
     def up(self, log: LogFn) -> UpResult:
         def on_event(event: auto.EngineEvent) -> None:
             line = describe_engine_event(event)
@@ -117,7 +207,24 @@ class PulumiStack:
             # pipeline's refresh succeeds; Pulumi sends the state's value for ignored inputs, so the state
             # must be read from AWS first (https://www.pulumi.com/docs/iac/concepts/options/ignorechanges/).
             result = self._select().up(
-                on_event=on_event, color="never", message="scalestack deploy", refresh=True
+                on_event=on_event,
+                color="never",
+                message="scalestack",
+                refresh=True,
+                policy_packs=policy_packs(log),
             )
-        changes = result.summary.resource_changes or {}
-        return UpResult(changes={getattr(op, "value", str(op)): n for op, n in changes.items()})
+        return _changes(result.summary.resource_changes)
+
+    def destroy(self, log: LogFn) -> UpResult:
+        def on_event(event: auto.EngineEvent) -> None:
+            line = describe_engine_event(event)
+            if line:
+                log(line)
+
+        with _pulumi_errors(ExitCode.INFRA_UPDATE_FAILED, f"`pulumi destroy` on stack {self._name}"):
+            result = self._select().destroy(on_event=on_event, color="never", message="scalestack destroy")
+        return _changes(result.summary.resource_changes)
+
+
+def _changes(counts: Any) -> UpResult:
+    return UpResult(changes={getattr(op, "value", str(op)): n for op, n in (counts or {}).items()})

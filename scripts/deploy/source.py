@@ -47,10 +47,12 @@ def _git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def revision(repo: Path, context: Path) -> Revision:
+def revision(context: Path) -> Revision:
+    """The commit of the repository that holds the build context (the app's own, not the kit's), dirty when
+    the context has uncommitted changes."""
     try:
-        commit = _git(repo, "rev-parse", "HEAD")
-        dirty = bool(_git(repo, "status", "--porcelain", "--", str(context)))
+        commit = _git(context, "rev-parse", "HEAD")
+        dirty = bool(_git(context, "status", "--porcelain", "--", "."))
     except (OSError, subprocess.CalledProcessError):
         return Revision("unknown", dirty=False)
     return Revision(commit, dirty)

@@ -31,6 +31,7 @@ from scripts.deploy.ports import (
     TargetHealth,
     UpResult,
 )
+from scripts.deploy.preview import DiffSummary, ResourceChange
 from scripts.deploy.rollout import RolloutTiming
 from scripts.exit_codes import ExitCode
 
@@ -86,6 +87,7 @@ class FakeEngine:
         self.build_error: str | None = None
         self.push_error: str | None = None
         self.platforms: list[str] = []  # the platform each build was asked for
+        self.contexts: list[Path] = []  # the build context of each build
 
     def ping(self) -> None:
         if not self.reachable:
@@ -102,6 +104,7 @@ class FakeEngine:
     ) -> str:
         self.journal.append(("build", (image, dict(build_args), dict(labels))))
         self.platforms.append(platform)
+        self.contexts.append(context)
         if self.build_error:
             raise DeployError(ExitCode.BUILD_FAILED, f"docker build failed: {self.build_error}")
         log("Step 1/1 : FROM python")
@@ -141,6 +144,9 @@ class FakeStack:
         self.deployed = deepcopy(outputs)
         self.config_tag: str = outputs["imageTag"]
         self.up_errors: list[str | None] = []  # one per `up` call, None = succeeds
+        # What a preview finds beyond the image tag: the stack file changed since the last `up`.
+        self.drift: list[ResourceChange] = []
+        self.destroyed = False
 
     def outputs(self) -> dict[str, Any]:
         return deepcopy(self.deployed)
@@ -152,8 +158,30 @@ class FakeStack:
         self.journal.append(("config.imageTag", tag))
         self.config_tag = tag
 
+    def preview(self, log: LogFn, image_tag: str | None = None) -> DiffSummary:
+        """As the Automation API's preview reports it: a new tag is an update of each launch template (its
+        user data), plus whatever drift the test put there."""
+        self.journal.append(("preview", image_tag))
+        steps = list(self.drift)
+        if (image_tag or self.config_tag) != self.deployed["imageTag"]:
+            steps += [
+                ResourceChange(
+                    "update",
+                    "aws:ec2/launchTemplate:LaunchTemplate",
+                    f"urn:pulumi:dev::scalestack::{role}-lt",
+                )
+                for role in self.deployed["launchTemplates"]
+            ]
+        return DiffSummary.of(steps)
+
+    def destroy(self, log: LogFn) -> UpResult:
+        self.journal.append(("destroy", None))
+        self.destroyed = True
+        return UpResult({"delete": 40})
+
     def up(self, log: LogFn) -> UpResult:
         self.journal.append(("up", self.config_tag))
+        self.drift = []
         error = self.up_errors.pop(0) if self.up_errors else None
         if error:
             raise DeployError(ExitCode.INFRA_UPDATE_FAILED, f"`pulumi up` failed: {error}")

@@ -28,6 +28,8 @@ def request(tmp_path: Path, tag: str | None = "v2") -> DeployRequest:
         context=tmp_path,
         revision=Revision(COMMIT, dirty=False),
         actor="arn:aws:iam::123456789012:user/ci",
+        smoke_path="/api/tags",
+        static_dir=tmp_path / "app" / "static",
     )
 
 

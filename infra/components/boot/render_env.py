@@ -1,10 +1,11 @@
 """Writes what the app container reads, in one of three modes (its first argument); runs on the instance.
 
-A `string.Template`: the five placeholder constants below are filled in by `infra.components.app_settings`
+A `string.Template`: the six placeholder constants below are filled in by `infra.components.app_settings`
 when the user data is rendered, and the result runs under the instance's own python3 (Amazon Linux
 2023's 3.9: nothing newer than its standard library). `app` (before each container start): the app's env
-file, with the app's role and no database password, then the tokens. `tokens` (the timer): re-sign the
-token of each host in the env file. `migrate`: the migration env file with the master login.
+file (the stack's settings and the app's own secrets, the app's role, no database password), then the
+tokens. `tokens` (the timer): re-sign the token of each host in the env file. `migrate`: the migration env
+file with the master login.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ DATABASE_SECRET_ARN = "${database_secret_arn}"
 CACHE_SECRET_ARN = "${cache_secret_arn}"
 APP_DATABASE_USER = "${app_database_user}"
 TOKEN_DIR_IN_CONTAINER = "${token_dir_in_container}"
+APP_SECRETS_NAME = "${app_secrets_name}"
 
 
 def aws(*args: str) -> Any:
@@ -29,6 +31,22 @@ def aws(*args: str) -> Any:
 
 def secret(arn: str) -> str:
     return str(aws("secretsmanager", "get-secret-value", "--secret-id", arn)["SecretString"])
+
+
+def app_secrets() -> dict[str, str]:
+    """The app's own secrets (`scalestack secret set`), one JSON object; a stack with none has no secret."""
+    found = subprocess.run(
+        ["aws", "secretsmanager", "get-secret-value", "--secret-id", APP_SECRETS_NAME, "--output", "json"],
+        capture_output=True,
+        text=True,
+    )
+    if found.returncode != 0:
+        if "ResourceNotFoundException" in found.stderr:
+            return {}
+        sys.stderr.write(found.stderr)
+        raise SystemExit(found.returncode)
+    values: dict[str, str] = json.loads(json.loads(found.stdout)["SecretString"])
+    return values
 
 
 def write(path: str, text: str, mode: int = 0o600) -> None:
@@ -87,6 +105,8 @@ def main(mode: str, env_file: str, migration_env_file: str, token_dir: str) -> N
             migration_env_file, env_text({"MIGRATION_DATABASE_URL": url(env, master, env["DATABASE_HOST"])})
         )
         return
+    # Beside the kit's settings and the stack's own; `scalestack secret` refuses their names, and they win.
+    env = {**app_secrets(), **env}
     env["DATABASE_URL"] = url(env, APP_DATABASE_USER, env["DATABASE_HOST"])
     env["DATABASE_REPLICA_URLS"] = ",".join(url(env, APP_DATABASE_USER, h) for h in hosts(env)[1:])
     env["DATABASE_PASSWORD_DIR"] = TOKEN_DIR_IN_CONTAINER
