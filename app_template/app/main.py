@@ -4,12 +4,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 
 from app.api import health, items, tags
 from app.api.deps import Services
 from app.cache import Cache, MemoryStore, RedisStore, Store
 from app.db import Database
+from app.errors import validation_error
 from app.logs import configure_logging
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.migrate import migrate
@@ -37,9 +39,16 @@ def create_app(settings: Settings) -> FastAPI:
             await services.cache.store.close()
             await services.db.dispose()
 
-    app = FastAPI(title="scalestack app template", lifespan=lifespan)
+    # Operation ids are the route functions' names (`read_item`), which the OpenAPI links refer to and
+    # generated clients turn into method names.
+    app = FastAPI(
+        title="scalestack app template",
+        lifespan=lifespan,
+        generate_unique_id_function=lambda route: route.name,
+    )
     # Set by the gunicorn worker on SIGTERM (app.server); /readyz then answers 503.
     app.state.shutting_down = False
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(health.router)
     app.include_router(items.router)
     app.include_router(tags.router)

@@ -62,11 +62,16 @@ def embedded_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer
 def pg_app(
     pg: PostgresCluster, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[AppServer]:
-    """Primary, two replicas and Redis; two gunicorn workers; short windows so tests can wait them out."""
+    """Primary, two replicas and Redis; two gunicorn workers; short windows so tests can wait them out.
+
+    Configured with the URLs users hold (`postgres://`, `postgresql://`, libpq's `sslmode`), not
+    SQLAlchemy's driver-qualified ones: the app must pick its driver itself."""
     root = tmp_path_factory.mktemp("pg_app")
+    plain = pg.primary.url.replace("postgresql+asyncpg://", "postgres://") + "?sslmode=disable"
+    replicas = pg.replica_urls.replace("postgresql+asyncpg://", "postgresql://")
     env = {
-        "DATABASE_URL": pg.primary.url,
-        "DATABASE_REPLICA_URLS": pg.replica_urls,
+        "DATABASE_URL": plain,
+        "DATABASE_REPLICA_URLS": replicas,
         "REDIS_URL": redis_server.url,
         "MIGRATE_ON_START": "true",
         "READ_YOUR_WRITES_SECONDS": "2",

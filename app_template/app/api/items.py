@@ -5,24 +5,29 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Response, status
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.api.deps import READ_YOUR_WRITES_COOKIE, ServicesDep, WroteRecentlyDep
+from app.api.deps import READ_YOUR_WRITES_COOKIE, Services, ServicesDep, WroteRecentlyDep
 from app.logs import get_logger
 from app.models import Item
-from app.schemas import ItemCreate, ItemOut, ItemPage, ItemUpdate
+from app.schemas import MAX_ID, ErrorOut, ItemCreate, ItemOut, ItemPage, ItemUpdate
 from app.settings import Settings
-from app.tasks import count_tags
+from app.tasks import enqueue_count_tags
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/api/items", tags=["items"])
 
 _COLUMNS = (Item.id, Item.name, Item.price_cents, Item.tags, Item.created_at)
 ItemRow = Row[int, str, int, list[str], datetime]
-ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
 NOT_FOUND = orjson.dumps({"detail": "item not found"})
+# Declared in the OpenAPI document, so it says every status a route answers with.
+_NO_ITEM: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "No such item"}}
+_BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Body is not JSON (or not UTF-8)"},
+    413: {"model": ErrorOut, "description": "Body larger than MAX_BODY_BYTES"},
+}
 TOMBSTONE = b""  # the cached value of a deleted item
 
 
@@ -75,16 +80,30 @@ def _written(payload: bytes, status_code: int, settings: Settings) -> Response:
     return response
 
 
-async def _enqueue_tag_count(tags: list[str]) -> None:
-    if not tags:
-        return
+async def _enqueue_tag_count(tags: list[str], services: Services) -> None:
     try:
-        await run_in_threadpool(count_tags.delay, tags)
+        await enqueue_count_tags(tags, services.db.primary)
     except Exception as error:  # the item is stored; a lost counter update must not fail the request
         log.warning("could not enqueue tag count", error=repr(error))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ItemOut)
+# OpenAPI links: what a client (or a stateful fuzzer) can do next with the item it just created.
+_CREATED_LINKS = {
+    name: {"operationId": operation, "parameters": {"item_id": "$response.body#/id"}}
+    for name, operation in (
+        ("GetItem", "read_item"),
+        ("UpdateItem", "update_item"),
+        ("DeleteItem", "delete_item"),
+    )
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ItemOut,
+    responses={201: {"description": "Created", "links": _CREATED_LINKS}, **_BODY_ERRORS},
+)
 async def create_item(body: ItemCreate, services: ServicesDep) -> Response:
     async with services.db.transaction() as connection:
         statement = (
@@ -95,13 +114,13 @@ async def create_item(body: ItemCreate, services: ServicesDep) -> Response:
         row = (await connection.execute(statement)).one()
     payload = orjson.dumps(_as_dict(row))
     await services.cache.put(_cache_key(row.id), payload)
-    await _enqueue_tag_count(body.tags)
+    await _enqueue_tag_count(body.tags, services)
     response = _written(payload, status.HTTP_201_CREATED, services.settings)
     response.headers["Location"] = f"/api/items/{row.id}"
     return response
 
 
-@router.get("/{item_id}", response_model=ItemOut, responses={404: {"description": "No such item"}})
+@router.get("/{item_id}", response_model=ItemOut, responses=_NO_ITEM)
 async def read_item(item_id: ItemId, services: ServicesDep, wrote_recently: WroteRecentlyDep) -> Response:
     if wrote_recently:
         # The cache may hold what a lagging replica said a moment ago: read this client's write itself.
@@ -120,7 +139,9 @@ async def list_items(
     services: ServicesDep,
     wrote_recently: WroteRecentlyDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[int | None, Query(ge=0, description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="`next_cursor` of the previous page.")
+    ] = None,
 ) -> Response:
     async def page(connection: AsyncConnection) -> list[ItemRow]:
         # Keyset pagination: the primary key index finds the start; no OFFSET scan grows with depth.
@@ -136,7 +157,7 @@ async def list_items(
     return _json(orjson.dumps(body), status.HTTP_200_OK, _cacheable(services.settings))
 
 
-@router.patch("/{item_id}", response_model=ItemOut, responses={404: {"description": "No such item"}})
+@router.patch("/{item_id}", response_model=ItemOut, responses=_NO_ITEM | _BODY_ERRORS)
 async def update_item(item_id: ItemId, body: ItemUpdate, services: ServicesDep) -> Response:
     changes = body.model_dump(exclude_none=True)
     if "price" in changes:
@@ -154,9 +175,7 @@ async def update_item(item_id: ItemId, body: ItemUpdate, services: ServicesDep) 
     return _written(payload, status.HTTP_200_OK, services.settings)
 
 
-@router.delete(
-    "/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses={404: {"description": "No such item"}}
-)
+@router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NO_ITEM)
 async def delete_item(item_id: ItemId, services: ServicesDep) -> Response:
     async with services.db.transaction() as connection:
         deleted = (await connection.execute(delete(Item).where(Item.id == item_id))).rowcount
