@@ -8,6 +8,7 @@ import pytest
 
 from tests.servers import (
     EMBEDDED_VERSION,
+    INSTALL_HINT,
     AppServer,
     PostgresCluster,
     RedisServer,
@@ -20,7 +21,7 @@ IN_CI = os.environ.get("CI") == "true"
 
 
 def require(available: bool, what: str) -> None:
-    message = f"{what} is not installed (Debian: apt-get install -y postgresql redis-server)"
+    message = f"{what} is not installed ({INSTALL_HINT})"
     if available:
         return
     if IN_CI:
@@ -30,7 +31,7 @@ def require(available: bool, what: str) -> None:
 
 @pytest.fixture(scope="session")
 def pg() -> Iterator[PostgresCluster]:
-    require(postgres_bin_dir() is not None, "PostgreSQL")
+    require(postgres_bin_dir() is not None, "PostgreSQL (initdb, pg_ctl, pg_basebackup, psql)")
     cluster = PostgresCluster(replicas=2)
     try:
         yield cluster
