@@ -15,6 +15,7 @@ from app.errors import validation_error
 from app.logs import configure_logging
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.migrate import migrate
+from app.profiling import ProfilingMiddleware
 from app.settings import Settings, get_settings
 from app.static import router as static_router
 from app.static import static_url
@@ -54,6 +55,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(tags.router)
     app.include_router(static_router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.profiling_token is not None:
+        app.add_middleware(ProfilingMiddleware, token=settings.profiling_token.get_secret_value())
     app.add_middleware(RequestContextMiddleware, access_log_enabled=settings.access_log)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.dburl import normalize
@@ -96,6 +96,13 @@ class Settings(BaseSettings):
     )
     max_requests_per_worker: int = Field(
         1_000_000, ge=0, description="Recycle a worker after about this many requests (±10%); 0 never."
+    )
+    profiling_token: SecretStr | None = Field(
+        None,
+        description=(
+            "Unset (the default): profiling is off. Set: a request with this value in its X-Profile header "
+            "is answered with its pyinstrument profile instead of its body (see app.profiling)."
+        ),
     )
     log_level: str = Field("INFO", description="Root log level.")
     access_log: bool = Field(True, description="One JSON line per request.")
