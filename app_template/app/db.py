@@ -105,6 +105,18 @@ class Database:
         async with self.primary.begin() as connection:
             yield connection
 
+    @property
+    def primary_autocommit(self) -> AsyncEngine:
+        """The primary's autocommit pool: each statement commits by itself, with no BEGIN/COMMIT."""
+        return self._primary_reads
+
+    @asynccontextmanager
+    async def statement(self) -> AsyncIterator[AsyncConnection]:
+        """A primary connection in autocommit, for a write that is one statement (atomic by itself):
+        one round trip instead of three (BEGIN, the statement, COMMIT)."""
+        async with self._primary_reads.connect() as connection:
+            yield connection
+
     def _read_order(self, use_primary: bool) -> list[AsyncEngine]:
         if use_primary or not self.replicas:
             return [self._primary_reads]

@@ -1,5 +1,6 @@
 """The ASGI app: `app.main:app`, served by gunicorn with uvicorn workers (gunicorn.conf.py)."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -34,9 +35,11 @@ def create_app(settings: Settings) -> FastAPI:
             await migrate(settings)
         services = Services(settings, Database(settings), Cache(settings, _store(settings)))
         app.state.services = services
+        invalidations = asyncio.create_task(services.cache.listen_for_invalidations())
         try:
             yield
         finally:
+            invalidations.cancel()
             await services.cache.store.close()
             await services.db.dispose()
 

@@ -3,8 +3,9 @@
 - Reads by id are cache-aside (app.cache: two tiers, one loader per key) and come from the replicas.
 - A client that wrote in the last READ_YOUR_WRITES_SECONDS reads from the primary, past the cache, so
   it sees its own write even while the replicas lag (the `ryw` cookie that `written` sets).
-- Writes go to the primary and then write through to the cache; a delete leaves a tombstone, because a
-  dropped key would let the next miss re-read a lagging replica and cache the deleted row again.
+- Writes go to the primary (one statement each, in autocommit) and then write through to the cache;
+  a delete leaves a tombstone, because a dropped key would let the next miss re-read a lagging replica
+  and cache the deleted row again.
 - Pages are keyset pagination on the integer primary key: the index finds the start, whatever the depth.
 
 Values are cached and served as JSON bytes, so a cached read costs no serialization. A resource is a
@@ -14,11 +15,12 @@ Values are cached and served as JSON bytes, so a cached read costs no serializat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import orjson
 from fastapi import Response, status
-from sqlalchemy import ColumnElement, Row, Table, delete, insert, select, update
+from sqlalchemy import ColumnElement, Row, Select, Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import QueryableAttribute
 
@@ -61,8 +63,23 @@ class Records:
     def dumps(self, row: Row[Any]) -> bytes:
         return orjson.dumps(self.to_json(row))
 
+    # Statements built once, with bound parameters: SQLAlchemy then finds their compiled form by a cache
+    # key it memoizes on the statement, instead of building and hashing a new statement per request
+    # (a tenth of a cached miss's time in the profile).
+    @cached_property
+    def _by_id(self) -> Select[Any]:
+        return select(*self.columns).where(self._id == bindparam("record_id"))
+
+    @cached_property
+    def _first_page(self) -> Select[Any]:
+        return select(*self.columns).order_by(self._id).limit(bindparam("limit"))
+
+    @cached_property
+    def _next_page(self) -> Select[Any]:
+        return self._first_page.where(self._id > bindparam("cursor"))
+
     async def _fetch(self, connection: AsyncConnection, record_id: int) -> bytes | None:
-        row = (await connection.execute(select(*self.columns).where(self._id == record_id))).one_or_none()
+        row = (await connection.execute(self._by_id, {"record_id": record_id})).one_or_none()
         return None if row is None else self.dumps(row)
 
     async def get(self, services: Services, record_id: int, *, wrote_recently: bool) -> bytes | None:
@@ -82,10 +99,11 @@ class Records:
         """`{"items": [...], "next_cursor": <id> or null}` for the `limit` records after `cursor`."""
 
         async def rows(connection: AsyncConnection) -> list[Row[Any]]:
-            statement = select(*self.columns).order_by(self._id).limit(limit + 1)
-            if cursor is not None:
-                statement = statement.where(self._id > cursor)
-            return list((await connection.execute(statement)).all())
+            if cursor is None:
+                result = await connection.execute(self._first_page, {"limit": limit + 1})
+            else:
+                result = await connection.execute(self._next_page, {"limit": limit + 1, "cursor": cursor})
+            return list(result.all())
 
         found = await services.db.read(rows, use_primary=wrote_recently)
         has_more = len(found) > limit
@@ -95,7 +113,7 @@ class Records:
 
     async def create(self, services: Services, values: Mapping[str, Any]) -> tuple[int, bytes]:
         """Inserts a record; its id and JSON, already in the cache."""
-        async with services.db.transaction() as connection:
+        async with services.db.statement() as connection:
             statement = insert(self.table).values(**values).returning(*self.columns)
             row = (await connection.execute(statement)).one()
         payload = self.dumps(row)
@@ -104,7 +122,7 @@ class Records:
 
     async def update(self, services: Services, record_id: int, values: Mapping[str, Any]) -> bytes | None:
         """Changes the record (nothing if `values` is empty); its new JSON, or None if there is none."""
-        async with services.db.transaction() as connection:
+        async with services.db.statement() as connection:
             if values:
                 statement = (
                     update(self.table).where(self._id == record_id).values(**values).returning(*self.columns)
@@ -121,7 +139,7 @@ class Records:
 
     async def delete(self, services: Services, record_id: int) -> bool:
         """Deletes the record; whether there was one. Leaves a tombstone in the cache either way."""
-        async with services.db.transaction() as connection:
+        async with services.db.statement() as connection:
             deleted = (await connection.execute(delete(self.table).where(self._id == record_id))).rowcount
         await services.cache.put(self.cache_key(record_id), TOMBSTONE)
         return bool(deleted)

@@ -51,17 +51,17 @@ def _json_logs(**_: Any) -> None:
     configure_logging(get_settings().log_level)
 
 
-def _upsert(dialect: str, tag: str) -> Insert:
+def _upsert(dialect: str, tags: list[str]) -> Insert:
+    """One statement for all the tags: atomic by itself, and one round trip. Rows in sorted order, so
+    concurrent tasks lock shared rows in the same order and cannot deadlock."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(TagCount).values(tag=tag, count=1)
+    statement = insert(TagCount).values([{"tag": tag, "count": 1} for tag in sorted(set(tags))])
     return statement.on_conflict_do_update(index_elements=[TagCount.tag], set_={"count": TagCount.count + 1})
 
 
 async def _count_tags_on(engine: AsyncEngine, tags: list[str]) -> None:
     async with engine.begin() as connection:
-        # Sorted, so concurrent tasks lock shared rows in the same order and cannot deadlock.
-        for tag in sorted(set(tags)):
-            await connection.execute(_upsert(engine.dialect.name, tag))
+        await connection.execute(_upsert(engine.dialect.name, tags))
 
 
 async def _count_tags(tags: list[str]) -> None:
