@@ -11,8 +11,9 @@ When Redis fails the app logs a warning, stops asking Redis for a few seconds, a
 import asyncio
 import random
 import time
+import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol, TypeVar, cast
 
 from redis.asyncio import Redis
@@ -27,6 +28,7 @@ Loader = Callable[[], Awaitable[bytes | None]]
 R = TypeVar("R")
 
 LOCK_SECONDS = 5.0
+INVALIDATION_CHANNEL = "cache:invalidate"
 WAIT_STEP_SECONDS = 0.01
 
 
@@ -60,6 +62,9 @@ class LocalCache:
 
     def delete(self, key: str) -> None:
         self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
 
 
 class Store(Protocol):
@@ -119,6 +124,22 @@ class RedisStore:
     async def close(self) -> None:
         await self._redis.aclose()
 
+    async def publish(self, channel: str, message: bytes) -> None:
+        await self._redis.publish(channel, message)
+
+    async def listen(self, channel: str) -> AsyncIterator[bytes]:
+        """An empty message once subscribed, then the messages published on `channel`; raises when the
+        connection fails."""
+        # No read timeout: the subscription is idle for as long as nobody writes.
+        async with self._redis.pubsub() as pubsub:
+            await pubsub.subscribe(channel)
+            await pubsub.get_message(timeout=None)  # the subscription's confirmation
+            yield b""
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+                if message is not None and message["type"] == "message":
+                    yield cast(bytes, message["data"])
+
 
 def _pack(payload: bytes, fresh_until: float) -> bytes:
     return b"%.3f|%b" % (fresh_until, payload)
@@ -136,6 +157,12 @@ class Cache:
         self.local = LocalCache(settings.local_cache_max_items)
         self._loading: dict[str, asyncio.Task[bytes | None]] = {}
         self._store_down_until = 0.0
+        # While this process hears the other processes' writes (`listen_for_invalidations`), its local
+        # copies may live as long as they are fresh in Redis; otherwise LOCAL_CACHE_TTL_SECONDS.
+        self.hears_invalidations = False
+        self._sender = uuid.uuid4().hex.encode()
+        # When each key was last invalidated: a lookup that began before must not keep its (older) value.
+        self._invalidated = LocalCache(settings.local_cache_max_items)
 
     async def get_or_load(self, key: str, loader: Loader) -> bytes | None:
         """The cached bytes for `key`, loading (and caching) them on a miss; None if the loader finds none."""
@@ -151,11 +178,44 @@ class Cache:
         return await asyncio.shield(loading)
 
     async def put(self, key: str, payload: bytes) -> None:
-        """Write-through after a write, so the next read does not race a lagging replica."""
-        self._keep_local(key, payload)
+        """Write-through after a write, so the next read does not race a lagging replica; the other
+        processes drop their local copies when they hear of it."""
         ttl = self._jittered_ttl()
+        self._keep_local(key, payload, ttl)
         packed = _pack(payload, time.time() + ttl)
         await self._guard(lambda: self.store.set(key, packed, ttl + self.settings.cache_stale_seconds))
+        if isinstance(self.store, RedisStore):
+            await self._guard(lambda: self._publish(key))
+
+    async def _publish(self, key: str) -> None:
+        assert isinstance(self.store, RedisStore)
+        await self.store.publish(INVALIDATION_CHANNEL, self._sender + b"|" + key.encode())
+
+    async def listen_for_invalidations(self) -> None:
+        """Runs for the life of the process (a task of the lifespan): drops the local copy of every key
+        another process writes. On any failure it forgets every local copy (it may have missed a
+        write), falls back to the short local TTL, and subscribes again after REDIS_RETRY_SECONDS."""
+        if not isinstance(self.store, RedisStore):
+            return
+        while True:
+            try:
+                async for message in self.store.listen(INVALIDATION_CHANNEL):
+                    if not message:  # subscribed: from now on no write goes unheard
+                        self.local.clear()
+                        self.hears_invalidations = True
+                        continue
+                    sender, _, key = message.partition(b"|")
+                    if sender != self._sender:
+                        self._forget(key.decode())
+            except (RedisError, OSError) as error:
+                log.warning("cache invalidations unavailable", error=repr(error))
+            self.hears_invalidations = False
+            self.local.clear()
+            await asyncio.sleep(self.settings.redis_retry_seconds)
+
+    def _forget(self, key: str) -> None:
+        self.local.delete(key)
+        self._invalidated.set(key, b"%f" % time.monotonic(), LOCK_SECONDS)
 
     async def ping(self) -> None:
         await self.store.ping()
@@ -197,13 +257,16 @@ class Cache:
 
     async def _lookup(self, key: str) -> tuple[bytes | None, bool]:
         """The shared tier's value for `key` and whether it is still fresh."""
+        started = time.monotonic()
         raw = await self._guard(lambda: self.store.get(key))
         if raw is None:
             return None, False
         fresh_until, payload = _unpack(raw)
-        fresh = fresh_until > time.time()
-        if fresh:
-            self._keep_local(key, payload)
+        remaining = fresh_until - time.time()
+        fresh = remaining > 0
+        invalidated = self._invalidated.get(key)
+        if fresh and (invalidated is None or float(invalidated) < started):
+            self._keep_local(key, payload, remaining)
         return payload, fresh
 
     async def _lock(self, key: str) -> bool:
@@ -211,9 +274,11 @@ class Cache:
         taken = await self._guard(lambda: self.store.add(f"lock:{key}", b"1", LOCK_SECONDS), fallback=True)
         return bool(taken)
 
-    def _keep_local(self, key: str, payload: bytes) -> None:
-        if self.settings.local_cache_ttl_seconds > 0:
-            self.local.set(key, payload, self.settings.local_cache_ttl_seconds)
+    def _keep_local(self, key: str, payload: bytes, fresh_for: float) -> None:
+        if self.settings.local_cache_ttl_seconds <= 0:
+            return
+        ttl = fresh_for if self.hears_invalidations else min(fresh_for, self.settings.local_cache_ttl_seconds)
+        self.local.set(key, payload, ttl)
 
     def _jittered_ttl(self) -> float:
         jitter = self.settings.cache_ttl_jitter

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import exc, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from app.dburl import connect_options
 from app.logs import get_logger
 from app.settings import Settings
 
@@ -51,6 +52,14 @@ def password_args(url: str, settings: Settings) -> dict[str, Any]:
     return {"password": password_file_reader(settings.database_password_dir, host)}
 
 
+def engine_for(url: str, **options: Any) -> AsyncEngine:
+    """An engine for a URL the settings normalized, with the connect arguments its query implies."""
+    engine_url, from_url = connect_options(url)
+    # What the URL says (e.g. its connect_timeout) wins over the app-wide defaults.
+    connect_args = options.pop("connect_args", {}) | from_url
+    return create_async_engine(engine_url, connect_args=connect_args, **options)
+
+
 def _engine(url: str, settings: Settings, *, reads: bool = False, ping: bool = True) -> AsyncEngine:
     options: dict[str, Any] = {"pool_pre_ping": ping}
     if reads:
@@ -65,7 +74,7 @@ def _engine(url: str, settings: Settings, *, reads: bool = False, ping: bool = T
             "max_overflow": 0,
             "connect_args": {"timeout": settings.db_connect_timeout_seconds, **password_args(url, settings)},
         }
-    return create_async_engine(url, **options)
+    return engine_for(url, **options)
 
 
 @dataclass
@@ -94,6 +103,18 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """Writes, and reads that must see them, in one transaction on the primary."""
         async with self.primary.begin() as connection:
+            yield connection
+
+    @property
+    def primary_autocommit(self) -> AsyncEngine:
+        """The primary's autocommit pool: each statement commits by itself, with no BEGIN/COMMIT."""
+        return self._primary_reads
+
+    @asynccontextmanager
+    async def statement(self) -> AsyncIterator[AsyncConnection]:
+        """A primary connection in autocommit, for a write that is one statement (atomic by itself):
+        one round trip instead of three (BEGIN, the statement, COMMIT)."""
+        async with self._primary_reads.connect() as connection:
             yield connection
 
     def _read_order(self, use_primary: bool) -> list[AsyncEngine]:

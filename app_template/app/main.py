@@ -1,18 +1,22 @@
 """The ASGI app: `app.main:app`, served by gunicorn with uvicorn workers (gunicorn.conf.py)."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 
 from app.api import health, items, tags
 from app.api.deps import Services
 from app.cache import Cache, MemoryStore, RedisStore, Store
 from app.db import Database
+from app.errors import validation_error
 from app.logs import configure_logging
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.migrate import migrate
+from app.profiling import ProfilingMiddleware
 from app.settings import Settings, get_settings
 from app.static import router as static_router
 from app.static import static_url
@@ -31,20 +35,31 @@ def create_app(settings: Settings) -> FastAPI:
             await migrate(settings)
         services = Services(settings, Database(settings), Cache(settings, _store(settings)))
         app.state.services = services
+        invalidations = asyncio.create_task(services.cache.listen_for_invalidations())
         try:
             yield
         finally:
+            invalidations.cancel()
             await services.cache.store.close()
             await services.db.dispose()
 
-    app = FastAPI(title="scalestack app template", lifespan=lifespan)
+    # Operation ids are the route functions' names (`read_item`), which the OpenAPI links refer to and
+    # generated clients turn into method names.
+    app = FastAPI(
+        title="scalestack app template",
+        lifespan=lifespan,
+        generate_unique_id_function=lambda route: route.name,
+    )
     # Set by the gunicorn worker on SIGTERM (app.server); /readyz then answers 503.
     app.state.shutting_down = False
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(health.router)
     app.include_router(items.router)
     app.include_router(tags.router)
     app.include_router(static_router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.profiling_token is not None:
+        app.add_middleware(ProfilingMiddleware, token=settings.profiling_token.get_secret_value())
     app.add_middleware(RequestContextMiddleware, access_log_enabled=settings.access_log)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

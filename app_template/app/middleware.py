@@ -54,11 +54,19 @@ class RequestContextMiddleware:
                     )
 
 
+# How much of an oversize body is read (and thrown away) before the 413. A client that sends its whole
+# body without waiting for an answer would otherwise see the connection reset, because closing a socket
+# with unread data makes the kernel send RST, and a load balancer turns that into a 502.
+DISCARD_LIMIT_BYTES = 16 * 1024 * 1024
+
+
 class BodyLimitMiddleware:
     """Answers 413 to a body over the limit, before the app reads any of it into a model or the database.
 
     The body is buffered (it is small by definition) so the limit also holds for chunked uploads that
-    announce no length.
+    announce no length. A client that asked `Expect: 100-continue` gets the 413 at once and never sends
+    its body (the server sends `100 Continue` only when the app first reads); any other client's body
+    is read and discarded, up to DISCARD_LIMIT_BYTES, so the 413 reaches it.
     """
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
@@ -73,6 +81,9 @@ class BodyLimitMiddleware:
             return
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            expects_continue = any(k == b"expect" for k, _ in scope["headers"])
+            if not expects_continue and declared.isdigit() and int(declared) <= DISCARD_LIMIT_BYTES:
+                await self._discard(receive)
             await self._reject(send)
             return
         chunks: list[bytes] = []
@@ -84,6 +95,8 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
+                if message.get("more_body", False):
+                    await self._discard(receive, size)
                 await self._reject(send)
                 return
             chunks.append(chunk)
@@ -99,6 +112,16 @@ class BodyLimitMiddleware:
             return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
         await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _discard(receive: Receive, already: int = 0) -> None:
+        """Reads the rest of the body, up to DISCARD_LIMIT_BYTES in all, into nowhere."""
+        size = already
+        while size <= DISCARD_LIMIT_BYTES:
+            message = await receive()
+            if message["type"] == "http.disconnect" or not message.get("more_body", False):
+                return
+            size += len(message.get("body", b""))
 
     async def _reject(self, send: Send) -> None:
         body = orjson.dumps({"detail": f"request body larger than {self.max_body_bytes} bytes"})

@@ -16,8 +16,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.db import engine_for
 from app.logs import configure_logging, get_logger
 from app.roles import app_role, grant_app_role
 from app.settings import APP_DIR, Settings, get_settings
@@ -50,7 +50,7 @@ async def _file_lock(database: str | None) -> AsyncIterator[None]:
 
 
 async def migrate(settings: Settings) -> None:
-    engine = create_async_engine(settings.migration_database_url or settings.database_url)
+    engine = engine_for(settings.migration_database_url or settings.database_url)
     role = app_role(settings)
     try:
         if engine.dialect.name == "postgresql":

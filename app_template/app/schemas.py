@@ -4,9 +4,31 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
-Tag = Annotated[StrictStr, Field(min_length=1, max_length=50)]
+# What a BIGINT column holds: ids and cursors beyond it are a 422, not a database error.
+MAX_ID = 2**63 - 1
+
+
+def _storable(value: str) -> str:
+    """PostgreSQL text holds neither NUL nor lone surrogates (which JSON's \\u escapes can carry)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+# In the OpenAPI document too, so generated clients and fuzzers know NUL is refused.
+_NO_NUL = {"pattern": "^[^\\u0000]*$"}
+Tag = Annotated[
+    StrictStr, Field(min_length=1, max_length=50, json_schema_extra=_NO_NUL), AfterValidator(_storable)
+]
+Name = Annotated[
+    StrictStr, Field(min_length=1, max_length=200, json_schema_extra=_NO_NUL), AfterValidator(_storable)
+]
 # A JSON number or a decimal string such as "12.50"; at most two decimals because prices are cents.
 Price = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False)]
 
@@ -14,7 +36,7 @@ Price = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, allow_in
 class ItemCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+    name: Name
     price: Price
     tags: Annotated[list[Tag], Field(max_length=20)] = []
 
@@ -22,7 +44,7 @@ class ItemCreate(BaseModel):
 class ItemUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
+    name: Name | None = None
     price: Price | None = None
     tags: Annotated[list[Tag], Field(max_length=20)] | None = None
 
@@ -37,7 +59,7 @@ class ItemOut(BaseModel):
 
 class ItemPage(BaseModel):
     items: list[ItemOut]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+    next_cursor: int | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
 class TagCountOut(BaseModel):
@@ -45,5 +67,19 @@ class TagCountOut(BaseModel):
     count: int
 
 
-class TaskAccepted(BaseModel):
-    task_id: str
+class ErrorOut(BaseModel):
+    """What every 4xx the app itself answers looks like (404, 413); FastAPI's 422 names the field in
+    `detail[].loc`."""
+
+    detail: str
+
+
+class AliveOut(BaseModel):
+    status: str
+    version: str = Field(description="APP_VERSION: the image tag this process runs.")
+
+
+class ReadinessOut(BaseModel):
+    status: str = Field(description="`ok`, `unavailable` or `shutting down`.")
+    database: str | None = None
+    cache: str | None = None

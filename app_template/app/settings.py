@@ -5,8 +5,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.dburl import normalize
 
 APP_DIR = Path(__file__).resolve().parent
 EMBEDDED_DATABASE_URL = f"sqlite+aiosqlite:///{APP_DIR.parent / 'data' / 'app.db'}"
@@ -16,7 +18,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     database_url: str = Field(
-        EMBEDDED_DATABASE_URL, description="Primary database (SQLAlchemy URL); every write goes here."
+        EMBEDDED_DATABASE_URL,
+        description=(
+            "Primary database (postgresql://, postgres://, postgresql+asyncpg:// or sqlite+aiosqlite:///); "
+            "every write goes here."
+        ),
     )
     database_password_dir: Path | None = Field(
         None,
@@ -91,6 +97,13 @@ class Settings(BaseSettings):
     max_requests_per_worker: int = Field(
         1_000_000, ge=0, description="Recycle a worker after about this many requests (±10%); 0 never."
     )
+    profiling_token: SecretStr | None = Field(
+        None,
+        description=(
+            "Unset (the default): profiling is off. Set: a request with this value in its X-Profile header "
+            "is answered with its pyinstrument profile instead of its body (see app.profiling)."
+        ),
+    )
     log_level: str = Field("INFO", description="Root log level.")
     access_log: bool = Field(True, description="One JSON line per request.")
 
@@ -100,6 +113,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [url.strip() for url in value.split(",") if url.strip()]
         return value
+
+    @field_validator("database_url", "migration_database_url")
+    @classmethod
+    def _normalize_url(cls, value: str | None) -> str | None:
+        return None if value is None else normalize(value)
+
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _normalize_urls(cls, value: list[str]) -> list[str]:
+        return [normalize(url) for url in value]
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -116,6 +139,20 @@ class Settings(BaseSettings):
         return self.web_concurrency or os.cpu_count() or 1
 
 
+def _one_line(error: ValidationError) -> str:
+    """`VARIABLE: what is wrong and what is allowed`, for each setting that is wrong."""
+    problems = []
+    for problem in error.errors(include_url=False):
+        variable = str(problem["loc"][0]).upper() if problem["loc"] else "settings"
+        message = problem["msg"].removeprefix("Value error, ")
+        problems.append(f"{variable}: {message}")
+    return "configuration error: " + "; ".join(problems)
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings; a wrong one stops the process with one line that names it, not a traceback."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SystemExit(_one_line(error)) from None

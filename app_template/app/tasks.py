@@ -11,10 +11,11 @@ from celery import Celery
 from celery.signals import setup_logging
 from sqlalchemy import Insert
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
+from starlette.concurrency import run_in_threadpool
 
-from app.db import password_args
+from app.db import engine_for, password_args
 from app.logs import configure_logging, get_logger
 from app.models import TagCount
 from app.settings import Settings, get_settings
@@ -50,25 +51,42 @@ def _json_logs(**_: Any) -> None:
     configure_logging(get_settings().log_level)
 
 
-def _upsert(dialect: str, tag: str) -> Insert:
+def _upsert(dialect: str, tags: list[str]) -> Insert:
+    """One statement for all the tags: atomic by itself, and one round trip. Rows in sorted order, so
+    concurrent tasks lock shared rows in the same order and cannot deadlock."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(TagCount).values(tag=tag, count=1)
+    statement = insert(TagCount).values([{"tag": tag, "count": 1} for tag in sorted(set(tags))])
     return statement.on_conflict_do_update(index_elements=[TagCount.tag], set_={"count": TagCount.count + 1})
 
 
+async def _count_tags_on(engine: AsyncEngine, tags: list[str]) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(_upsert(engine.dialect.name, tags))
+
+
 async def _count_tags(tags: list[str]) -> None:
-    # A pool per task run would outlive its event loop; NullPool closes the connection with the task.
+    # In the Celery worker: a pool per task run would outlive its event loop; NullPool closes the
+    # connection with the task.
     settings = get_settings()
-    engine = create_async_engine(
+    engine = engine_for(
         settings.database_url, poolclass=NullPool, connect_args=password_args(settings.database_url, settings)
     )
     try:
-        async with engine.begin() as connection:
-            # Sorted, so concurrent tasks lock shared rows in the same order and cannot deadlock.
-            for tag in sorted(set(tags)):
-                await connection.execute(_upsert(engine.dialect.name, tag))
+        await _count_tags_on(engine, tags)
     finally:
         await engine.dispose()
+
+
+async def enqueue_count_tags(tags: list[str], primary: AsyncEngine) -> None:
+    """Sends the task to the worker; with no broker, does the work here, on the app's pooled primary
+    connections (a connection of its own per task would cost a connect, and a PostgreSQL backend
+    process, per request)."""
+    if not tags:
+        return
+    if celery_app.conf.task_always_eager:
+        await _count_tags_on(primary, tags)
+    else:
+        await run_in_threadpool(count_tags.delay, tags)
 
 
 @celery_app.task(name="app.count_tags")

@@ -8,6 +8,7 @@ import pytest
 
 from tests.servers import (
     EMBEDDED_VERSION,
+    INSTALL_HINT,
     AppServer,
     PostgresCluster,
     RedisServer,
@@ -20,7 +21,7 @@ IN_CI = os.environ.get("CI") == "true"
 
 
 def require(available: bool, what: str) -> None:
-    message = f"{what} is not installed (Debian: apt-get install -y postgresql redis-server)"
+    message = f"{what} is not installed ({INSTALL_HINT})"
     if available:
         return
     if IN_CI:
@@ -30,7 +31,7 @@ def require(available: bool, what: str) -> None:
 
 @pytest.fixture(scope="session")
 def pg() -> Iterator[PostgresCluster]:
-    require(postgres_bin_dir() is not None, "PostgreSQL")
+    require(postgres_bin_dir() is not None, "PostgreSQL (initdb, pg_ctl, pg_basebackup, psql)")
     cluster = PostgresCluster(replicas=2)
     try:
         yield cluster
@@ -62,11 +63,16 @@ def embedded_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer
 def pg_app(
     pg: PostgresCluster, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[AppServer]:
-    """Primary, two replicas and Redis; two gunicorn workers; short windows so tests can wait them out."""
+    """Primary, two replicas and Redis; two gunicorn workers; short windows so tests can wait them out.
+
+    Configured with the URLs users hold (`postgres://`, `postgresql://`, libpq's `sslmode`), not
+    SQLAlchemy's driver-qualified ones: the app must pick its driver itself."""
     root = tmp_path_factory.mktemp("pg_app")
+    plain = pg.primary.url.replace("postgresql+asyncpg://", "postgres://") + "?sslmode=disable"
+    replicas = pg.replica_urls.replace("postgresql+asyncpg://", "postgresql://")
     env = {
-        "DATABASE_URL": pg.primary.url,
-        "DATABASE_REPLICA_URLS": pg.replica_urls,
+        "DATABASE_URL": plain,
+        "DATABASE_REPLICA_URLS": replicas,
         "REDIS_URL": redis_server.url,
         "MIGRATE_ON_START": "true",
         "READ_YOUR_WRITES_SECONDS": "2",

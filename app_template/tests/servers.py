@@ -1,6 +1,7 @@
 """Real servers on free 127.0.0.1 ports, for the tests and the benchmark (bench/app).
 
-PostgreSQL (a primary and streaming replicas) and Redis come from the Debian packages. PostgreSQL
+PostgreSQL (a primary and streaming replicas) and Redis are found wherever they are installed
+(`postgres_bin_dir`, `redis_server_binary`). PostgreSQL
 refuses to run as root, so when the tests run as root its processes run as an unprivileged user.
 Every wait here is bounded; every server is stopped by its `stop()`, which the fixtures always call.
 """
@@ -44,16 +45,47 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = START_TI
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def postgres_bin_dir() -> Path | None:
-    candidates = glob.glob("/usr/lib/postgresql/*/bin/initdb")
-    if not candidates:
+# What to install when a server is missing, per package manager; the tests print it when they skip.
+INSTALL_HINT = (
+    "Debian/Ubuntu: apt-get install -y postgresql redis-server; Fedora: dnf install -y postgresql-server "
+    "postgresql-contrib redis; macOS: brew install postgresql@15 redis; or put their bin directories on PATH"
+)
+_SERVER_TOOLS = ("initdb", "pg_ctl", "pg_basebackup", "psql", "postgres")
+
+
+def _has_server_tools(directory: Path) -> bool:
+    return all((directory / tool).exists() for tool in _SERVER_TOOLS)
+
+
+def _pg_config_bindir() -> Path | None:
+    pg_config = shutil.which("pg_config")
+    if pg_config is None:
         return None
-    newest = max(candidates, key=lambda path: int(Path(path).parent.parent.name))
-    return Path(newest).parent
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        done = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=True)
+        return Path(done.stdout.strip())
+    return None
+
+
+def postgres_bin_dir() -> Path | None:
+    """Where PostgreSQL's server tools are: `pg_config --bindir`, then `initdb` on PATH (symlinks
+    resolved, as Homebrew and Debian's wrappers use them), then Debian's versioned directories."""
+    candidates: list[Path] = []
+    if (bindir := _pg_config_bindir()) is not None:
+        candidates.append(bindir)
+    if (initdb := shutil.which("initdb")) is not None:
+        candidates += [Path(initdb).parent, Path(initdb).resolve().parent]
+    debian = glob.glob("/usr/lib/postgresql/*/bin")
+    candidates += sorted((Path(path) for path in debian), key=lambda path: -int(path.parent.name))
+    return next((path for path in candidates if _has_server_tools(path)), None)
 
 
 def redis_server_binary() -> str | None:
-    return shutil.which("redis-server")
+    """redis-server on PATH, or where packages put it off PATH (/usr/sbin, Homebrew's prefixes)."""
+    places = os.pathsep.join(
+        [os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin", "/opt/homebrew/bin"]
+    )
+    return shutil.which("redis-server", path=places)
 
 
 def _unprivileged_user() -> str | None:
@@ -73,7 +105,7 @@ class Postgres:
     def __init__(self, root: Path, name: str, replica_of: "Postgres | None" = None) -> None:
         bin_dir = postgres_bin_dir()
         if bin_dir is None:
-            raise RuntimeError("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb)")
+            raise RuntimeError(f"PostgreSQL's server tools are not installed ({INSTALL_HINT})")
         self.bin = bin_dir
         self.data = root / name
         self.log = root / f"{name}.log"
@@ -189,7 +221,7 @@ class RedisServer:
     def __init__(self) -> None:
         binary = redis_server_binary()
         if binary is None:
-            raise RuntimeError("redis-server is not installed")
+            raise RuntimeError(f"redis-server is not installed ({INSTALL_HINT})")
         self.binary = binary
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -240,13 +272,17 @@ _APP_ENV_PREFIXES = (
     "BIND_HOST",
     "MIGRATE_ON_START",
     "APP_VERSION",
+    "PROFILING_",
 )
 
 
 class AppServer:
     """The app under gunicorn, exactly as the image's CMD runs it."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, workers: int = 2) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, workers: int = 2, app_dir: Path = APP_DIR
+    ) -> None:
+        self.app_dir = app_dir
         self.port = free_port()
         self.log_path = log_path
         base = {k: v for k, v in os.environ.items() if not k.startswith(_APP_ENV_PREFIXES)}
@@ -262,7 +298,7 @@ class AppServer:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app.main:app"],
-                cwd=APP_DIR,
+                cwd=self.app_dir,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -2,6 +2,7 @@
 
 import json
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -150,6 +151,100 @@ def test_bad_query_and_path_values_are_422(client: httpx.Client) -> None:
     assert client.get("/api/items", params={"cursor": "abc"}).status_code == 422
     assert client.get("/api/items/0").status_code == 422
     assert client.patch("/api/items/1", json={"colour": "red"}).status_code == 422
+
+
+BIGINT_MAX = 2**63 - 1
+OUT_OF_RANGE: list[tuple[str, str, dict[str, Any], str]] = [
+    ("item id past BIGINT", f"/api/items/{BIGINT_MAX + 1}", {}, "item_id"),
+    ("cursor past BIGINT", "/api/items", {"cursor": str(BIGINT_MAX + 1)}, "cursor"),
+    ("huge cursor", "/api/items", {"cursor": "9" * 40}, "cursor"),
+    ("negative cursor", "/api/items", {"cursor": "-1"}, "cursor"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "path", "params", "field"), OUT_OF_RANGE, ids=[case for case, *_ in OUT_OF_RANGE]
+)
+def test_numbers_beyond_the_column_are_422_naming_the_field(
+    client: httpx.Client, case: str, path: str, params: dict[str, Any], field: str
+) -> None:
+    response = client.get(path, params=params)
+    assert response.status_code == 422, (case, response.text)
+    assert any(field in error["loc"] for error in response.json()["detail"])
+
+
+def test_largest_id_and_cursor_are_answered(client: httpx.Client) -> None:
+    assert client.get(f"/api/items/{BIGINT_MAX}").status_code == 404
+    assert client.get("/api/items", params={"cursor": BIGINT_MAX}).json() == {
+        "items": [],
+        "next_cursor": None,
+    }
+
+
+@pytest.mark.parametrize("escaped", [r"nul\u0000byte", r"lone \ud800 surrogate"])
+def test_text_a_database_cannot_store_is_422(client: httpx.Client, escaped: str) -> None:
+    body = b'{"name": "' + escaped.encode() + b'", "price": 1}'  # JSON escapes, valid JSON
+    response = client.post("/api/items", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert any("name" in error["loc"] for error in response.json()["detail"])
+
+
+def test_openapi_declares_what_the_app_returns(client: httpx.Client) -> None:
+    spec = client.get("/openapi.json").json()
+    page = spec["components"]["schemas"]["ItemPage"]["properties"]["next_cursor"]
+    assert {"type": "integer"} in page["anyOf"]
+    client.post("/api/items", json={"name": "a", "price": 1})
+    client.post("/api/items", json={"name": "b", "price": 1})
+    assert isinstance(client.get("/api/items", params={"limit": 1}).json()["next_cursor"], int)
+    create_item = spec["paths"]["/api/items"]["post"]["responses"]
+    assert {"201", "400", "413", "422"} <= set(create_item)
+
+
+def send_without_waiting(port: int, head: bytes, body_size: int) -> bytes:
+    """Sends headers and the whole body at once, as most clients do, then reads the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head)
+        chunk = b"x" * 65536
+        sent = 0
+        while sent < body_size:
+            sock.sendall(chunk[: body_size - sent])
+            sent += len(chunk)
+        sock.shutdown(socket.SHUT_WR)
+        response = b""
+        while data := sock.recv(65536):
+            response += data
+        return response
+
+
+def test_oversize_body_sent_without_waiting_gets_its_413(embedded_app: AppServer) -> None:
+    size = 8 * 1024 * 1024
+    head = (
+        "POST /api/items HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {size}\r\n\r\n"
+    ).encode()
+    response = send_without_waiting(embedded_app.port, head, size)
+    assert response.startswith(b"HTTP/1.1 413"), response[:200]
+    chunked_head = (
+        b"POST /api/items HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    chunk = b"10000\r\n" + b"x" * 0x10000 + b"\r\n"
+    with socket.create_connection(("127.0.0.1", embedded_app.port), timeout=30) as sock:
+        sock.sendall(chunked_head + chunk * 64 + b"0\r\n\r\n")  # 4 MiB
+        response = sock.recv(65536)
+    assert response.startswith(b"HTTP/1.1 413"), response[:200]
+
+
+def test_oversize_body_announced_with_expect_continue_is_refused_before_it_is_sent(
+    embedded_app: AppServer,
+) -> None:
+    head = (
+        "POST /api/items HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {8 * 1024 * 1024}\r\nExpect: 100-continue\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", embedded_app.port), timeout=10) as sock:
+        sock.sendall(head)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 413")
 
 
 def test_request_id_is_honoured_echoed_and_logged(client: httpx.Client, embedded_app: AppServer) -> None:

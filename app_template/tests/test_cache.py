@@ -93,3 +93,42 @@ def test_an_unreachable_redis_is_skipped_for_the_retry_window() -> None:
         await cache.put("c", b"x")
 
     asyncio.run(scenario())
+
+
+def test_other_processes_drop_their_local_copy_when_one_writes(redis_server: RedisServer) -> None:
+    """With the invalidation channel heard, local copies live as long as they are fresh in Redis (so
+    random reads over many keys stay in memory) and a write elsewhere still replaces them at once."""
+
+    async def scenario() -> None:
+        config = Settings(cache_ttl_seconds=60, cache_ttl_jitter=0)
+        writer = Cache(config, RedisStore(redis_server.url))
+        reader = Cache(config, RedisStore(redis_server.url))
+        listening = [asyncio.create_task(cache.listen_for_invalidations()) for cache in (writer, reader)]
+        try:
+            deadline = time.monotonic() + 5
+            while not (writer.hears_invalidations and reader.hears_invalidations):
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.01)
+
+            async def never() -> bytes:
+                raise AssertionError("the value is cached; nothing should load it")
+
+            await writer.put("shared", b"v1")
+            assert await reader.get_or_load("shared", never) == b"v1"
+            await asyncio.sleep(1.5)  # past the short local TTL and an idle subscription's socket timeout
+            assert reader.local.get("shared") == b"v1" and reader.hears_invalidations
+
+            await writer.put("shared", b"v2")
+            deadline = time.monotonic() + 2
+            while reader.local.get("shared") is not None:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.01)
+            assert await reader.get_or_load("shared", never) == b"v2"
+            assert writer.local.get("shared") == b"v2"  # the writer ignores its own message
+        finally:
+            for task in listening:
+                task.cancel()
+            await writer.store.close()
+            await reader.store.close()
+
+    asyncio.run(scenario())

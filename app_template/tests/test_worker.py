@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import APP_DIR, AppServer, PostgresCluster, RedisServer, wait_for
+from tests.servers import APP_DIR, AppServer, PostgresCluster, RedisServer, running, wait_for
 
 
 @pytest.fixture
@@ -44,3 +44,37 @@ def test_created_items_tags_are_counted_by_the_worker(pg_app: AppServer, worker:
 
     wait_for(counted_twice, f"the worker to count the tags (log: {worker})", timeout=30)
     assert "app.count_tags" in worker.read_text()
+
+
+def test_inline_tasks_without_a_broker_use_the_apps_pooled_connections(
+    pg: PostgresCluster, tmp_path: Path
+) -> None:
+    """No REDIS_URL: tasks run in the request, on the app's pool, not on a connection opened per task
+    (which cost a connect and a PostgreSQL backend each, and timeouts under load)."""
+    pg.primary.sql("CREATE DATABASE inline_tasks", database="postgres")
+    url = pg.primary.url.rsplit("/", 1)[0] + "/inline_tasks"
+    env = {"DATABASE_URL": url, "MIGRATE_ON_START": "true", "DB_POOL_SIZE": "2"}
+
+    def sessions() -> int:  # every connection ever opened to the database (PostgreSQL 14+)
+        query = "SELECT sessions FROM pg_stat_database WHERE datname = 'inline_tasks'"
+        return int(pg.primary.sql(query, database="postgres"))
+
+    with (
+        running(AppServer(env, tmp_path / "app.log", workers=1)) as app,
+        httpx.Client(base_url=app.url) as client,
+    ):
+        for n in range(3):  # warm the pools up
+            assert (
+                client.post("/api/items", json={"name": "x", "price": 1, "tags": [f"warm{n}"]}).status_code
+                == 201
+            )
+        before = sessions()
+        for n in range(20):
+            assert (
+                client.post("/api/items", json={"name": "x", "price": 1, "tags": [f"t{n}"]}).status_code
+                == 201
+            )
+        opened = sessions() - before
+        tags = {row["tag"]: row["count"] for row in client.get("/api/tags", params={"limit": 100}).json()}
+    assert opened == 0
+    assert all(tags[f"t{n}"] == 1 for n in range(20))

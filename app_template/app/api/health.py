@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from app.api.deps import ServicesDep
 from app.logs import get_logger
+from app.schemas import AliveOut, ReadinessOut
 from app.settings import get_settings
 
 log = get_logger(__name__)
@@ -24,7 +25,7 @@ def _alive() -> bytes:
     return json.dumps({"status": "ok", "version": get_settings().app_version}).encode()
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=AliveOut)
 async def healthz() -> Response:
     # No dependency is checked: a database outage must not get healthy processes restarted.
     return Response(_alive(), media_type="application/json", headers={"Cache-Control": "no-store"})
@@ -39,7 +40,11 @@ async def _probe(name: str, check: Awaitable[None]) -> bool:
     return True
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=ReadinessOut,
+    responses={503: {"model": ReadinessOut, "description": "Not ready: shutting down or no database"}},
+)
 async def readyz(request: Request, services: ServicesDep) -> JSONResponse:
     if request.app.state.shutting_down:
         return JSONResponse({"status": "shutting down"}, status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -1,0 +1,183 @@
+"""A table served the way this app serves data: the pattern every resource follows, in one place.
+
+- Reads by id are cache-aside (app.cache: two tiers, one loader per key) and come from the replicas.
+- A client that wrote in the last READ_YOUR_WRITES_SECONDS reads from the primary, past the cache, so
+  it sees its own write even while the replicas lag (the `ryw` cookie that `written` sets).
+- Writes go to the primary (one statement each, in autocommit) and then write through to the cache;
+  a delete leaves a tombstone, because a dropped key would let the next miss re-read a lagging replica
+  and cache the deleted row again.
+- Pages are keyset pagination on the integer primary key: the index finds the start, whatever the depth.
+
+Values are cached and served as JSON bytes, so a cached read costs no serialization. A resource is a
+`Records(Model, columns, to_json)`; routes call its methods and answer with `found`, `written`, etc.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+import orjson
+from fastapi import Response, status
+from sqlalchemy import ColumnElement, Row, Select, Table, bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import QueryableAttribute
+
+from app.api.deps import READ_YOUR_WRITES_COOKIE, Services
+from app.models import Base
+from app.settings import Settings
+
+TOMBSTONE = b""  # the cached value of a deleted record
+
+
+def utc(moment: datetime) -> datetime:
+    """SQLite keeps no time zone; the server wrote UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Records:
+    """Reads, writes and pages of one table, with the cache and the replicas used as described above."""
+
+    model: type[Base]  # a table with an integer primary key `id`
+    columns: Sequence[QueryableAttribute[Any]]  # what a read returns and `to_json` turns into JSON
+    to_json: Callable[[Row[Any]], Mapping[str, Any]]
+    # Bump when the cached shape changes: old processes keep their keys, new ones start afresh.
+    version: int = 1
+
+    @property
+    def table(self) -> Table:
+        table = self.model.__table__
+        assert isinstance(table, Table)
+        return table
+
+    @property
+    def _id(self) -> ColumnElement[int]:
+        id_column: ColumnElement[int] = self.table.c.id
+        return id_column
+
+    def cache_key(self, record_id: int) -> str:
+        return f"{self.table.name}:v{self.version}:{record_id}"
+
+    def dumps(self, row: Row[Any]) -> bytes:
+        return orjson.dumps(self.to_json(row))
+
+    # Statements built once, with bound parameters: SQLAlchemy then finds their compiled form by a cache
+    # key it memoizes on the statement, instead of building and hashing a new statement per request
+    # (a tenth of a cached miss's time in the profile).
+    @cached_property
+    def _by_id(self) -> Select[Any]:
+        return select(*self.columns).where(self._id == bindparam("record_id"))
+
+    @cached_property
+    def _first_page(self) -> Select[Any]:
+        return select(*self.columns).order_by(self._id).limit(bindparam("limit"))
+
+    @cached_property
+    def _next_page(self) -> Select[Any]:
+        return self._first_page.where(self._id > bindparam("cursor"))
+
+    async def _fetch(self, connection: AsyncConnection, record_id: int) -> bytes | None:
+        row = (await connection.execute(self._by_id, {"record_id": record_id})).one_or_none()
+        return None if row is None else self.dumps(row)
+
+    async def get(self, services: Services, record_id: int, *, wrote_recently: bool) -> bytes | None:
+        """The record's JSON, or None if there is none."""
+        if wrote_recently:
+            # The cache may hold what a lagging replica said a moment ago: read this client's write itself.
+            payload = await services.db.read(lambda c: self._fetch(c, record_id), use_primary=True)
+        else:
+            payload = await services.cache.get_or_load(
+                self.cache_key(record_id), lambda: services.db.read(lambda c: self._fetch(c, record_id))
+            )
+        return None if payload is None or payload == TOMBSTONE else payload
+
+    async def page(
+        self, services: Services, *, limit: int, cursor: int | None, wrote_recently: bool
+    ) -> bytes:
+        """`{"items": [...], "next_cursor": <id> or null}` for the `limit` records after `cursor`."""
+
+        async def rows(connection: AsyncConnection) -> list[Row[Any]]:
+            if cursor is None:
+                result = await connection.execute(self._first_page, {"limit": limit + 1})
+            else:
+                result = await connection.execute(self._next_page, {"limit": limit + 1, "cursor": cursor})
+            return list(result.all())
+
+        found = await services.db.read(rows, use_primary=wrote_recently)
+        has_more = len(found) > limit
+        found = found[:limit]
+        next_cursor = found[-1].id if has_more else None
+        return orjson.dumps({"items": [self.to_json(row) for row in found], "next_cursor": next_cursor})
+
+    async def create(self, services: Services, values: Mapping[str, Any]) -> tuple[int, bytes]:
+        """Inserts a record; its id and JSON, already in the cache."""
+        async with services.db.statement() as connection:
+            statement = insert(self.table).values(**values).returning(*self.columns)
+            row = (await connection.execute(statement)).one()
+        payload = self.dumps(row)
+        await services.cache.put(self.cache_key(row.id), payload)
+        return row.id, payload
+
+    async def update(self, services: Services, record_id: int, values: Mapping[str, Any]) -> bytes | None:
+        """Changes the record (nothing if `values` is empty); its new JSON, or None if there is none."""
+        async with services.db.statement() as connection:
+            if values:
+                statement = (
+                    update(self.table).where(self._id == record_id).values(**values).returning(*self.columns)
+                )
+                row = (await connection.execute(statement)).one_or_none()
+            else:
+                query = select(*self.columns).where(self._id == record_id)
+                row = (await connection.execute(query)).one_or_none()
+        if row is None:
+            return None
+        payload = self.dumps(row)
+        await services.cache.put(self.cache_key(record_id), payload)
+        return payload
+
+    async def delete(self, services: Services, record_id: int) -> bool:
+        """Deletes the record; whether there was one. Leaves a tombstone in the cache either way."""
+        async with services.db.statement() as connection:
+            deleted = (await connection.execute(delete(self.table).where(self._id == record_id))).rowcount
+        await services.cache.put(self.cache_key(record_id), TOMBSTONE)
+        return bool(deleted)
+
+
+# Responses. Browsers revalidate (max-age=0); CloudFront keeps its copy for s-maxage and may serve it
+# stale while it refetches or while the origin is failing. Writes and misses are never cached.
+
+
+def cacheable(settings: Settings) -> str:
+    return (
+        f"public, max-age=0, s-maxage={settings.cdn_max_age_seconds}, "
+        "stale-while-revalidate=30, stale-if-error=300"
+    )
+
+
+def json_response(payload: bytes, status_code: int, cache_control: str) -> Response:
+    return Response(
+        payload, status_code, media_type="application/json", headers={"Cache-Control": cache_control}
+    )
+
+
+def found(payload: bytes, settings: Settings) -> Response:
+    return json_response(payload, status.HTTP_200_OK, cacheable(settings))
+
+
+def not_found(what: str) -> Response:
+    return json_response(orjson.dumps({"detail": f"{what} not found"}), status.HTTP_404_NOT_FOUND, "no-store")
+
+
+def written(payload: bytes, status_code: int, settings: Settings) -> Response:
+    """A write's response: never cached, and it sends this client's next reads to the primary."""
+    response = json_response(payload, status_code, "no-store")
+    response.set_cookie(
+        READ_YOUR_WRITES_COOKIE,
+        "1",
+        max_age=max(1, round(settings.read_your_writes_seconds)),
+        httponly=True,
+        samesite="lax",
+    )
+    return response
