@@ -25,11 +25,24 @@ ROLLOUT_PER_ROLE = (
     "the rollout output names each role's warm-up and minimum healthy percentage under `roles` (the worker "
     "has its own keys now, issue 13 item 3) instead of the web role's at the top"
 )
+SERVICES = {
+    "outputs/services": "issue 12: every service's group, target group and launch template, for the pipeline",
+    "resources/urn:pulumi:{stack}::scalestack::scalestack:compute:AppGroup$aws:autoscaling/policy:Policy::"
+    "worker-backlog": "issue 12: the worker scales on its queue's backlog per in-service instance",
+    "resources/urn:pulumi:{stack}::scalestack::scalestack:compute:AppGroup$aws:lb/listenerRule:ListenerRule::"
+    "web-rule/inputs/priority": "issue 12: the default service's catch-all rule comes last (50000) so routed "
+    "services' rules are tried first; AWS moves a rule's priority in place (SetRulePriorities)",
+}
 INTENDED: Mapping[tuple[str, str], str] = {
     **{
         (stack, f"outputs/rollout/{key}"): ROLLOUT_PER_ROLE
         for stack in ("dev", "staging", "prod")
         for key in ("roles", "minHealthyPercentage", "instanceWarmupSeconds")
+    },
+    **{
+        (stack, path.format(stack=stack)): why
+        for stack in ("dev", "staging", "prod")
+        for path, why in SERVICES.items()
     },
 }
 
