@@ -17,6 +17,7 @@ from infra.components.app_group import (
     BacklogScaling,
     HttpExposure,
     ImageRef,
+    QueuePublisher,
 )
 from infra.components.app_settings import AppSettings, AppSettingsArgs
 from infra.components.cache import Cache, CacheArgs
@@ -473,7 +474,15 @@ def _group_args(
         )
         if worker
         else None,
+        queue_publisher=QueuePublisher(metrics_namespace(spec), worker_queues(spec))
+        if service.default
+        else None,
     )
+
+
+def worker_queues(spec: StackSpec) -> tuple[str, ...]:
+    """Every queue some worker consumes, once each, in the services' order."""
+    return tuple(dict.fromkeys(q for s in spec.all_services if s.worker for q in s.worker.queues))
 
 
 def spec_from_engine() -> StackSpec:

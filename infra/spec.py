@@ -606,6 +606,14 @@ def _service_violations(spec: StackSpec) -> list[str]:
         for s in web
         if s.default and s.web and s.web.priority is not None
     ]
+    # The default service's instances publish the queue lengths the workers scale on (DESIGN.md,
+    # "Workers scale on their backlog"): they must always run and reach the cache.
+    problems += [
+        f"{where}{s.key}: the default web service publishes the queue lengths workers scale on, so it needs "
+        f"minSize >= 1 and usesCache: true (got minSize {s.spec.min_size}, usesCache {s.spec.uses_cache})"
+        for s in web
+        if s.default and (s.spec.min_size < 1 or not s.spec.uses_cache)
+    ]
     routed = [s for s in web if not s.default]
     for i, first in enumerate(routed):
         for second in routed[i + 1 :]:

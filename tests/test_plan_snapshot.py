@@ -29,6 +29,9 @@ SERVICES = {
     "outputs/services": "issue 12: every service's group, target group and launch template, for the pipeline",
     "resources/urn:pulumi:{stack}::scalestack::scalestack:compute:AppGroup$aws:autoscaling/policy:Policy::"
     "worker-backlog": "issue 12: the worker scales on its queue's backlog per in-service instance",
+    "resources/urn:pulumi:{stack}::scalestack::scalestack:compute:AppGroup$aws:ec2/launchTemplate:LaunchTemplate::"
+    "web-lt/inputs/userData": "issue 12: the default web service's instances install the queue-length "
+    "publisher and its one-minute timer after the rest of the boot script, which stays as it was",
     "resources/urn:pulumi:{stack}::scalestack::scalestack:compute:AppGroup$aws:lb/listenerRule:ListenerRule::"
     "web-rule/inputs/priority": "issue 12: the default service's catch-all rule comes last (50000) so routed "
     "services' rules are tried first; AWS moves a rule's priority in place (SetRulePriorities)",

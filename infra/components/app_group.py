@@ -94,6 +94,14 @@ class BacklogScaling:
 
 
 @dataclass(frozen=True)
+class QueuePublisher:
+    """The queue-length publisher a group's instances run every minute (a group that never sits at zero)."""
+
+    namespace: str
+    queues: Sequence[str]
+
+
+@dataclass(frozen=True)
 class AppGroupArgs:
     region: str
     vpc_id: pulumi.Input[str]
@@ -125,6 +133,8 @@ class AppGroupArgs:
     """Whether the instances may open connections to Redis (the cache admits them)."""
     backlog: BacklogScaling | None
     """Workers: scale on queue backlog per instance; None for web groups."""
+    queue_publisher: QueuePublisher | None
+    """The default web service's instances publish every worker queue's length; None elsewhere."""
     stop_timeout_seconds: int = 45
     """SIGTERM to SIGKILL: covers the app's drain (5 s) and graceful timeout (30 s)."""
 
@@ -772,7 +782,28 @@ def _boot_script(args: AppGroupArgs, repository_url: str, render: str, log_group
         tokens_unit=boot.render("scalestack-db-tokens.service.tmpl", **common),
         tokens_timer=boot.render("scalestack-db-tokens.timer.tmpl", refresh_minutes=TOKEN_REFRESH_MINUTES),
     )
-    return script + _launch_hook_completion(args)
+    return script + _queue_publisher(args) + _launch_hook_completion(args)
+
+
+def _queue_publisher(args: AppGroupArgs) -> str:
+    """Shell that installs the queue-length publisher and its one-minute timer, for a group that has one."""
+    publisher = args.queue_publisher
+    if not publisher:
+        return ""
+    script = boot.render(
+        "queue_metrics.py",
+        namespace=publisher.namespace,
+        metric_name=QUEUE_LENGTH_METRIC,
+        dimension=QUEUE_DIMENSION,
+        queues=",".join(publisher.queues),
+        env_file=INSTANCE_ENV_FILE,
+    )
+    return boot.render(
+        "queue-metrics.sh.tmpl",
+        publisher=script,
+        service_unit=boot.render("scalestack-queue-metrics.service.tmpl", region=args.region),
+        timer_unit=boot.render("scalestack-queue-metrics.timer.tmpl"),
+    )
 
 
 def _launch_hook_completion(args: AppGroupArgs) -> str:
