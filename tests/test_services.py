@@ -116,6 +116,10 @@ def test_services_take_sizes_from_their_kind_and_keep_their_own() -> None:
         ),
         ({"reports": {"kind": "worker"}}, "scalestack:services.reports.queues: required key is missing"),
         (
+            {"site": {"kind": "web", "minSize": 0, "desiredCapacity": 0, "usesCache": False}},
+            "scalestack:services: exactly one web service",
+        ),
+        (
             {"reports": {"kind": "worker", "queues": []}},
             "scalestack:services.reports.queues: List should have at least 1 item",
         ),
@@ -366,3 +370,11 @@ def test_every_policy_rule_holds_for_every_service() -> None:
     spec, plan = five_planned()
     report = evaluate(plan.resources, spec.environment, spec.policy.waivers)
     assert [(v["rule"], v["resource"]) for v in report.to_json()["violations"]] == []
+
+
+def test_the_default_web_service_keeps_running_and_on_the_cache_for_the_publisher() -> None:
+    message = error_for(config("dev", web={"minSize": 0, "desiredCapacity": 0, "usesCache": False}))
+    assert (
+        "scalestack:web: the default web service publishes the queue lengths workers scale on, so it needs "
+        "minSize >= 1 and usesCache: true (got minSize 0, usesCache False)" in message
+    )

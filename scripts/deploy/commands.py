@@ -55,10 +55,11 @@ Steps:
              `pulumi up` (Automation API; the backend your `pulumi` CLI uses:
              PULUMI_BACKEND_URL, else `pulumi login`'s; the stack must exist there):
              a new template version, no instance replaced
-  rollout    start an instance refresh on the web and worker groups to the new numbered
+  rollout    start an instance refresh on every service's group to the new numbered
              version (min healthy %, checkpoints, auto rollback, the stack's alarms); at
-             each checkpoint the web targets must be healthy and no alarm firing; one
-             group failing rolls back the other
+             each checkpoint each web service's targets must be healthy and no alarm
+             firing; one group failing rolls back the others (--service NAME: that
+             service's group only, e.g. a service with its own image)
   smoke      GET <url>/readyz, one API read and /healthz (its version must be the new tag)
   static     upload new static assets to S3; invalidate overwritten paths
 \b
@@ -67,6 +68,16 @@ a finished one is undone by a refresh back to the recorded version, and the prev
 tag goes back in config. With --json, one JSON object per event and a
 final summary object go to stdout.
 """
+
+
+def _known_service(spec: StackSpec, service: str | None) -> str | None:
+    """The service `--service` names, refused before anything runs when the stack file has no such one."""
+    names = [s.name for s in spec.all_services]
+    if service is not None and service not in names:
+        raise DeployError(
+            ExitCode.USAGE, f"--service {service}: {spec.source} has no such service ({', '.join(names)})"
+        )
+    return service
 
 
 def _reporter(as_json: bool) -> Reporter:
@@ -133,9 +144,12 @@ yes_option = click.option("--yes", is_flag=True, help="Do not ask for confirmati
 @click.command("deploy", cls=DeployCommand, help=DEPLOY_HELP)
 @stack_option(required=True)
 @click.option("--image-tag", metavar="TAG", help="Tag to build and deploy; default: the git commit.")
+@click.option(
+    "--service", metavar="NAME", help="Roll out this service's group only (web, worker or a services entry)."
+)
 @yes_option
 @json_option
-def deploy(stack: str, image_tag: str | None, yes: bool, as_json: bool) -> None:
+def deploy(stack: str, image_tag: str | None, service: str | None, yes: bool, as_json: bool) -> None:
     spec = load_spec_or_exit(stack)
     if image_tag is not None:
         check_tag(image_tag)
@@ -151,6 +165,7 @@ def deploy(stack: str, image_tag: str | None, yes: bool, as_json: bool) -> None:
         readiness_path=spec.app.readiness_path,
         liveness_path=spec.app.liveness_path,
         platform=DOCKER_PLATFORMS[spec.app.architecture],
+        service=_known_service(spec, service),
     )
     ports = _ports(aws, PulumiStack(stack), stack)
     sys.exit(Deployment(ports, request, _reporter(as_json), Timing()).run())
