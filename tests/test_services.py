@@ -378,3 +378,30 @@ def test_the_default_web_service_keeps_running_and_on_the_cache_for_the_publishe
         "scalestack:web: the default web service publishes the queue lengths workers scale on, so it needs "
         "minSize >= 1 and usesCache: true (got minSize 0, usesCache False)" in message
     )
+
+
+def test_cost_itemises_every_service() -> None:
+    from infra.pricing import estimate
+
+    _, plan = five_planned()
+    result = estimate(plan)
+    assert sorted(result.by_service) == ["admin", "api", "reports", "web", "worker"]
+    api = [line for line in result.lines if line.service == "api"]
+    assert {line.item for line in api} == {"EC2 m7i.large", "EBS gp3 root volumes"}
+    assert result.by_service["api"] == round(sum(line.monthly or 0 for line in api), 2)
+    reports = {line.item: line for line in result.lines if line.service == "reports"}
+    assert (reports["EC2 m7i.large"].quantity, reports["EC2 m7i.large"].monthly) == (0, 0)  # at zero
+    assert result.by_service["reports"] == round(sum(line.monthly or 0 for line in reports.values()), 2)
+    assert result.to_json()["services"] == result.by_service
+
+
+def test_the_diagram_draws_each_service_and_what_it_takes_from() -> None:
+    from infra.diagram import mermaid
+
+    _, plan = five_planned()
+    drawn = mermaid(plan)
+    for name in ("web", "worker", "api", "admin", "reports"):
+        assert f'    {name}["{name}<br/>AppGroup, ' in drawn
+        assert f"    {name} --> database" in drawn and f"    database --> {name}" in drawn
+    assert "    api --> alb" in drawn and "    admin --> alb" in drawn and "    reports --> alb" not in drawn
+    assert "    cache --> admin" not in drawn and "    cache --> reports" in drawn  # admin opted out
