@@ -64,9 +64,36 @@ def _settings_renderer_aside(snapshot: dict[str, Any]) -> dict[str, Any]:
     return snapshot
 
 
+DEFAULT_SERVICES = ("web", "worker")
+
+
+def _added_services_aside(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """Named change (issue 12): a stack file's `services` entries are new app groups (tests/test_services.py
+    holds what they plan) and new clients of the data tier, whose admitting rules come after the web and
+    worker groups' (`-from-client-2` on). Set aside, the two default services' plan must stay as it was."""
+    outputs = snapshot["outputs"]
+    added = [name for name in outputs.get("services") or {} if name not in DEFAULT_SERVICES]
+    if not added:
+        return snapshot
+    extra_clients = re.compile(r"-from-client-([2-9]|[1-9][0-9])$")
+
+    def added_resource(urn: str) -> bool:
+        name = urn.rsplit("::", 1)[-1]
+        return any(name == s or name.startswith(f"{s}-") for s in added) or bool(extra_clients.search(name))
+
+    snapshot["resources"] = {u: r for u, r in snapshot["resources"].items() if not added_resource(u)}
+    for per_service in (outputs["launchTemplates"], outputs["rollout"]["roles"], outputs["services"]):
+        for name in added:
+            per_service.pop(name, None)
+    return snapshot
+
+
 # Applied to the baseline and the current plan alike before they are compared: each names a change that
 # is intended in one part of a value and proves the rest of it unchanged.
-NORMALISED: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...] = (_settings_renderer_aside,)
+NORMALISED: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...] = (
+    _settings_renderer_aside,
+    _added_services_aside,
+)
 
 
 def differences(old: Any, new: Any, path: str = "") -> Iterator[str]:
