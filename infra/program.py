@@ -25,10 +25,10 @@ from infra.components.cdn import AppOrigin, Cdn, CdnArgs, CustomDomain
 from infra.components.database import Database, DatabaseArgs
 from infra.components.domain import Domain, DomainArgs
 from infra.components.load_balancer import LoadBalancer, LoadBalancerArgs
-from infra.components.monitoring import Monitoring, MonitoringArgs
+from infra.components.monitoring import Monitoring, MonitoringArgs, ServiceRow
 from infra.components.network import Network, NetworkArgs
 from infra.components.registry import Registry, RegistryArgs
-from infra.contract import Output, RoleRollout, RolloutOutput
+from infra.contract import QUEUE_DIMENSION, QUEUE_LENGTH_METRIC, Output, RoleRollout, RolloutOutput
 from infra.spec import (
     DEFAULT_QUEUE,
     NAMESPACE,
@@ -323,8 +323,19 @@ def build_observability(
             p99_latency_ms=spec.monitoring.p99_latency_ms,
             replica_lag_seconds=spec.monitoring.replica_lag_seconds,
             region=spec.region,
+            services=[_service_row(spec, s, compute.groups[s.name]) for s in spec.all_services],
         ),
         base.regional,
+    )
+
+
+def _service_row(spec: StackSpec, service: Service, group: AppGroup) -> ServiceRow:
+    queues = service.worker.queues if service.worker else []
+    return ServiceRow(
+        name=service.name,
+        asg_name=group.asg_name,
+        target_group_arn_suffix=group.target_group_arn_suffix,
+        queue_metrics=[(metrics_namespace(spec), QUEUE_LENGTH_METRIC, QUEUE_DIMENSION, q) for q in queues],
     )
 
 

@@ -32,6 +32,9 @@ SERVICES = {
     "resources/urn:pulumi:{stack}::scalestack::scalestack:compute:AppGroup$aws:ec2/launchTemplate:LaunchTemplate::"
     "web-lt/inputs/userData": "issue 12: the default web service's instances install the queue-length "
     "publisher and its one-minute timer after the rest of the boot script, which stays as it was",
+    "resources/urn:pulumi:{stack}::scalestack::scalestack:observability:Monitoring$aws:cloudwatch/dashboard:"
+    "Dashboard::monitoring-dashboard/": "issue 12: the dashboard gains a row per service (its instances, then "
+    "requests per target or queue lengths), so it reads every group and target group",
     "resources/urn:pulumi:{stack}::scalestack::scalestack:compute:AppGroup$aws:lb/listenerRule:ListenerRule::"
     "web-rule/inputs/priority": "issue 12: the default service's catch-all rule comes last (50000) so routed "
     "services' rules are tried first; AWS moves a rule's priority in place (SetRulePriorities)",

@@ -4,6 +4,7 @@ data tier it uses and nothing else."""
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -405,3 +406,24 @@ def test_the_diagram_draws_each_service_and_what_it_takes_from() -> None:
         assert f"    {name} --> database" in drawn and f"    database --> {name}" in drawn
     assert "    api --> alb" in drawn and "    admin --> alb" in drawn and "    reports --> alb" not in drawn
     assert "    cache --> admin" not in drawn and "    cache --> reports" in drawn  # admin opted out
+
+
+def test_the_dashboard_has_a_row_per_service() -> None:
+    _, plan = five_planned()
+    (dashboard,) = plan.by_type("aws:cloudwatch/dashboard:Dashboard")
+    widgets = {
+        w["properties"]["title"]: w["properties"]
+        for w in json.loads(inputs(dashboard)["dashboardBody"])["widgets"]
+    }
+    for name in ("web", "worker", "api", "admin", "reports"):
+        assert widgets[f"{name}: instances"]["metrics"][0][3] == f"{name}-asg"
+    api = widgets["api: requests per target"]["metrics"][0]
+    assert api[:4] == [
+        "AWS/ApplicationELB",
+        "RequestCountPerTarget",
+        "TargetGroup",
+        "targetgroup/api-tg/0123456789abcdef",
+    ]
+    assert widgets["reports: queue length"]["metrics"] == [
+        ["scalestack/multi", "QueueLength", "Queue", "reports"]
+    ]
