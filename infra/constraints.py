@@ -86,14 +86,15 @@ SPEC_CONSTRAINTS: tuple[SpecConstraint, ...] = (
     ),
     SpecConstraint(
         id="alb-rule-condition-values",
-        keys=("scalestack:services.<name>.pathPatterns", "scalestack:services.<name>.hostNames"),
+        # The web key's and every `services` web entry's.
+        keys=("scalestack:web.pathPatterns", "scalestack:web.hostNames"),
         statement="A listener rule takes at most 5 condition values and 5 wildcards in total (not "
         "adjustable); the kit's origin-header condition uses one value, so a web service has 4 routes.",
         source=routing.RULE_CONDITIONS_SOURCE,
     ),
     SpecConstraint(
         id="alb-rule-priority-unique",
-        keys=("scalestack:services.<name>.priority",),
+        keys=("scalestack:web.priority",),
         statement="Each rule of a listener has its own priority, 1 to 50000, evaluated lowest first.",
         source=routing.PRIORITY_SOURCE,
     ),
