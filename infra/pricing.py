@@ -81,7 +81,7 @@ class CostEstimate:
 
     @property
     def by_service(self) -> dict[str, float]:
-        """Each service's monthly subtotal (its instances and their volumes)."""
+        """Each service's monthly subtotal: every priced line of its app group (instances, alarms...)."""
         totals: dict[str, float] = {}
         for line in self.lines:
             if line.service:
