@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infra import aws_facts
+from infra import aws_facts, routing
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,27 @@ SPEC_CONSTRAINTS: tuple[SpecConstraint, ...] = (
         keys=("scalestack:monitoring.logRetentionDays",),
         statement="CloudWatch Logs accepts only its listed retention periods (1, 3, 5, 7, 14, 30, ... days).",
         source="https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html",
+    ),
+    SpecConstraint(
+        id="alb-rule-condition-values",
+        # The web key's and every `services` web entry's.
+        keys=("scalestack:web.pathPatterns", "scalestack:web.hostNames"),
+        statement="A listener rule takes at most 5 condition values and 5 wildcards in total (not "
+        "adjustable); the kit's origin-header condition uses one value, so a web service has 4 routes.",
+        source=routing.RULE_CONDITIONS_SOURCE,
+    ),
+    SpecConstraint(
+        id="alb-rule-priority-unique",
+        keys=("scalestack:web.priority",),
+        statement="Each rule of a listener has its own priority, 1 to 50000, evaluated lowest first.",
+        source=routing.PRIORITY_SOURCE,
+    ),
+    SpecConstraint(
+        id="elb-target-group-name-length",
+        keys=("scalestack:services",),
+        statement="A target group's name is at most 32 characters, so a service name (which the target "
+        "group's name carries with Pulumi's 8-character suffix) is at most 21.",
+        source="https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateTargetGroup.html",
     ),
     SpecConstraint(
         id="image-architecture-matches-instances",

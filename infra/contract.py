@@ -29,9 +29,9 @@ TOKEN_DIR_IN_CONTAINER = "/run/db-tokens"
 """Where the container sees the token files (mounted read-only): `DATABASE_PASSWORD_DIR`."""
 
 
-def log_group_name(stack: str, role: Literal["web", "worker"]) -> str:
-    """The CloudWatch log group each role's containers log to (awslogs driver); `scalestack logs` reads it."""
-    return f"/scalestack/{stack}/{role}"
+def log_group_name(stack: str, service: str) -> str:
+    """The CloudWatch log group a service's containers log to (awslogs driver); `scalestack logs` reads it."""
+    return f"/scalestack/{stack}/{service}"
 
 
 def app_secrets_name(stack: str) -> str:
@@ -39,6 +39,12 @@ def app_secrets_name(stack: str) -> str:
     `scalestack secret` and read by the settings renderer into the app's environment."""
     return f"scalestack/{stack}/app-secrets"
 
+
+# The queue-length metric: what the publisher on the default web service's instances puts every minute
+# (infra/components/boot/queue_metrics.py) and each worker group's backlog policy reads, in the stack's
+# own namespace (`scalestack/<stack>`, the only one the instances may put metrics in).
+QUEUE_LENGTH_METRIC = "QueueLength"
+QUEUE_DIMENSION = "Queue"
 
 # What the kit itself tells the app; a stack's own settings (`app.environment`) may not reuse these names.
 KIT_SETTINGS = frozenset(
@@ -74,6 +80,9 @@ class Output(StrEnum):
     ROLLOUT = "rollout"
     """How the pipeline's instance refreshes replace instances (RolloutOutput)."""
     APP_COMMANDS = "appCommands"
+    SERVICES = "services"
+    """Every service by name (ServiceOutput): kind, group, target group, launch template. The web/worker
+    outputs above stay for stacks and pipelines from before services."""
 
 
 # What a deploy cannot start without: a stack that lacks one has not been brought up by this kit.
@@ -157,6 +166,53 @@ class RolloutOutput:
         }
 
 
+ServiceKind = Literal["web", "worker"]
+
+
+@dataclass(frozen=True)
+class ServiceOutput:
+    """One service of the `services` output: what the pipeline rolls and `status` lists."""
+
+    kind: ServiceKind
+    asg_name: str
+    launch_template: LaunchTemplateRef
+    target_group_arn: str | None
+    """None for a worker."""
+    liveness_path: str | None = None
+    """A web service's liveness path (what a deploy's smoke test asks); None for a worker."""
+
+    @classmethod
+    def parse(cls, value: Mapping[str, Any]) -> ServiceOutput:
+        kind = str(value["kind"])
+        if kind not in ("web", "worker"):
+            raise ValueError(f"service kind {kind!r} is neither web nor worker")
+        template = value["launchTemplate"]
+        return cls(
+            kind="web" if kind == "web" else "worker",
+            asg_name=str(value["asgName"]),
+            launch_template=LaunchTemplateRef(str(template["id"]), str(template["version"])),
+            target_group_arn=str(value["targetGroupArn"]) if value.get("targetGroupArn") else None,
+            liveness_path=str(value["livenessPath"]) if value.get("livenessPath") else None,
+        )
+
+
+def parse_services(outputs: Mapping[str, Any]) -> dict[str, ServiceOutput]:
+    """Every service of a stack; a stack brought up before services has its web and worker roles only."""
+    services = outputs.get(Output.SERVICES)
+    if services:
+        return {name: ServiceOutput.parse(value) for name, value in services.items()}
+    templates = outputs[Output.LAUNCH_TEMPLATES]
+    return {
+        role: ServiceOutput(
+            kind="web" if role == "web" else "worker",
+            asg_name=str(outputs[asg]),
+            launch_template=LaunchTemplateRef(str(templates[role]["id"]), str(templates[role]["version"])),
+            target_group_arn=str(outputs[Output.WEB_TARGET_GROUP_ARN]) if role == "web" else None,
+        )
+        for role, asg in (("web", Output.WEB_ASG_NAME), ("worker", Output.WORKER_ASG_NAME))
+    }
+
+
 @dataclass(frozen=True)
 class StackOutputs:
     """A brought-up stack's outputs, typed: what `pulumi stack output --json` gives the pipeline."""
@@ -166,7 +222,7 @@ class StackOutputs:
     image_tag: str | None
     ecr_repository_url: str
     ecr_repository_name: str
-    asg_names: Mapping[str, str]  # role (web, worker) -> auto scaling group name
+    asg_names: Mapping[str, str]  # service (web, worker, ...) -> auto scaling group name
     web_target_group_arn: str
     cloudfront_distribution_id: str
     static_bucket_name: str
@@ -174,6 +230,7 @@ class StackOutputs:
     rollout: RolloutOutput
     alarm_names: tuple[str, ...]
     app_commands: Mapping[str, Any]
+    services: Mapping[str, ServiceOutput]
 
     @classmethod
     def parse(cls, outputs: Mapping[str, Any]) -> StackOutputs:
@@ -181,13 +238,14 @@ class StackOutputs:
         missing = missing_outputs(outputs)
         if missing:
             raise MissingOutputs(missing)
+        services = parse_services(outputs)
         return cls(
             url=str(outputs[Output.URL]),
             region=outputs.get(Output.REGION) or None,
             image_tag=outputs.get(Output.IMAGE_TAG) or None,
             ecr_repository_url=str(outputs[Output.ECR_REPOSITORY_URL]),
             ecr_repository_name=str(outputs[Output.ECR_REPOSITORY_NAME]),
-            asg_names={"web": outputs[Output.WEB_ASG_NAME], "worker": outputs[Output.WORKER_ASG_NAME]},
+            asg_names={name: service.asg_name for name, service in services.items()},
             web_target_group_arn=str(outputs[Output.WEB_TARGET_GROUP_ARN]),
             cloudfront_distribution_id=str(outputs[Output.CLOUDFRONT_DISTRIBUTION_ID]),
             static_bucket_name=str(outputs[Output.STATIC_BUCKET_NAME]),
@@ -198,4 +256,5 @@ class StackOutputs:
             rollout=RolloutOutput.parse(outputs[Output.ROLLOUT]),
             alarm_names=tuple(outputs.get(Output.ALARM_NAMES) or ()),
             app_commands=dict(outputs.get(Output.APP_COMMANDS) or {}),
+            services=services,
         )

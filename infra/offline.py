@@ -90,6 +90,14 @@ _CALLS: dict[str, Callable[[str, Mapping[str, Any]], dict[str, Any]]] = {
         "userId": "AIDAPLAN",
         "id": ACCOUNT_ID,
     },
+    # A service's own image repository (`imageRepository`), looked up by name in the stack's account.
+    "aws:ecr/getRepository:getRepository": lambda region, args: {
+        "name": args["name"],
+        "arn": f"arn:aws:ecr:{region}:{ACCOUNT_ID}:repository/{args['name']}",
+        "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/{args['name']}",
+        "registryId": ACCOUNT_ID,
+        "id": args["name"],
+    },
     "aws:index/getRegion:getRegion": lambda region, _: {"region": region, "name": region, "id": region},
     "aws:ssm/getParameter:getParameter": lambda region, args: {
         "name": args["name"],

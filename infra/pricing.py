@@ -9,12 +9,13 @@ A size missing from the table is reported as unpriced rather than guessed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from infra.planned import Plan, PlannedResource
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+APP_GROUP = "scalestack:compute:AppGroup"
 # The one region the tables below hold. AWS lists a price per region
 # (https://aws.amazon.com/ec2/pricing/on-demand/ has a region selector), so another region's stack gets no
 # estimate rather than one in us-east-1's prices.
@@ -62,6 +63,8 @@ class CostLine:
     unit: str
     monthly: float | None  # None: the size is not in the price table
     note: str = ""
+    service: str = ""
+    """The service (app group) the resource belongs to; empty for the stack's shared resources."""
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if v != ""}
@@ -77,6 +80,15 @@ class CostEstimate:
         return round(sum(line.monthly or 0.0 for line in self.lines), 2)
 
     @property
+    def by_service(self) -> dict[str, float]:
+        """Each service's monthly subtotal: every priced line of its app group (instances, alarms...)."""
+        totals: dict[str, float] = {}
+        for line in self.lines:
+            if line.service:
+                totals[line.service] = round(totals.get(line.service, 0.0) + (line.monthly or 0.0), 2)
+        return totals
+
+    @property
     def unpriced(self) -> tuple[CostLine, ...]:
         return tuple(line for line in self.lines if line.monthly is None)
 
@@ -88,6 +100,7 @@ class CostEstimate:
             "prices": PRICES_AS_OF,
             "leftOut": LEFT_OUT,
             "total": self.total,
+            "services": self.by_service,
             "lines": [line.to_json() for line in self.lines],
         }
 
@@ -95,7 +108,11 @@ class CostEstimate:
 def estimate(plan: Plan) -> CostEstimate:
     """Every standing charge the plan's resources incur, one line per resource."""
     index = _Index(plan)
-    lines = [line for resource in plan.resources for line in _lines(resource, index)]
+    lines = [
+        replace(line, service=index.service_of(resource))
+        for resource in plan.resources
+        for line in _lines(resource, index)
+    ]
     return CostEstimate(plan.stack, tuple(lines))
 
 
@@ -105,6 +122,15 @@ class _Index:
     def __init__(self, plan: Plan) -> None:
         self.by_urn = plan.by_urn()
         self.databases = {r.inputs.get("identifier"): r for r in plan.by_type("aws:rds/instance:Instance")}
+
+    def service_of(self, resource: PlannedResource) -> str:
+        """The name of the app group (one per service) a resource was made in; empty outside one."""
+        parent = self.by_urn.get(resource.parent or "")
+        while parent is not None:
+            if parent.type == APP_GROUP:
+                return parent.name
+            parent = self.by_urn.get(parent.parent or "")
+        return ""
 
     def launch_template(self, group: PlannedResource) -> PlannedResource | None:
         urns = [u for deps in group.property_dependencies.values() for u in deps]

@@ -38,7 +38,13 @@ BASE: Mapping[str, Any] = {
         "staticDir": "app/static",
     },
     "web": {"cpuTargetPercent": 50, "requestsPerTarget": 1000, "healthCheckGracePeriodSeconds": 120},
-    "worker": {"cpuTargetPercent": 60, "healthCheckGracePeriodSeconds": 120},
+    # The worker key consumes Celery's default queue; 50 waiting tasks per worker before another starts.
+    "worker": {
+        "cpuTargetPercent": 60,
+        "healthCheckGracePeriodSeconds": 120,
+        "queues": ["celery"],
+        "targetMessagesPerWorker": 50,
+    },
     "database": {
         "engineVersion": "16",
         "performanceInsights": True,
@@ -55,6 +61,7 @@ BASE: Mapping[str, Any] = {
         "replicaLagSeconds": 30,
     },
     "tags": {},
+    "services": {},
 }
 
 _DEV: Mapping[str, Any] = {

@@ -3,26 +3,52 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.app_group import AppGroup, AppGroupArgs, AppSettingsRef, HttpExposure, ImageRef
+from infra.components.app_group import (
+    AppGroup,
+    AppGroupArgs,
+    AppSettingsRef,
+    BacklogScaling,
+    HttpExposure,
+    ImageRef,
+    QueuePublisher,
+)
 from infra.components.app_settings import AppSettings, AppSettingsArgs
 from infra.components.cache import MAX_INSTANCE_LIFETIME_DAYS, Cache, CacheArgs
 from infra.components.cdn import AppOrigin, Cdn, CdnArgs, CustomDomain
 from infra.components.database import Database, DatabaseArgs
 from infra.components.domain import Domain, DomainArgs
 from infra.components.load_balancer import LoadBalancer, LoadBalancerArgs
-from infra.components.monitoring import Monitoring, MonitoringArgs
+from infra.components.monitoring import Monitoring, MonitoringArgs, ServiceRow
 from infra.components.network import Network, NetworkArgs
 from infra.components.registry import Registry, RegistryArgs
-from infra.contract import Output, RoleRollout, RolloutOutput, app_secrets_name, log_group_name
+from infra.contract import (
+    QUEUE_DIMENSION,
+    QUEUE_LENGTH_METRIC,
+    Output,
+    RoleRollout,
+    RolloutOutput,
+    app_secrets_name,
+    log_group_name,
+)
 from infra.kms import logs_key
-from infra.spec import NAMESPACE, SpecError, StackSpec, WebSpec, WorkerSpec, parse_config
+from infra.spec import (
+    DEFAULT_QUEUE,
+    NAMESPACE,
+    Service,
+    SpecError,
+    StackSpec,
+    WebSpec,
+    WorkerSpec,
+    parse_config,
+    rule_priority,
+)
 
 # The pipeline's instance refresh (the stack's `rollout` output) pauses at half the fleet so the rollout
 # alarms can judge the new version on real traffic.
@@ -62,10 +88,17 @@ class Data:
 
 @dataclass(frozen=True)
 class Compute:
-    """The app's roles: one auto-scaling group each."""
+    """The app's services: one auto-scaling group each, by service name (`web`, `worker`, `services`)."""
 
-    web: AppGroup
-    worker: AppGroup
+    groups: Mapping[str, AppGroup]
+
+    @property
+    def web(self) -> AppGroup:
+        return self.groups["web"]
+
+    @property
+    def worker(self) -> AppGroup:
+        return self.groups["worker"]
 
 
 @dataclass(frozen=True)
@@ -99,17 +132,19 @@ def compose(spec: StackSpec) -> Stack:
     """
     base = build_foundation(spec)
     edge = build_edge(spec, base)
-    # The data tier admits the app groups' security groups, which exist only once the groups do.
-    web_group_id: pulumi.Output[str]
-    worker_group_id: pulumi.Output[str]
-    resolve_web_group_id: Callable[[pulumi.Output[str]], None]
-    resolve_worker_group_id: Callable[[pulumi.Output[str]], None]
-    web_group_id, resolve_web_group_id = pulumi.deferred_output()
-    worker_group_id, resolve_worker_group_id = pulumi.deferred_output()
-    data = build_data(spec, base, clients=[web_group_id, worker_group_id])
+    # The data tier admits the services' security groups, which exist only once the groups do.
+    deferred: dict[str, tuple[pulumi.Output[str], Callable[[pulumi.Output[str]], None]]] = {
+        service.name: pulumi.deferred_output() for service in spec.all_services
+    }
+    data = build_data(
+        spec,
+        base,
+        database_clients=[deferred[s.name][0] for s in spec.all_services if s.spec.uses_database],
+        cache_clients=[deferred[s.name][0] for s in spec.all_services if s.spec.uses_cache],
+    )
     compute = build_compute(spec, base, edge, data)
-    resolve_web_group_id(compute.web.security_group_id)
-    resolve_worker_group_id(compute.worker.security_group_id)
+    for name, (_, resolve) in deferred.items():
+        resolve(compute.groups[name].security_group_id)
     monitoring = build_observability(spec, base, edge, data, compute)
     return Stack(base, edge, data, compute, monitoring)
 
@@ -196,8 +231,14 @@ def build_edge(spec: StackSpec, base: Foundation) -> Edge:
     return Edge(domain, load_balancer, cdn)
 
 
-def build_data(spec: StackSpec, base: Foundation, clients: list[pulumi.Input[str]]) -> Data:
-    """The data stores, admitting `clients` (security group ids), and the settings the app reads them by."""
+def build_data(
+    spec: StackSpec,
+    base: Foundation,
+    database_clients: list[pulumi.Input[str]],
+    cache_clients: list[pulumi.Input[str]],
+) -> Data:
+    """The data stores, each admitting its clients (security group ids), and the settings the app reads
+    them by."""
     regional, network, prefix = base.regional, base.network, spec.name_prefix
     database = Database(
         "database",
@@ -205,7 +246,7 @@ def build_data(spec: StackSpec, base: Foundation, clients: list[pulumi.Input[str
             vpc_id=network.vpc_id,
             subnet_ids=network.data_subnet_ids,
             availability_zones=network.availability_zones,
-            client_security_group_ids=clients,
+            client_security_group_ids=database_clients,
             identifier=f"{prefix}-db",
             **spec.database.model_dump(),
             log_retention_days=spec.monitoring.log_retention_days,
@@ -218,7 +259,7 @@ def build_data(spec: StackSpec, base: Foundation, clients: list[pulumi.Input[str
         CacheArgs(
             vpc_id=network.vpc_id,
             subnet_ids=network.data_subnet_ids,
-            client_security_group_ids=clients,
+            client_security_group_ids=cache_clients,
             replication_group_id=f"{prefix}-cache",
             **spec.cache.model_dump(),
             log_retention_days=spec.monitoring.log_retention_days,
@@ -255,22 +296,33 @@ def build_data(spec: StackSpec, base: Foundation, clients: list[pulumi.Input[str
 
 
 def build_compute(spec: StackSpec, base: Foundation, edge: Edge, data: Data) -> Compute:
-    image = ImageRef(base.registry.repository_url, base.registry.repository_arn, spec.image_tag)
-    web = AppGroup(
-        "web",
-        _group_args(spec, spec.web, base, image, data.settings, edge.load_balancer),
-        base.regional,
-    )
-    worker = AppGroup(
-        "worker", _group_args(spec, spec.worker, base, image, data.settings, None), base.regional
-    )
-    return Compute(web, worker)
+    """One AppGroup per service, named after it; every one runs the deploy's tag of its image."""
+    groups = {
+        service.name: AppGroup(
+            service.name,
+            _group_args(spec, service, base, _image(spec, service, base), data.settings, edge.load_balancer),
+            base.regional,
+        )
+        for service in spec.all_services
+    }
+    return Compute(groups)
+
+
+def _image(spec: StackSpec, service: Service, base: Foundation) -> ImageRef:
+    """The stack's repository, or the service's own (`imageRepository`, in the stack's account)."""
+    name = service.spec.image_repository
+    if not name:
+        return ImageRef(base.registry.repository_url, base.registry.repository_arn, spec.image_tag)
+    providers = base.regional.providers
+    provider = providers.get("aws") if isinstance(providers, Mapping) else None
+    found = aws.ecr.get_repository_output(name=name, opts=pulumi.InvokeOutputOptions(provider=provider))
+    return ImageRef(found.repository_url, found.arn, spec.image_tag)
 
 
 def build_observability(
     spec: StackSpec, base: Foundation, edge: Edge, data: Data, compute: Compute
 ) -> Monitoring:
-    web = compute.web
+    web = compute.groups[next(s.name for s in spec.all_services if s.default)]
     assert web.target_group_arn_suffix is not None
     return Monitoring(
         "monitoring",
@@ -288,8 +340,19 @@ def build_observability(
             p99_latency_ms=spec.monitoring.p99_latency_ms,
             replica_lag_seconds=spec.monitoring.replica_lag_seconds,
             region=spec.region,
+            services=[_service_row(spec, s, compute.groups[s.name]) for s in spec.all_services],
         ),
         base.regional,
+    )
+
+
+def _service_row(spec: StackSpec, service: Service, group: AppGroup) -> ServiceRow:
+    queues = service.worker.queues if service.worker else []
+    return ServiceRow(
+        name=service.name,
+        asg_name=group.asg_name,
+        target_group_arn_suffix=group.target_group_arn_suffix,
+        queue_metrics=[(metrics_namespace(spec), QUEUE_LENGTH_METRIC, QUEUE_DIMENSION, q) for q in queues],
     )
 
 
@@ -320,8 +383,8 @@ def stack_outputs(
         Output.DASHBOARD_URL: monitoring.dashboard_url,
         # The pipeline starts each group's instance refresh towards its template's latest version.
         Output.LAUNCH_TEMPLATES: {
-            role: {"id": group.launch_template.id, "version": group.launch_template.latest_version}
-            for role, group in (("web", web), ("worker", worker))
+            name: {"id": group.launch_template.id, "version": group.launch_template.latest_version}
+            for name, group in compute.groups.items()
         },
         # How the pipeline's instance refreshes replace instances: the one home of these preferences.
         Output.ROLLOUT: RolloutOutput(
@@ -329,44 +392,86 @@ def stack_outputs(
             checkpoint_delay_seconds=ROLLOUT_CHECKPOINT_DELAY_SECONDS,
             alarm_names=tuple(monitoring.rollout_alarm_names),
             roles={
-                role: RoleRollout(group.min_healthy_percent, group.health_check_grace_period_seconds)
-                for role, group in (("web", spec.web), ("worker", spec.worker))
+                s.name: RoleRollout(s.spec.min_healthy_percent, s.spec.health_check_grace_period_seconds)
+                for s in spec.all_services
             },
         ).to_output(),
         Output.APP_COMMANDS: {"migrate": spec.app.migrate_command, "worker": spec.app.worker_command},
+        Output.SERVICES: {
+            s.name: _service_output(spec, s, compute.groups[s.name]) for s in spec.all_services
+        },
     }
+
+
+def _service_output(spec: StackSpec, service: Service, group: AppGroup) -> dict[str, Any]:
+    """One service of the `services` output, as infra/contract.py ServiceOutput parses it."""
+    output: dict[str, Any] = {
+        "kind": "web" if service.web else "worker",
+        "asgName": group.asg_name,
+        "launchTemplate": {"id": group.launch_template.id, "version": group.launch_template.latest_version},
+    }
+    if group.target_group_arn is not None:
+        output["targetGroupArn"] = group.target_group_arn
+    if service.web:
+        output["livenessPath"] = service.web.liveness_path or spec.app.liveness_path
+    return output
 
 
 def _production(spec: StackSpec) -> bool:
     return spec.environment == "prod"
 
 
+def _http(spec: StackSpec, service: Service, web: WebSpec, load_balancer: LoadBalancer) -> HttpExposure:
+    """How a web service is reached: its own target group behind its own rule (the default service's
+    rule matches every path and comes last)."""
+    return HttpExposure(
+        listener_arn=load_balancer.listener_arn,
+        load_balancer_security_group_id=load_balancer.security_group_id,
+        load_balancer_arn_suffix=load_balancer.arn_suffix,
+        origin_header_name=load_balancer.origin_header_name,
+        origin_secret=load_balancer.origin_secret,
+        readiness_path=web.readiness_path or spec.app.readiness_path,
+        deregistration_delay_seconds=(
+            spec.load_balancer.deregistration_delay_seconds
+            if web.deregistration_delay_seconds is None
+            else web.deregistration_delay_seconds
+        ),
+        slow_start_seconds=spec.load_balancer.slow_start_seconds,
+        algorithm=spec.load_balancer.algorithm,
+        requests_per_target=web.requests_per_target,
+        path_patterns=tuple(web.path_patterns) or (() if web.host_names else ("/*",)),
+        host_names=tuple(web.host_names),
+        rule_priority=rule_priority(service),
+    )
+
+
+def metrics_namespace(spec: StackSpec) -> str:
+    """The stack's CloudWatch namespace: the only one its instances may put metrics in."""
+    return f"{NAMESPACE}/{spec.stack}"
+
+
+def worker_command(spec: StackSpec, worker: WorkerSpec) -> tuple[str, ...]:
+    """A worker's arguments: its own command, or app.workerCommand consuming its queues (Celery consumes
+    its default queue, `celery`, without --queues: https://docs.celeryq.dev/en/stable/userguide/
+    workers.html#queues)."""
+    if worker.command:
+        return tuple(worker.command)
+    if worker.queues == [DEFAULT_QUEUE]:
+        return tuple(spec.app.worker_command)
+    return (*spec.app.worker_command, "--queues", ",".join(worker.queues))
+
+
 def _group_args(
     spec: StackSpec,
-    group: WebSpec | WorkerSpec,
+    service: Service,
     base: Foundation,
     image: ImageRef,
     settings: AppSettingsRef,
-    load_balancer: LoadBalancer | None,
+    load_balancer: LoadBalancer,
 ) -> AppGroupArgs:
-    """One role's args: the web role takes traffic from the load balancer, the worker runs its command."""
-    http = (
-        HttpExposure(
-            listener_arn=load_balancer.listener_arn,
-            load_balancer_security_group_id=load_balancer.security_group_id,
-            load_balancer_arn_suffix=load_balancer.arn_suffix,
-            origin_header_name=load_balancer.origin_header_name,
-            origin_secret=load_balancer.origin_secret,
-            readiness_path=spec.app.readiness_path,
-            deregistration_delay_seconds=spec.load_balancer.deregistration_delay_seconds,
-            slow_start_seconds=spec.load_balancer.slow_start_seconds,
-            algorithm=spec.load_balancer.algorithm,
-            requests_per_target=spec.web.requests_per_target,
-        )
-        if load_balancer
-        else None
-    )
-    web_only, network = isinstance(group, WebSpec), base.network
+    """One service's args: a web service takes traffic from the load balancer, a worker runs its command."""
+    group, web, worker = service.spec, service.web, service.worker
+    network = base.network
     return AppGroupArgs(
         region=spec.region,
         vpc_id=network.vpc_id,
@@ -374,24 +479,41 @@ def _group_args(
         subnet_ids=network.app_subnet_ids,
         image=image,
         settings=settings,
-        log_group_name=log_group_name(spec.stack, "web" if web_only else "worker"),
+        log_group_name=log_group_name(spec.stack, service.name),
         instance_type=group.instance_type,
         min_size=group.min_size,
         desired_capacity=group.desired_capacity,
         max_size=group.max_size,
         cpu_target_percent=group.cpu_target_percent,
         root_volume_gib=group.root_volume_gib,
-        command=() if web_only else tuple(spec.app.worker_command),
-        container_port=spec.app.port,
-        http=http,
-        spot=isinstance(group, WorkerSpec) and group.spot,
-        warm_pool_size=group.warm_pool_size if isinstance(group, WebSpec) else 0,
+        command=worker_command(spec, worker) if worker else tuple(group.command or ()),
+        container_port=(web.port if web and web.port else spec.app.port),
+        http=_http(spec, service, web, load_balancer) if web else None,
+        spot=bool(worker and worker.spot),
+        warm_pool_size=web.warm_pool_size if web else 0,
         health_check_grace_period_seconds=group.health_check_grace_period_seconds,
         log_retention_days=spec.monitoring.log_retention_days,
         logs_key_arn=base.logs_key_arn,
         max_instance_lifetime_days=MAX_INSTANCE_LIFETIME_DAYS,
-        metrics_namespace=f"{NAMESPACE}/{spec.stack}",
+        metrics_namespace=metrics_namespace(spec),
+        database_egress=group.uses_database,
+        cache_egress=group.uses_cache,
+        backlog=BacklogScaling(
+            namespace=metrics_namespace(spec),
+            queues=tuple(worker.queues),
+            target_messages_per_worker=worker.target_messages_per_worker,
+        )
+        if worker
+        else None,
+        queue_publisher=QueuePublisher(metrics_namespace(spec), worker_queues(spec))
+        if service.default
+        else None,
     )
+
+
+def worker_queues(spec: StackSpec) -> tuple[str, ...]:
+    """Every queue some worker consumes, once each, in the services' order."""
+    return tuple(dict.fromkeys(q for s in spec.all_services if s.worker for q in s.worker.queues))
 
 
 def spec_from_engine() -> StackSpec:

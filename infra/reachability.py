@@ -452,9 +452,12 @@ class _Network:
             found += self._balancer_to(app, balancers)
         for app in apps:
             for store, port in stores:
-                found.append(
-                    _flow(f"{app.label} -> {store.label} on {port}", True, self._sg_hops(app, store, port))
-                )
+                hops = self._sg_hops(app, store, port)
+                # A service that opted out of a store (usesDatabase/usesCache: false) has neither the egress
+                # nor the store's admission: that flow must stay closed. Either half present means the
+                # service is meant to reach the store, and the flow must be open end to end.
+                meant = any(hop.verdict is not False for hop in hops)
+                found.append(_flow(f"{app.label} -> {store.label} on {port}", meant, hops))
         endpoints = self.interface_endpoints()
         gateway_tables = self.s3_gateway_tables()
         for app in apps:

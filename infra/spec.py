@@ -12,6 +12,7 @@ import functools
 import ipaddress
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,7 +28,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from infra import aws_facts
+from infra import aws_facts, routing
 from infra.contract import KIT_SETTINGS, Environment
 from infra.profiles import PROFILES, deep_merge
 
@@ -258,17 +259,148 @@ class _GroupSpec(_Section):
         return self
 
 
-class WebSpec(_GroupSpec):
-    """The web auto-scaling group behind the load balancer."""
+# ALB rule condition values (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/
+# rule-condition-types.html): a path pattern is case-sensitive, up to 128 characters of A-Z, a-z, 0-9,
+# _ - . $ / ~ " ' @ : + & and the wildcards * ?; a host name up to 128 characters of A-Z, a-z, 0-9, - .
+# and the wildcards.
+PathPattern = Annotated[str, Field(pattern=r"^/[A-Za-z0-9_.$/~\"'@:+&*?-]{0,127}$")]
+HostPattern = Annotated[str, Field(pattern=r"^[A-Za-z0-9*?][A-Za-z0-9.*?-]{0,127}$", max_length=128)]
+QueueName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
+# An ECR repository name (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepository.html).
+RepositoryName = Annotated[
+    str, Field(pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+]
+
+
+class _ServiceSpec(_GroupSpec):
+    command: list[str] | None = Field(
+        default=None, min_length=1, description="Arguments after the image; default: see the role."
+    )
+    image_repository: RepositoryName | None = Field(
+        default=None, description="An ECR repository of the account to run instead of the stack's own."
+    )
+    uses_database: bool = Field(default=True, description="The database admits this service's instances.")
+    uses_cache: bool = Field(default=True, description="The cache admits this service's instances.")
+
+
+class WebSpec(_ServiceSpec):
+    """The web auto-scaling group behind the load balancer (and every other web service's defaults)."""
 
     requests_per_target: int = Field(ge=10, le=100000, description="Target tracking on ALB requests/target.")
     warm_pool_size: int = Field(ge=0, le=100, description="Pre-initialised stopped instances; 0 is off.")
+    path_patterns: list[PathPattern] = Field(
+        default_factory=list, description="Requests whose path matches one of these (with hostNames: and)."
+    )
+    host_names: list[HostPattern] = Field(
+        default_factory=list, description="Requests for one of these hosts; no routes: the default service."
+    )
+    priority: int | None = Field(
+        default=None,
+        ge=1,
+        le=routing.DERIVED_PRIORITIES,
+        description="Listener rule priority; default: "
+        "derived from the name, so adding a service never moves another's.",
+    )
+    port: Port | None = Field(default=None, description="Port the container listens on; default app.port.")
+    readiness_path: str | None = Field(
+        default=None, pattern=r"^/[A-Za-z0-9/_.-]*$", description="Default app.readinessPath."
+    )
+    liveness_path: str | None = Field(
+        default=None, pattern=r"^/[A-Za-z0-9/_.-]*$", description="Default app.livenessPath."
+    )
+    deregistration_delay_seconds: int | None = Field(
+        default=None, ge=0, le=3600, description="Default loadBalancer.deregistrationDelaySeconds."
+    )
+
+    @model_validator(mode="after")
+    def _rule_quota(self) -> WebSpec:
+        values = [*self.path_patterns, *self.host_names]
+        if len(values) > routing.ROUTE_VALUES_PER_SERVICE:
+            raise ValueError(
+                f"{len(values)} pathPatterns and hostNames: a listener rule takes "
+                f"{routing.RULE_CONDITION_VALUES} condition values and the origin-header check uses one, "
+                f"so at most {routing.ROUTE_VALUES_PER_SERVICE} ({routing.RULE_CONDITIONS_SOURCE})"
+            )
+        if routing.wildcards(values) > routing.RULE_CONDITION_WILDCARDS:
+            raise ValueError(
+                f"{routing.wildcards(values)} wildcards in pathPatterns and hostNames: a listener rule takes "
+                f"at most {routing.RULE_CONDITION_WILDCARDS} ({routing.RULE_CONDITIONS_SOURCE})"
+            )
+        return self
 
 
-class WorkerSpec(_GroupSpec):
+class WorkerSpec(_ServiceSpec):
     """The background worker group: same image, worker command, no load balancer."""
 
     spot: bool = Field(description="Run on spot capacity (workers must tolerate interruption).")
+    queues: list[QueueName] = Field(
+        min_length=1, description="Celery queues it consumes (`--queues`); the worker key's default: celery."
+    )
+    target_messages_per_worker: int = Field(
+        ge=1, le=100000, description="Backlog per in-service instance that target tracking holds."
+    )
+
+
+SERVICE_NAME_MAX = 21
+"""The target group takes the service's name plus `-tg` and Pulumi's 8-character random suffix
+(https://www.pulumi.com/docs/iac/concepts/resources/names/#autonaming), and a target group name is at
+most 32 characters (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/
+API_CreateTargetGroup.html): 32 - 3 - 8 = 21. The group, security group and role names derived the same
+way have room to spare (255, 255 and 64)."""
+ServiceName = Annotated[str, Field(pattern=r"^[a-z]([a-z0-9-]*[a-z0-9])?$", max_length=SERVICE_NAME_MAX)]
+# The keys that already name the two default services, and the stack's other components' names.
+RESERVED_SERVICE_NAMES = frozenset(
+    {"web", "worker", "alb", "network", "registry", "database", "cache", "settings", "cdn", "domain"}
+    | {"monitoring"}
+)
+DEFAULT_QUEUE = "celery"
+"""Celery's task_default_queue: a worker started without --queues consumes it."""
+INHERITED_KEYS = (
+    frozenset(_GroupSpec.model_fields)
+    | {"requests_per_target", "warm_pool_size"}
+    | {
+        "spot",
+        "target_messages_per_worker",
+    }
+)
+"""What a `services` entry takes from the `web` or `worker` key when it does not set it: sizes and
+scaling, never routes, queues, commands or images (those say what the service is)."""
+
+
+class WebServiceSpec(WebSpec):
+    """A web service of the `services` map."""
+
+    kind: Literal["web"]
+
+
+class WorkerServiceSpec(WorkerSpec):
+    """A worker service of the `services` map."""
+
+    kind: Literal["worker"]
+
+
+@dataclass(frozen=True)
+class Service:
+    """One service of a stack, resolved: `web` and `worker` keys and every `services` entry alike."""
+
+    name: str
+    key: str
+    """Where it is set in the stack file: `web`, `worker` or `services.<name>`."""
+    spec: WebSpec | WorkerSpec
+
+    @property
+    def web(self) -> WebSpec | None:
+        return self.spec if isinstance(self.spec, WebSpec) else None
+
+    @property
+    def worker(self) -> WorkerSpec | None:
+        return self.spec if isinstance(self.spec, WorkerSpec) else None
+
+    @property
+    def default(self) -> bool:
+        """The web service without routes: its rule takes every request no other rule takes."""
+        web = self.web
+        return web is not None and not web.path_patterns and not web.host_names
 
 
 class DatabaseSpec(_Section):
@@ -411,6 +543,33 @@ class StackSpec(_Section):
         Field(description="Tags on every resource, beside scalestack:stack and scalestack:environment.")
     )
     policy: PolicySpec = Field(default_factory=PolicySpec)
+    services: dict[
+        ServiceName, Annotated[WebServiceSpec | WorkerServiceSpec, Field(discriminator="kind")]
+    ] = Field(
+        default_factory=dict,
+        description="More services beside `web` and `worker`, by name: `kind: web` or `kind: worker`; "
+        "unset sizes and scaling come from the `web` or `worker` key.",
+    )
+
+    @field_validator("services")
+    @classmethod
+    def _not_reserved(cls, value: dict[str, Any]) -> dict[str, Any]:
+        taken = sorted(set(value) & RESERVED_SERVICE_NAMES)
+        if taken:
+            raise ValueError(
+                f"{', '.join(taken)}: names taken by the web and worker keys or the stack's components "
+                f"(not {', '.join(sorted(RESERVED_SERVICE_NAMES))})"
+            )
+        return value
+
+    @property
+    def all_services(self) -> tuple[Service, ...]:
+        """Every service: `web`, `worker`, then the `services` entries in the file's order."""
+        return (
+            Service("web", "web", self.web),
+            Service("worker", "worker", self.worker),
+            *(Service(name, f"services.{name}", service) for name, service in self.services.items()),
+        )
 
     @field_validator("region")
     @classmethod
@@ -448,9 +607,83 @@ def _certificate_violations(spec: StackSpec) -> list[Problem]:
     ]
 
 
+def _service_violations(spec: StackSpec) -> list[Problem]:
+    """Web services whose listener rules cannot coexist: not exactly one default (no routes), routes that
+    overlap (a request would match two rules, and priorities would decide which, silently), or two rules
+    on one priority (AWS refuses the second: https://docs.aws.amazon.com/elasticloadbalancing/latest/
+    APIReference/API_CreateRule.html)."""
+    web = [s for s in spec.all_services if s.web]
+    defaults = [s.key for s in web if s.default]
+    problems: list[Problem] = []
+    if len(defaults) != 1:
+        problems.append(
+            (
+                "services",
+                "exactly one web service has no pathPatterns or hostNames and takes every other request "
+                f"(got {len(defaults)}: {', '.join(defaults) or 'none'})",
+            )
+        )
+    problems += [
+        (
+            f"{s.key}.priority",
+            f"the default service's rule comes last ({routing.LOWEST_PRIORITY}); priority is for services "
+            "with pathPatterns or hostNames",
+        )
+        for s in web
+        if s.default and s.web and s.web.priority is not None
+    ]
+    # The default service's instances publish the queue lengths the workers scale on (DESIGN.md,
+    # "Workers scale on their backlog"): they must always run and reach the cache.
+    problems += [
+        (
+            s.key,
+            "the default web service publishes the queue lengths workers scale on, so it needs minSize >= 1 "
+            f"and usesCache: true (got minSize {s.spec.min_size}, usesCache {s.spec.uses_cache})",
+        )
+        for s in web
+        if s.default and (s.spec.min_size < 1 or not s.spec.uses_cache)
+    ]
+    routed = [s for s in web if not s.default]
+    for i, first in enumerate(routed):
+        for second in routed[i + 1 :]:
+            a, b = first.web, second.web
+            assert a is not None and b is not None
+            if routing.routes_overlap(a.path_patterns, a.host_names, b.path_patterns, b.host_names):
+                problems.append(
+                    (
+                        second.key,
+                        f"its routes overlap {first.key}'s (one request could match both rules): give them "
+                        "paths or hosts no request matches together",
+                    )
+                )
+    owners: dict[int, str] = {}
+    for service in routed:
+        priority = rule_priority(service)
+        if priority in owners:
+            problems.append(
+                (
+                    f"{service.key}.priority",
+                    f"{priority} is {owners[priority]}'s rule priority too; set priority "
+                    f"(1-{routing.DERIVED_PRIORITIES}) on one of them",
+                )
+            )
+        owners.setdefault(priority, service.key)
+    return problems
+
+
+def rule_priority(service: Service) -> int:
+    """A web service's listener rule priority: the default's comes last, the others' from their names."""
+    web = service.web
+    assert web is not None
+    explicit = web.priority
+    if service.default:
+        return routing.LOWEST_PRIORITY
+    return explicit or routing.derived_priority(service.name)
+
+
 def _architecture_violations(spec: StackSpec) -> list[Problem]:
     """Groups whose instances cannot run the image: the deploy builds one image, for app.architecture."""
-    groups = (("web", spec.web.instance_type), ("worker", spec.worker.instance_type))
+    groups = [(s.key, s.spec.instance_type) for s in spec.all_services if not s.spec.image_repository]
     return [
         (
             f"{section}.instanceType",
@@ -602,7 +835,7 @@ def parse_config(config: Mapping[str, Any], *, stack: str, source: str) -> Stack
     if not isinstance(environment, str) or environment not in PROFILES:
         raise SpecError(f"{source}: {_environment_problem(stack, environment)}")
     _refuse_forbidden_keys(document, source)
-    merged = deep_merge(PROFILES[str(environment)], document)
+    merged = _with_service_defaults(deep_merge(PROFILES[str(environment)], document))
     try:
         spec = StackSpec.model_validate({**merged, "stack": stack, "source": source})
     except ValidationError as err:
@@ -610,7 +843,10 @@ def parse_config(config: Mapping[str, Any], *, stack: str, source: str) -> Stack
             source, [_describe(e) + _origin(document, e["loc"], environment) for e in err.errors()]
         ) from None
     violations = (
-        _architecture_violations(spec) + _environment_violations(spec) + _certificate_violations(spec)
+        _architecture_violations(spec)
+        + _environment_violations(spec)
+        + _certificate_violations(spec)
+        + _service_violations(spec)
     )
     if violations:
         raise _report(
@@ -634,6 +870,21 @@ def _environment_problem(stack: str, environment: object) -> str:
         f"{NAMESPACE}:environment saying which defaults and requirements apply"
     )
     return f"{NAMESPACE}:environment must be one of {allowed} ({got}){named}"
+
+
+def _with_service_defaults(document: dict[str, Any]) -> dict[str, Any]:
+    """Each `services` entry over the sizes and scaling of the `web` or `worker` key of its kind."""
+    services = document.get("services")
+    if not isinstance(services, Mapping):
+        return document
+    inherited = {to_camel(key) for key in INHERITED_KEYS}
+    completed: dict[str, Any] = {}
+    for name, entry in services.items():
+        kind = entry.get("kind") if isinstance(entry, Mapping) else None
+        base = document.get(kind) if kind in ("web", "worker") else None
+        defaults = {k: v for k, v in base.items() if k in inherited} if isinstance(base, Mapping) else {}
+        completed[name] = deep_merge(defaults, entry) if isinstance(entry, Mapping) else entry
+    return {**document, "services": completed}
 
 
 def _namespaced(config: Mapping[str, Any], source: str) -> dict[str, Any]:
@@ -696,6 +947,9 @@ def _refuse_forbidden_keys(document: Mapping[str, Any], source: str) -> None:
 
 
 def _describe(error: Any) -> str:
+    loc = tuple(error["loc"])
+    if loc[:1] == ("services",) and len(loc) > 2 and loc[2] in ("web", "worker"):
+        error = {**error, "loc": loc[:2] + loc[3:]}  # pydantic names the `kind` it tried; the file does not
     return f"{_key_path(error['loc'])}: {_explain(error)}"
 
 
@@ -757,6 +1011,10 @@ def _explain(error: Any) -> str:
 
 def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
     model: type[BaseModel] = StackSpec
+    if loc[:1] == ("services",) and len(loc) == 2:
+        return sorted(
+            {f.alias or n for n, f in (WebServiceSpec.model_fields | WorkerServiceSpec.model_fields).items()}
+        )
     for part in loc:
         if isinstance(part, int):
             continue

@@ -58,6 +58,9 @@ def render(result: CostEstimate) -> None:
         monthly = "unpriced" if line.monthly is None else f"{line.monthly:,.2f}"
         table.add_row(line.item, line.resource, f"{line.quantity:g} {line.unit}", monthly)
     table.add_section()
+    for service, subtotal in result.by_service.items():
+        table.add_row(f"service {service}", "subtotal of its group's lines", "", f"{subtotal:,.2f}")
+    table.add_section()
     table.add_row("[bold]total[/]", "", "", f"[bold]{result.total:,.2f}[/]")
     console = output_console()
     console.print(table)

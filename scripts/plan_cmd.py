@@ -20,7 +20,7 @@ from infra.policies import PolicyReport, evaluate
 from infra.policies.evaluate import to_resource
 from infra.policies.model import Stack
 from infra.reachability import Flow, analyse
-from infra.spec import StackSpec
+from infra.spec import StackSpec, rule_priority
 from infra.terraform_export import export as terraform_export
 from scripts.command import (
     Command,
@@ -86,6 +86,7 @@ def render_text(result: Plan, report: PolicyReport, spec: StackSpec, flows: list
     custom = [r for r in result.resources if r.custom]
     title = f"[bold]{result.stack}[/] ({spec.environment}, {spec.region}): {len(custom)} resources"
     console.print(_tree(result, title))
+    console.print(_services_table(spec))
     console.print(_type_counts(custom))
     outputs = Table(title="Stack outputs", show_header=False, title_justify="left")
     for key, value in masked(result.outputs).items():
@@ -111,6 +112,26 @@ def _tree(result: Plan, title: str) -> Tree:
 
     grow(root, None)
     return root
+
+
+def _services_table(spec: StackSpec) -> Table:
+    """Each service: what it takes (routes and the rule's priority, or queues) and its group's sizes."""
+    table = Table(title="Services", title_justify="left")
+    for column in ("service", "kind", "takes", "instance type", "min/desired/max", "scales on"):
+        table.add_column(column)
+    for service in spec.all_services:
+        group, web, worker = service.spec, service.web, service.worker
+        if web:
+            routes = [*web.path_patterns, *web.host_names] or ["every other request"]
+            takes = f"{', '.join(routes)} (rule priority {rule_priority(service)})"
+            scales = f"CPU {group.cpu_target_percent}%, {web.requests_per_target} requests/target"
+        else:
+            assert worker is not None
+            takes = "queues " + ", ".join(worker.queues)
+            scales = f"CPU {group.cpu_target_percent}%, {worker.target_messages_per_worker} messages/worker"
+        sizes = f"{group.min_size}/{group.desired_capacity}/{group.max_size}"
+        table.add_row(service.name, "web" if web else "worker", takes, group.instance_type, sizes, scales)
+    return table
 
 
 def _type_counts(resources: list[PlannedResource]) -> Table:

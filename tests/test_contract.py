@@ -18,8 +18,10 @@ def test_every_shipped_stack_exports_exactly_the_contracts_outputs_and_they_pars
     spec, plan = plan_of(stack)
     assert set(plan.outputs) == set(Output)
     outputs = StackOutputs.parse(plan.outputs)
-    assert outputs.asg_names.keys() == outputs.launch_templates.keys() == {"web", "worker"}
-    for role, group in (("web", spec.web), ("worker", spec.worker)):
+    names = {service.name for service in spec.all_services}
+    assert outputs.asg_names.keys() == outputs.launch_templates.keys() == names >= {"web", "worker"}
+    for service in spec.all_services:
+        role, group = service.name, service.spec
         assert outputs.rollout.roles[role].instance_warmup_seconds == group.health_check_grace_period_seconds
         assert outputs.rollout.roles[role].min_healthy_percentage == group.min_healthy_percent
     assert outputs.region == spec.region

@@ -33,7 +33,7 @@ def test_prod_json_lists_the_topology_and_passes_the_policy() -> None:
     assert set(document) == {"stack", "resources", "outputs", "reachability", "policy"}
     types = [r["type"] for r in document["resources"]]
     assert types.count("aws:lb/loadBalancer:LoadBalancer") == 1
-    assert types.count("aws:autoscaling/group:Group") == 2
+    assert types.count("aws:autoscaling/group:Group") == 4  # web and tags; worker and reports
     assert types.count(RDS) == 3
     primary = next(r for r in document["resources"] if r["name"] == "database-primary")
     replicas = [r for r in document["resources"] if r["type"] == RDS and r is not primary]

@@ -29,6 +29,20 @@ APP_SECRETS_READ = (
     "the instance roles may read the app's own secrets, scalestack/<stack>/app-secrets-?????? (issue 14, "
     "`scalestack secret`), beside the database and cache secrets"
 )
+SERVICES = {
+    "outputs/services": "issue 12: every service's group, target group and launch template, for the pipeline",
+    "resources/urn:pulumi:{stack}::scalestack::scalestack:compute:AppGroup$aws:autoscaling/policy:Policy::"
+    "worker-backlog": "issue 12: the worker scales on its queue's backlog per in-service instance",
+    "resources/urn:pulumi:{stack}::scalestack::scalestack:compute:AppGroup$aws:ec2/launchTemplate:LaunchTemplate::"
+    "web-lt/inputs/userData": "issue 12: the default web service's instances install the queue-length "
+    "publisher and its one-minute timer after the rest of the boot script, which stays as it was",
+    "resources/urn:pulumi:{stack}::scalestack::scalestack:observability:Monitoring$aws:cloudwatch/dashboard:"
+    "Dashboard::monitoring-dashboard/": "issue 12: the dashboard gains a row per service (its instances, then "
+    "requests per target or queue lengths), so it reads every group and target group",
+    "resources/urn:pulumi:{stack}::scalestack::scalestack:compute:AppGroup$aws:lb/listenerRule:ListenerRule::"
+    "web-rule/inputs/priority": "issue 12: the default service's catch-all rule comes last (50000) so routed "
+    "services' rules are tried first; AWS moves a rule's priority in place (SetRulePriorities)",
+}
 INTENDED: Mapping[tuple[str, str], str] = {
     **{
         (
@@ -43,6 +57,11 @@ INTENDED: Mapping[tuple[str, str], str] = {
         (stack, f"outputs/rollout/{key}"): ROLLOUT_PER_ROLE
         for stack in ("dev", "staging", "prod")
         for key in ("roles", "minHealthyPercentage", "instanceWarmupSeconds")
+    },
+    **{
+        (stack, path.format(stack=stack)): why
+        for stack in ("dev", "staging", "prod")
+        for path, why in SERVICES.items()
     },
 }
 
@@ -61,9 +80,36 @@ def _settings_renderer_aside(snapshot: dict[str, Any]) -> dict[str, Any]:
     return snapshot
 
 
+DEFAULT_SERVICES = ("web", "worker")
+
+
+def _added_services_aside(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """Named change (issue 12): a stack file's `services` entries are new app groups (tests/test_services.py
+    holds what they plan) and new clients of the data tier, whose admitting rules come after the web and
+    worker groups' (`-from-client-2` on). Set aside, the two default services' plan must stay as it was."""
+    outputs = snapshot["outputs"]
+    added = [name for name in outputs.get("services") or {} if name not in DEFAULT_SERVICES]
+    if not added:
+        return snapshot
+    extra_clients = re.compile(r"-from-client-([2-9]|[1-9][0-9])$")
+
+    def added_resource(urn: str) -> bool:
+        name = urn.rsplit("::", 1)[-1]
+        return any(name == s or name.startswith(f"{s}-") for s in added) or bool(extra_clients.search(name))
+
+    snapshot["resources"] = {u: r for u, r in snapshot["resources"].items() if not added_resource(u)}
+    for per_service in (outputs["launchTemplates"], outputs["rollout"]["roles"], outputs["services"]):
+        for name in added:
+            per_service.pop(name, None)
+    return snapshot
+
+
 # Applied to the baseline and the current plan alike before they are compared: each names a change that
 # is intended in one part of a value and proves the rest of it unchanged.
-NORMALISED: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...] = (_settings_renderer_aside,)
+NORMALISED: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...] = (
+    _settings_renderer_aside,
+    _added_services_aside,
+)
 
 
 def differences(old: Any, new: Any, path: str = "") -> Iterator[str]:

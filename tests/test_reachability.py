@@ -182,7 +182,8 @@ def test_dropping_the_nat_route_fails_the_plan(stack: str) -> None:
     ) in messages
     # The AWS APIs still answer on their interface endpoints and S3 on its gateway endpoint.
     wrong = {f.flow for f in flows_of(broken) if f.wrong}
-    assert wrong == {"web-asg -> internet on 443 (via NAT)", "worker-asg -> internet on 443 (via NAT)"}
+    groups = [f"{service.name}-asg" for service in plan_of(stack)[0].all_services]
+    assert wrong == {f"{group} -> internet on 443 (via NAT)" for group in groups}
 
 
 def test_a_nat_gateway_in_a_private_subnet_fails_the_plan() -> None:
@@ -213,7 +214,7 @@ def test_an_endpoint_group_that_refuses_the_instances_breaks_the_aws_calls() -> 
     # With private DNS the service names resolve to the endpoint, so its group must admit the instances.
     broken = without(resources(), "network-endpoints-https")
     wrong = [f.explanation for f in flows_of(broken) if f.wrong]
-    assert len(wrong) == 2 * len(INSTANCE_AWS_SERVICES)
+    assert len(wrong) == len(plan_of("prod")[0].all_services) * len(INSTANCE_AWS_SERVICES)
     assert (
         "web-asg -> logs on 443 (via endpoint network-logs): security group network-endpoints-sg has no "
         "ingress from web-sg on 443"
@@ -357,6 +358,7 @@ def test_a_zone_the_load_balancer_does_not_serve_fails_the_plan() -> None:
         planned, "alb", property_dependencies={**alb.property_dependencies, "subnets": two_zones}
     )
     assert blocking(narrowed) == [
-        "alb -> web-asg on 8000 (requests and health checks): load balancer alb has no subnet in us-east-1c, "
-        "where web-asg places instances, so the app's traffic is dropped on this path."
+        f"alb -> {group} on 8000 (requests and health checks): load balancer alb has no subnet in "
+        f"us-east-1c, where {group} places instances, so the app's traffic is dropped on this path."
+        for group in ("tags-asg", "web-asg")  # every web service of the prod stack, in the flows' order
     ]

@@ -52,9 +52,10 @@ def test_load_balancer_is_public_but_admits_only_cloudfront(stack: str, planned:
     assert len(alb_rules) == 1
     assert inputs(alb_rules[0])["prefixListId"] == "pl-3b927c52"
     assert "cidrIpv4" not in inputs(alb_rules[0])
-    rule = inputs(one(plan, "aws:lb/listenerRule:ListenerRule"))
-    headers = [c["httpHeader"] for c in rule["conditions"] if "httpHeader" in c]
-    assert headers[0]["httpHeaderName"] == "X-Origin-Verify" and len(headers[0]["values"][0]) >= 32
+    for listener_rule in plan.by_type("aws:lb/listenerRule:ListenerRule"):  # one per web service
+        rule = inputs(listener_rule)
+        headers = [c["httpHeader"] for c in rule["conditions"] if "httpHeader" in c]
+        assert headers[0]["httpHeaderName"] == "X-Origin-Verify" and len(headers[0]["values"][0]) >= 32
     listener = inputs(
         one(
             plan,
@@ -78,18 +79,21 @@ def test_security_groups_chain_cloudfront_alb_app_data(stack: str, planned: Plan
         if "referencedSecurityGroupId" in rule.inputs:
             target = group_of(plan, rule, "securityGroupId").name
             admitted.setdefault(target, set()).add(group_of(plan, rule, "referencedSecurityGroupId").name)
+    spec, _ = planned(stack)
+    services = spec.all_services
     assert admitted == {
-        "web-sg": {"alb-sg"},
-        "database-sg": {"web-sg", "worker-sg"},
-        "cache-sg": {"web-sg", "worker-sg"},
+        **{f"{s.name}-sg": {"alb-sg"} for s in services if s.web},
+        "database-sg": {f"{s.name}-sg" for s in services if s.spec.uses_database},
+        "cache-sg": {f"{s.name}-sg" for s in services if s.spec.uses_cache},
     }
+    assert {"web-sg", "worker-sg"} <= admitted["database-sg"] & admitted["cache-sg"]
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_instances_require_imdsv2_encrypted_disks_and_no_way_in(stack: str, planned: Planned) -> None:
     spec, plan = planned(stack)
     templates = plan.by_type("aws:ec2/launchTemplate:LaunchTemplate")
-    assert sorted(t.name for t in templates) == ["web-lt", "worker-lt"]
+    assert sorted(t.name for t in templates) == sorted(f"{s.name}-lt" for s in spec.all_services)
     for template in templates:
         values = inputs(template)
         assert values["metadataOptions"]["httpTokens"] == "required"
@@ -110,7 +114,7 @@ def test_instances_require_imdsv2_encrypted_disks_and_no_way_in(stack: str, plan
     policies = {
         inputs(p)["targetTrackingConfiguration"]["predefinedMetricSpecification"]["predefinedMetricType"]
         for p in plan.by_type("aws:autoscaling/policy:Policy")
-        if p.name.startswith("web")
+        if p.name.startswith("web-")
     }
     assert policies == {"ASGAverageCPUUtilization", "ALBRequestCountPerTarget"}
     worker = inputs(one(plan, ASG, "worker-asg"))
@@ -279,11 +283,13 @@ def test_target_group_uses_the_specs_algorithm_and_never_slow_start_without_roun
 ) -> None:
     """AWS refuses a target group with slow start and least_outstanding_requests (ALB user guide)."""
     spec, plan = planned(stack)
-    (target_group,) = plan.by_type("aws:lb/targetGroup:TargetGroup")
-    algorithm, slow_start = (
-        inputs(target_group)["loadBalancingAlgorithmType"],
-        inputs(target_group)["slowStart"],
-    )
-    assert algorithm == spec.load_balancer.algorithm
-    assert slow_start == spec.load_balancer.slow_start_seconds
-    assert slow_start == 0 or algorithm == "round_robin", (algorithm, slow_start)
+    target_groups = plan.by_type("aws:lb/targetGroup:TargetGroup")
+    assert len(target_groups) == len([s for s in spec.all_services if s.web])
+    for target_group in target_groups:
+        algorithm, slow_start = (
+            inputs(target_group)["loadBalancingAlgorithmType"],
+            inputs(target_group)["slowStart"],
+        )
+        assert algorithm == spec.load_balancer.algorithm
+        assert slow_start == spec.load_balancer.slow_start_seconds
+        assert slow_start == 0 or algorithm == "round_robin", (algorithm, slow_start)

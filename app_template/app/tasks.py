@@ -9,7 +9,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import setup_logging
-from sqlalchemy import Insert
+from sqlalchemy import Insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
@@ -21,6 +21,8 @@ from app.models import TagCount
 from app.settings import Settings, get_settings
 
 log = get_logger(__name__)
+REPORTS_QUEUE = "reports"
+REPORT_TASK = "app.tag_report"
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -36,6 +38,9 @@ def make_celery(settings: Settings) -> Celery:
         broker_transport_options={"max_retries": 0, "socket_connect_timeout": 1, "socket_timeout": 1},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
+        # Reports are slow and may wait: their own queue, so a worker service scaled on that queue's
+        # backlog (`--queues reports`) takes them and the counting on `celery` is never stuck behind one.
+        task_routes={REPORT_TASK: {"queue": REPORTS_QUEUE}},
     )
     if settings.redis_url and settings.redis_url.startswith("rediss://"):
         # ElastiCache's in-transit encryption: verify the server certificate.
@@ -94,3 +99,28 @@ def count_tags(tags: list[str]) -> None:
     """Keeps the per-tag counters, off the request path so writes stay fast and hot tags do not contend."""
     asyncio.run(_count_tags(tags))
     log.info("tags counted", tags=len(tags))
+
+
+async def _tag_report(limit: int) -> list[tuple[str, int]]:
+    settings = get_settings()
+    engine = create_async_engine(
+        settings.database_url, poolclass=NullPool, connect_args=password_args(settings.database_url, settings)
+    )
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(TagCount.tag, TagCount.count)
+                .order_by(TagCount.count.desc(), TagCount.tag)
+                .limit(limit)
+            )
+            return [(tag, count) for tag, count in rows]
+    finally:
+        await engine.dispose()
+
+
+@celery_app.task(name=REPORT_TASK)
+def tag_report(limit: int = 10) -> list[tuple[str, int]]:
+    """The most used tags: a read over every counter, slow on a big table, so it runs on the reports queue."""
+    top = asyncio.run(_tag_report(limit))
+    log.info("tag report", top=top)
+    return top

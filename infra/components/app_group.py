@@ -14,7 +14,14 @@ from infra import iam
 from infra.aws_facts import instance_architecture
 from infra.components import boot
 from infra.components.app_settings import TOKEN_REFRESH_MINUTES
-from infra.contract import INSTANCE_ENV_FILE, RENDER_COMMAND, TOKEN_DIR_IN_CONTAINER, TOKEN_DIR_ON_HOST
+from infra.contract import (
+    INSTANCE_ENV_FILE,
+    QUEUE_DIMENSION,
+    QUEUE_LENGTH_METRIC,
+    RENDER_COMMAND,
+    TOKEN_DIR_IN_CONTAINER,
+    TOKEN_DIR_ON_HOST,
+)
 
 # Session Manager and the SSM agent, without AmazonSSMManagedInstanceCore's ssm:GetParameter(s) on "*"
 # (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonSSMManagedEC2InstanceDefaultPolicy.html);
@@ -70,8 +77,28 @@ class HttpExposure:
     """round_robin, least_outstanding_requests or weighted_random; slow start needs round_robin."""
     requests_per_target: int
     """Target tracking on ALBRequestCountPerTarget, beside CPU."""
-    path_patterns: Sequence[str] = ("/*",)
-    rule_priority: int = 100
+    path_patterns: Sequence[str]
+    """The rule's path condition; empty: no path condition (a host-only rule)."""
+    host_names: Sequence[str]
+    """The rule's host condition; empty: none."""
+    rule_priority: int
+
+
+@dataclass(frozen=True)
+class BacklogScaling:
+    """A worker group scaled on its queues' backlog per in-service instance (the queue-length metric)."""
+
+    namespace: str
+    queues: Sequence[str]
+    target_messages_per_worker: int
+
+
+@dataclass(frozen=True)
+class QueuePublisher:
+    """The queue-length publisher a group's instances run every minute (a group that never sits at zero)."""
+
+    namespace: str
+    queues: Sequence[str]
 
 
 @dataclass(frozen=True)
@@ -104,6 +131,14 @@ class AppGroupArgs:
     """Replace instances older than this (0: never); keeps rotated credentials fresh in every container."""
     metrics_namespace: str
     """The only CloudWatch namespace the instances may publish custom metrics to."""
+    database_egress: bool
+    """Whether the instances may open connections to PostgreSQL (the database admits them)."""
+    cache_egress: bool
+    """Whether the instances may open connections to Redis (the cache admits them)."""
+    backlog: BacklogScaling | None
+    """Workers: scale on queue backlog per instance; None for web groups."""
+    queue_publisher: QueuePublisher | None
+    """The default web service's instances publish every worker queue's length; None elsewhere."""
     stop_timeout_seconds: int = 45
     """SIGTERM to SIGKILL: covers the app's drain (5 s) and graceful timeout (30 s)."""
 
@@ -246,8 +281,12 @@ class AppGroup(pulumi.ComponentResource):
             )
         egress = [
             ("https", 443, "0.0.0.0/0", "HTTPS: AWS APIs, image pulls, package mirrors"),
-            ("postgres", 5432, args.vpc_cidr, "PostgreSQL inside the VPC"),
-            ("redis", 6379, args.vpc_cidr, "Redis inside the VPC"),
+            *(
+                [("postgres", 5432, args.vpc_cidr, "PostgreSQL inside the VPC")]
+                if args.database_egress
+                else []
+            ),
+            *([("redis", 6379, args.vpc_cidr, "Redis inside the VPC")] if args.cache_egress else []),
         ]
         for label, port, cidr, description in egress:
             aws.vpc.SecurityGroupEgressRule(
@@ -292,16 +331,7 @@ class AppGroup(pulumi.ComponentResource):
             f"{name}-rule",
             listener_arn=http.listener_arn,
             priority=http.rule_priority,
-            conditions=[
-                aws.lb.ListenerRuleConditionArgs(
-                    http_header=aws.lb.ListenerRuleConditionHttpHeaderArgs(
-                        http_header_name=http.origin_header_name, values=[http.origin_secret]
-                    )
-                ),
-                aws.lb.ListenerRuleConditionArgs(
-                    path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=list(http.path_patterns))
-                ),
-            ],
+            conditions=_rule_conditions(http),
             actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group.arn)],
             opts=child,
         )
@@ -400,6 +430,8 @@ class AppGroup(pulumi.ComponentResource):
             args.cpu_target_percent,
             child,
         )
+        if args.backlog:
+            _backlog_policies(name, args.backlog, asg, args.min_size, child)
         if args.http and target_group:
             label = pulumi.Output.concat(args.http.load_balancer_arn_suffix, "/", target_group.arn_suffix)
             _target_tracking(
@@ -411,6 +443,172 @@ class AppGroup(pulumi.ComponentResource):
                 args.http.requests_per_target,
                 child,
             )
+
+
+@dataclass(frozen=True)
+class _MetricQuery:
+    """One metric a backlog expression reads, by its id in the expression."""
+
+    id: str
+    namespace: str
+    metric_name: str
+    dimensions: dict[str, pulumi.Input[str]]
+    stat: str
+
+
+def _queue_queries(backlog: BacklogScaling, asg: aws.autoscaling.Group) -> tuple[list[_MetricQuery], str]:
+    """Each queue's length and the group's in-service count, and the expression that sums the queues.
+    Maximum: every publisher puts the same length, so duplicates from several instances neither add up
+    nor dilute."""
+    queues = [
+        _MetricQuery(f"q{i}", backlog.namespace, QUEUE_LENGTH_METRIC, {QUEUE_DIMENSION: queue}, "Maximum")
+        for i, queue in enumerate(backlog.queues)
+    ]
+    # GroupInServiceInstances exists only while the group's metrics collection is on (enabled_metrics
+    # above): https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-metrics.html
+    instances = _MetricQuery(
+        "instances",
+        "AWS/AutoScaling",
+        "GroupInServiceInstances",
+        {"AutoScalingGroupName": asg.name},
+        "Average",
+    )
+    return [*queues, instances], " + ".join(q.id for q in queues)
+
+
+def _backlog_policies(
+    name: str,
+    backlog: BacklogScaling,
+    asg: aws.autoscaling.Group,
+    min_size: int,
+    child: pulumi.ResourceOptions,
+) -> None:
+    """Target tracking on backlog per instance = queue length / in-service instances (metric math), as
+    AWS's SQS example does (https://docs.aws.amazon.com/autoscaling/ec2/userguide/
+    ec2-auto-scaling-target-tracking-metric-math.html); a group that may sit at zero also gets a wake
+    policy, since a ratio over zero instances has no value to track (DESIGN.md, "Workers scale on
+    their backlog")."""
+    queries, total = _queue_queries(backlog, asg)
+    metrics = [
+        aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricArgs(
+            id=query.id,
+            metric_stat=aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatArgs(
+                metric=aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricArgs(
+                    namespace=query.namespace,
+                    metric_name=query.metric_name,
+                    dimensions=[
+                        aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricDimensionArgs(
+                            name=key, value=value
+                        )
+                        for key, value in query.dimensions.items()
+                    ],
+                ),
+                stat=query.stat,
+            ),
+            return_data=False,
+        )
+        for query in queries
+    ]
+    metrics.append(
+        aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricArgs(
+            id="backlog", expression=f"({total}) / instances", label="Backlog per instance", return_data=True
+        )
+    )
+    aws.autoscaling.Policy(
+        f"{name}-backlog",
+        autoscaling_group_name=asg.name,
+        policy_type="TargetTrackingScaling",
+        target_tracking_configuration=aws.autoscaling.PolicyTargetTrackingConfigurationArgs(
+            customized_metric_specification=aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationArgs(
+                metrics=metrics
+            ),
+            target_value=backlog.target_messages_per_worker,
+        ),
+        opts=child,
+    )
+    if min_size == 0:
+        _wake_policy(name, queries, total, asg, child)
+
+
+def _wake_policy(
+    name: str,
+    queries: list[_MetricQuery],
+    total: str,
+    asg: aws.autoscaling.Group,
+    child: pulumi.ResourceOptions,
+) -> None:
+    """One instance for a group at zero as soon as a message waits: an alarm on the queued messages while
+    nothing is in service (FILL: a group at zero may report no data points; metric math functions:
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html) starts a step
+    policy that adds one; from one instance on, the backlog policy has a ratio to track."""
+    wake = aws.autoscaling.Policy(
+        f"{name}-wake",
+        autoscaling_group_name=asg.name,
+        policy_type="StepScaling",
+        adjustment_type="ChangeInCapacity",
+        step_adjustments=[
+            aws.autoscaling.PolicyStepAdjustmentArgs(scaling_adjustment=1, metric_interval_lower_bound="0")
+        ],
+        opts=child,
+    )
+    aws.cloudwatch.MetricAlarm(
+        f"{name}-wake",
+        alarm_description=f"Messages wait for {name} while none of its instances is in service",
+        comparison_operator="GreaterThanOrEqualToThreshold",
+        threshold=1,
+        evaluation_periods=1,
+        treat_missing_data="notBreaching",
+        metric_queries=[
+            *(
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id=query.id,
+                    metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                        namespace=query.namespace,
+                        metric_name=query.metric_name,
+                        dimensions=query.dimensions,
+                        stat=query.stat,
+                        period=60,
+                    ),
+                    return_data=False,
+                )
+                for query in queries
+            ),
+            aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id="waiting",
+                expression=f"IF(FILL(instances, 0) < 1, {total}, 0)",
+                label="Messages waiting with no instance in service",
+                return_data=True,
+            ),
+        ],
+        alarm_actions=[wake.arn],
+        opts=child,
+    )
+
+
+def _rule_conditions(http: HttpExposure) -> list[aws.lb.ListenerRuleConditionArgs]:
+    """The origin-header check in every rule (only CloudFront knows the secret), then the service's routes:
+    conditions of one rule must all match, values of one condition any
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-condition-types.html)."""
+    conditions = [
+        aws.lb.ListenerRuleConditionArgs(
+            http_header=aws.lb.ListenerRuleConditionHttpHeaderArgs(
+                http_header_name=http.origin_header_name, values=[http.origin_secret]
+            )
+        )
+    ]
+    if http.path_patterns:
+        conditions.append(
+            aws.lb.ListenerRuleConditionArgs(
+                path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=list(http.path_patterns))
+            )
+        )
+    if http.host_names:
+        conditions.append(
+            aws.lb.ListenerRuleConditionArgs(
+                host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(values=list(http.host_names))
+            )
+        )
+    return conditions
 
 
 def _target_tracking(
@@ -594,7 +792,28 @@ def _boot_script(args: AppGroupArgs, repository_url: str, render: str, log_group
         tokens_unit=boot.render("scalestack-db-tokens.service.tmpl", **common),
         tokens_timer=boot.render("scalestack-db-tokens.timer.tmpl", refresh_minutes=TOKEN_REFRESH_MINUTES),
     )
-    return script + _launch_hook_completion(args)
+    return script + _queue_publisher(args) + _launch_hook_completion(args)
+
+
+def _queue_publisher(args: AppGroupArgs) -> str:
+    """Shell that installs the queue-length publisher and its one-minute timer, for a group that has one."""
+    publisher = args.queue_publisher
+    if not publisher:
+        return ""
+    script = boot.render(
+        "queue_metrics.py",
+        namespace=publisher.namespace,
+        metric_name=QUEUE_LENGTH_METRIC,
+        dimension=QUEUE_DIMENSION,
+        queues=",".join(publisher.queues),
+        env_file=INSTANCE_ENV_FILE,
+    )
+    return boot.render(
+        "queue-metrics.sh.tmpl",
+        publisher=script,
+        service_unit=boot.render("scalestack-queue-metrics.service.tmpl", region=args.region),
+        timer_unit=boot.render("scalestack-queue-metrics.timer.tmpl"),
+    )
 
 
 def _launch_hook_completion(args: AppGroupArgs) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +12,18 @@ import pulumi_aws as aws
 
 from infra import iam
 from infra.kms import encryption_key
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    """One service's dashboard row: its group's instances, and its requests (web) or queues (worker)."""
+
+    name: str
+    asg_name: pulumi.Input[str]
+    target_group_arn_suffix: pulumi.Input[str] | None
+    """A web service's target group; None for a worker."""
+    queue_metrics: Sequence[tuple[str, str, str, str]] = ()
+    """A worker's queue-length metrics: (namespace, metric name, dimension, queue)."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,8 @@ class MonitoringArgs:
     p99_latency_ms: int
     replica_lag_seconds: int
     region: str
+    services: Sequence[ServiceRow]
+    """Every service, one dashboard row each."""
     free_storage_gib: int = 5
 
 
@@ -337,6 +351,7 @@ def _dashboard_body(args: MonitoringArgs) -> pulumi.Output[str]:
                 "Cache CPU", [["AWS/ElastiCache", "EngineCPUUtilization", "CacheClusterId", n] for n in nodes]
             ),
             widget("Cache hits", [["AWS/ElastiCache", "CacheHitRate", "CacheClusterId", n] for n in nodes]),
+            *(w for row in v["services"] for w in _service_widgets(row, alb, widget)),
         ]
         return json.dumps({"widgets": widgets})
 
@@ -346,4 +361,37 @@ def _dashboard_body(args: MonitoringArgs) -> pulumi.Output[str]:
         asg=args.web_asg_name,
         databases=pulumi.Output.all(*args.database_instance_ids),
         nodes=pulumi.Output.all(*args.cache_node_ids),
+        services=pulumi.Output.all(
+            *(
+                pulumi.Output.all(
+                    name=row.name,
+                    asg=row.asg_name,
+                    target=row.target_group_arn_suffix,
+                    queues=[list(q) for q in row.queue_metrics],
+                )
+                for row in args.services
+            )
+        ),
     ).apply(build)
+
+
+def _service_widgets(
+    row: dict[str, Any], alb: str, widget: Callable[..., dict[str, object]]
+) -> list[dict[str, object]]:
+    """A service's row: in-service and desired instances, then requests per target or queue lengths."""
+    name, asg = row["name"], row["asg"]
+    instances = widget(
+        f"{name}: instances",
+        [
+            ["AWS/AutoScaling", "GroupInServiceInstances", "AutoScalingGroupName", asg],
+            ["AWS/AutoScaling", "GroupDesiredCapacity", "AutoScalingGroupName", asg],
+        ],
+    )
+    if row["target"]:
+        per_target = ["AWS/ApplicationELB", "RequestCountPerTarget", "TargetGroup", row["target"]]
+        return [
+            instances,
+            widget(f"{name}: requests per target", [[*per_target, "LoadBalancer", alb]], "Sum"),
+        ]
+    queues = [[namespace, metric, dimension, queue] for namespace, metric, dimension, queue in row["queues"]]
+    return [instances, widget(f"{name}: queue length", queues, "Maximum")]

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from infra.aws_facts import DOCKER_PLATFORMS
 from infra.contract import Output
+from infra.spec import StackSpec
 from scripts.command import load_spec_or_exit, stack_file_option, stack_option
 from scripts.console import output_console
 from scripts.deploy.app_source import resolve_app
@@ -43,7 +44,7 @@ from scripts.deploy.cli_support import (
     yes_option,
 )
 from scripts.deploy.docker_engine import DockerEngine
-from scripts.deploy.errors import aws_errors
+from scripts.deploy.errors import DeployError, aws_errors
 from scripts.deploy.pipeline import Deployment, DeployRequest, Ports, RollbackRun, StackOutputs, Timing
 from scripts.deploy.ports import StackBackend
 from scripts.deploy.pulumi_stack import PulumiStack
@@ -68,10 +69,11 @@ Steps:
              `pulumi up` (Automation API; the backend your `pulumi` CLI uses:
              PULUMI_BACKEND_URL, else `pulumi login`'s; the stack must exist there):
              a new template version, no instance replaced
-  rollout    start an instance refresh on the web and worker groups to the new numbered
+  rollout    start an instance refresh on every service's group to the new numbered
              version (min healthy %, checkpoints, auto rollback, the stack's alarms); at
-             each checkpoint the web targets must be healthy and no alarm firing; one
-             group failing rolls back the other
+             each checkpoint each web service's targets must be healthy and no alarm
+             firing; one group failing rolls back the others (--service NAME: that
+             service's group only, e.g. a service with its own image)
   smoke      GET <url>/readyz, the stack's app.smokePath (JSON) and /healthz (its
              version must be the new tag)
   static     upload the app's app.staticDir to S3; invalidate overwritten paths
@@ -81,6 +83,16 @@ a finished one is undone by a refresh back to the recorded version, and the prev
 tag goes back in config. With --json, one JSON object per event and a
 final summary object go to stdout.
 """
+
+
+def _known_service(spec: StackSpec, service: str | None) -> str | None:
+    """The service `--service` names, refused before anything runs when the stack file has no such one."""
+    names = [s.name for s in spec.all_services]
+    if service is not None and service not in names:
+        raise DeployError(
+            ExitCode.USAGE, f"--service {service}: {spec.source} has no such service ({', '.join(names)})"
+        )
+    return service
 
 
 def _ports(aws: Aws, stack: StackBackend, stack_name: str) -> Ports:
@@ -116,6 +128,9 @@ def _ports(aws: Aws, stack: StackBackend, stack_name: str) -> Ports:
     is_flag=True,
     help="Also apply infrastructure changes the preview shows beyond the image tag's.",
 )
+@click.option(
+    "--service", metavar="NAME", help="Roll out this service's group only (web, worker or a services entry)."
+)
 @allow_replace_option
 @yes_option
 @json_option
@@ -125,6 +140,7 @@ def deploy(
     image_tag: str | None,
     app_dir: Path | None,
     with_infra: bool,
+    service: str | None,
     allow_replace: bool,
     yes: bool,
     as_json: bool,
@@ -155,6 +171,7 @@ def deploy(
         readiness_path=spec.app.readiness_path,
         liveness_path=spec.app.liveness_path,
         platform=DOCKER_PLATFORMS[spec.app.architecture],
+        service=_known_service(spec, service),
     )
     sys.exit(Deployment(ports, request, reporter, Timing()).run())
 

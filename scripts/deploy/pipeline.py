@@ -28,7 +28,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from infra.contract import INSTANCE_ENV_FILE, MIGRATION_ENV_FILE, RENDER_COMMAND, Output, missing_outputs
+from infra.contract import (
+    INSTANCE_ENV_FILE,
+    MIGRATION_ENV_FILE,
+    RENDER_COMMAND,
+    Output,
+    missing_outputs,
+    parse_services,
+)
 from scripts.deploy.errors import DeployError, aws_errors
 from scripts.deploy.events import Event, Reporter, Status, utc_now
 from scripts.deploy.ports import (
@@ -92,13 +99,18 @@ class StackOutputs:
         }
 
     def rollout_target(self) -> RolloutTarget:
+        """Every service's group (the `services` output; web and worker for a stack from before it)."""
+        services = parse_services(self.raw)
         return RolloutTarget(
-            groups={"web": self.raw[Output.WEB_ASG_NAME], "worker": self.raw[Output.WORKER_ASG_NAME]},
-            target_group_arn=self.raw[Output.WEB_TARGET_GROUP_ARN],
+            groups={name: service.asg_name for name, service in services.items()},
+            target_group_arns={
+                name: service.target_group_arn
+                for name, service in services.items()
+                if service.target_group_arn is not None
+            },
             alarm_names=tuple(self.raw.get(Output.ALARM_NAMES) or ()),
             preferences={
-                role: RolloutPreferences.from_output(self.raw[Output.ROLLOUT], role)
-                for role in ("web", "worker")
+                name: RolloutPreferences.from_output(self.raw[Output.ROLLOUT], name) for name in services
             },
         )
 
@@ -172,6 +184,7 @@ class DeployRequest:
     readiness_path: str = "/readyz"
     liveness_path: str = "/healthz"  # answers {"version": <image tag>} in the app template
     platform: str = "linux/amd64"  # the stack's app.architecture as a Docker platform
+    service: str | None = None  # roll this service's group only (`--service`); None: every service
 
 
 @dataclass
@@ -203,8 +216,20 @@ class Run:
     def log(self, line: str) -> None:
         self.emit("progress", line)
 
+    service: str | None = None
+    """The one service whose group this run rolls (`deploy --service`); None: every service's."""
+
     def rollout(self, outputs: StackOutputs, restoring: bool = False) -> Rollout:
         target = outputs.rollout_target()
+        if self.service is not None:
+            if self.service not in target.groups:
+                raise DeployError(
+                    ExitCode.USAGE,
+                    f"stack {self.stack_name} has no service {self.service!r} (services: "
+                    + ", ".join(target.groups)
+                    + ")",
+                )
+            target = target.only(self.service)
         return Rollout(
             self.ports.refreshes,
             self.ports.fleet,
@@ -313,6 +338,7 @@ class Deployment(Run):
     def __init__(self, ports: Ports, request: DeployRequest, reporter: Reporter, timing: Timing) -> None:
         super().__init__(ports, request.stack, reporter, timing)
         self.request = request
+        self.service = request.service
 
     def run(self) -> ExitCode:
         progress = Progress()
@@ -340,6 +366,7 @@ class Deployment(Run):
             note.text = "pulumi up applied; launch template versions " + ", ".join(
                 f"{role} {plan.saved[role].template.version} -> {template.version}"
                 for role, template in deployed.templates().items()
+                if role in plan.saved
             )
         with self.stepping("rollout") as note:
             note.text = self.roll_out(deployed)

@@ -1,11 +1,11 @@
-"""Instance refreshes of the web and worker groups: start them, follow them, gate them, undo them.
+"""Instance refreshes of every service's group: start them, follow them, gate them, undo them.
 
 Every refresh names its DesiredConfiguration, a numbered launch template version; the group's saved
 configuration stays the previous version until the refresh succeeds, so a rollback returns every instance
 to it. AWS does the replacing (min healthy percentage, warm-up, checkpoints, auto rollback on failure or on
-the stack's alarms). This module adds what AWS cannot know: at each checkpoint the web target group must be
-healthy and no alarm may fire, and one group failing rolls back the other, so web and worker never end up
-on different versions.
+the stack's alarms). This module adds what AWS cannot know: at each checkpoint each web service's target group
+must be healthy and no alarm may fire, and one group failing rolls back the others, so no two services end
+up on different versions.
 """
 
 from __future__ import annotations
@@ -50,13 +50,21 @@ class RolloutTiming:
 
 @dataclass(frozen=True)
 class RolloutTarget:
-    groups: Mapping[str, str]  # role (web, worker) -> auto scaling group name
-    target_group_arn: str
+    groups: Mapping[str, str]  # service (web, worker, ...) -> auto scaling group name
+    target_group_arns: Mapping[str, str]  # web service -> its target group, judged at each checkpoint
     alarm_names: Sequence[str]
     preferences: Mapping[str, RolloutPreferences]  # role -> how its refresh replaces instances
     undo_on_failure: bool = True
     """Roll a failing refresh back (and the other group's with it). Off for a refresh that restores the
     previous version: its rollback would return to the version being undone."""
+
+    def only(self, service: str) -> RolloutTarget:
+        """One service's group alone (`scalestack deploy --service NAME`)."""
+        return replace(
+            self,
+            groups={service: self.groups[service]},
+            target_group_arns={k: v for k, v in self.target_group_arns.items() if k == service},
+        )
 
     def restoring(self) -> RolloutTarget:
         """The same groups, refreshed back in one pass: no checkpoints, no alarms, no rollback."""
@@ -204,41 +212,42 @@ class Rollout:
                 )
                 self._roll_back_active(self._others(t.group), f"{role} {state.status}")
             return state.status in FAILED
-        if state.status == "InProgress" and role == "web":
-            self._gate(t, state, problems)
+        if state.status == "InProgress" and role in self._target.target_group_arns:
+            self._gate(role, t, state, problems)
         return state.status in DONE
 
     def _others(self, group: str) -> dict[str, str]:
         return {r: g for r, g in self._target.groups.items() if g != group}
 
-    def _gate(self, t: _Tracked, state: RefreshState, problems: list[str]) -> None:
-        """At each checkpoint, hold the new instances to the load balancer's and the alarms' verdict."""
+    def _gate(self, role: str, t: _Tracked, state: RefreshState, problems: list[str]) -> None:
+        """At each checkpoint, hold a web service's new instances to its load balancer's and the alarms'
+        verdict."""
         reached = [
             p
-            for p in self._target.preferences["web"].checkpoint_percentages
+            for p in self._target.preferences[role].checkpoint_percentages
             if p < 100 and state.percentage >= p and p not in t.gated
         ]
         if not reached:
             return
         t.gated.update(reached)
-        verdict = self._health_problems()
+        verdict = self._health_problems(self._target.target_group_arns[role])
         if not verdict:
             self._emit(
                 "progress",
-                f"web: checkpoint {max(reached)}% passed: targets healthy, no alarm firing",
+                f"{role}: checkpoint {max(reached)}% passed: targets healthy, no alarm firing",
                 {"checkpoint": max(reached)},
             )
             return
-        problems.append(f"web checkpoint {max(reached)}% failed: {verdict}")
+        problems.append(f"{role} checkpoint {max(reached)}% failed: {verdict}")
         self._emit(
             "failed",
-            f"web: checkpoint {max(reached)}% failed: {verdict}; rolling back",
+            f"{role}: checkpoint {max(reached)}% failed: {verdict}; rolling back",
             {"checkpoint": max(reached)},
         )
         self._roll_back_active(self._target.groups, "checkpoint failed")
 
-    def _health_problems(self) -> str:
-        targets = self._fleet.target_health(self._target.target_group_arn)
+    def _health_problems(self, target_group_arn: str) -> str:
+        targets = self._fleet.target_health(target_group_arn)
         unhealthy = [
             f"{t.target_id} {t.state}{' (' + t.reason + ')' if t.reason else ''}"
             for t in targets
@@ -288,19 +297,24 @@ class Rollout:
                 self._clock.sleep(self._timing.poll_seconds)
 
     def wait_healthy(self) -> None:
-        """After the refresh: every registered web target healthy, none still starting or draining."""
+        """After the refresh: every registered target of each web service healthy, none still starting or
+        draining."""
+        for role, arn in self._target.target_group_arns.items():
+            self._wait_healthy(role, arn)
+
+    def _wait_healthy(self, role: str, target_group_arn: str) -> None:
         deadline = self._clock.monotonic() + self._timing.health_timeout_seconds
         while True:
-            targets = self._fleet.target_health(self._target.target_group_arn)
+            targets = self._fleet.target_health(target_group_arn)
             states = [t.state for t in targets]
             if targets and all(s == "healthy" for s in states):
-                self._emit("progress", f"web targets: {len(targets)} healthy", {"healthy": len(targets)})
+                self._emit("progress", f"{role} targets: {len(targets)} healthy", {"healthy": len(targets)})
                 return
             if self._clock.monotonic() > deadline:
                 counts = {s: states.count(s) for s in sorted(set(states))} or {"registered": 0}
                 raise DeployError(
                     ExitCode.ROLLOUT_FAILED,
-                    f"web targets not all healthy after {self._timing.health_timeout_seconds:.0f}s: "
+                    f"{role} targets not all healthy after {self._timing.health_timeout_seconds:.0f}s: "
                     + ", ".join(f"{n} {s}" for s, n in counts.items()),
                 )
             self._clock.sleep(self._timing.poll_seconds)

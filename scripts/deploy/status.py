@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.contract import Output
+from infra.contract import Output, parse_services
 from scripts.deploy.aws import Aws, AwsFleet, EcrRegistry
 from scripts.deploy.errors import MissingResource
 from scripts.deploy.ports import GroupConfiguration, InstanceRefreshes
@@ -143,18 +143,20 @@ def collect_status(aws: Aws, outputs: Mapping[str, Any], refreshes: InstanceRefr
         except (ClientError, BotoCoreError, MissingResource) as err:
             return {"error": str(err)}
 
-    groups = {"web": outputs.get(Output.WEB_ASG_NAME), "worker": outputs.get(Output.WORKER_ASG_NAME)}
+    services = service_groups(outputs)
     replicas = list(outputs.get("dbInstanceIds") or [])[1:]  # primary first, then replicas
     return {
         "imageTag": outputs.get(Output.IMAGE_TAG),
         "url": outputs.get("url"),
+        # Every service's group, by service name (`kind` says web or worker).
         "groups": {
-            role: {
-                **section(lambda g=name: _group(aws, g, outputs.get(Output.ECR_REPOSITORY_URL, ""))),
-                "refresh": _refresh(refreshes, name),
+            name: {
+                "kind": kind,
+                **section(lambda g=group: _group(aws, g, outputs.get(Output.ECR_REPOSITORY_URL, ""))),
+                "refresh": _refresh(refreshes, group),
+                **({"targets": section(lambda arn=arn: _targets(fleet, arn))} if arn else {}),
             }
-            for role, name in groups.items()
-            if name
+            for name, (kind, group, arn) in services.items()
         },
         "targets": section(
             lambda: [
@@ -172,6 +174,25 @@ def collect_status(aws: Aws, outputs: Mapping[str, Any], refreshes: InstanceRefr
         ),
         "alarmsInAlarm": section(lambda: fleet.alarms_firing(list(outputs.get("alarmNames") or []))),
     }
+
+
+def service_groups(outputs: Mapping[str, Any]) -> dict[str, tuple[str, str, str | None]]:
+    """Each service's kind, group and target group: the `services` output, or the web and worker groups
+    of a stack from before it (whatever of them the outputs name)."""
+    if outputs.get("services"):
+        return {n: (s.kind, s.asg_name, s.target_group_arn) for n, s in parse_services(outputs).items()}
+    roles = {
+        "web": ("web", outputs.get("webAsgName"), outputs.get("webTargetGroupArn")),
+        "worker": ("worker", outputs.get("workerAsgName"), None),
+    }
+    return {role: (kind, group, arn) for role, (kind, group, arn) in roles.items() if group}
+
+
+def _targets(fleet: AwsFleet, target_group_arn: str) -> list[dict[str, Any]]:
+    return [
+        {"id": t.target_id, "state": t.state, "reason": t.reason}
+        for t in fleet.target_health(target_group_arn)
+    ]
 
 
 def collect_images(

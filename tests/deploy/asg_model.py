@@ -416,9 +416,12 @@ class AutoScalingModel:
 class ModelFleet:
     """The pipeline's Fleet port over the model: instances, the web group's targets, alarms in ALARM."""
 
-    def __init__(self, model: AutoScalingModel, web_group: str) -> None:
+    def __init__(
+        self, model: AutoScalingModel, web_group: str, target_groups: Mapping[str, str] | None = None
+    ) -> None:
         self.model = model
         self.web_group = web_group
+        self.target_groups = dict(target_groups or {})  # target group ARN -> the group registered in it
 
     def instances(self, group: str) -> list[GroupInstance]:
         return [
@@ -427,7 +430,7 @@ class ModelFleet:
         ]
 
     def target_health(self, target_group_arn: str) -> list[TargetHealth]:
-        return self.model.target_health(self.web_group)
+        return self.model.target_health(self.target_groups.get(target_group_arn, self.web_group))
 
     def alarms_firing(self, alarm_names: Iterable[str]) -> list[str]:
         return sorted(self.model.firing & set(alarm_names))

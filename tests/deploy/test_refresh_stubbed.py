@@ -28,7 +28,7 @@ PREFS = RolloutPreferences(
 )
 TARGET = RolloutTarget(
     groups={"web": "web-asg", "worker": "worker-asg"},
-    target_group_arn="arn:tg",
+    target_group_arns={"web": "arn:tg"},
     alarm_names=("web-5xx",),
     preferences={"web": PREFS, "worker": PREFS},
 )

@@ -54,6 +54,8 @@ METRICS: Final[dict[str, Namespace]] = {
             "TargetResponseTime": _ALB_TARGET,
             "HTTPCode_ELB_5XX_Count": _ALB_ONLY,
             "HTTPCode_ELB_4XX_Count": _ALB_ONLY,
+            # Per target group, alone or with its load balancer; the only valid statistic is Sum.
+            "RequestCountPerTarget": _sets(("TargetGroup",), ("LoadBalancer", "TargetGroup")),
             "HealthyHostCount": _ALB_HOSTS,
             "UnHealthyHostCount": _ALB_HOSTS,
         },

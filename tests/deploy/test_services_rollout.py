@@ -1,0 +1,150 @@
+"""A deploy rolls every service's group (issue 12): five groups move to the new version together, one
+failing rolls all five back, and `--service NAME` rolls that service's group alone. The AWS side is
+the Auto Scaling model behind a real boto3 client, as in test_pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from scripts.deploy.pipeline import Deployment, DeployRequest
+from scripts.deploy.ports import LAUNCH_TEMPLATE
+from scripts.deploy.source import Revision
+from scripts.exit_codes import ExitCode
+
+from .asg_model import ModelFleet
+from .fakes import FAST, OUTPUTS, FakeStack, Recorder, World
+
+EXTRA = {  # service -> (kind, launch template id)
+    "api": ("web", "lt-0a1b2c3d4e5f60003"),
+    "admin": ("web", "lt-0a1b2c3d4e5f60004"),
+    "reports": ("worker", "lt-0a1b2c3d4e5f60005"),
+}
+ALL = ("web", "worker", "api", "admin", "reports")
+
+
+def five_services() -> World:
+    """The World of test_pipeline with three more services and the `services` output naming all five."""
+    world = World()
+    outputs: dict[str, Any] = {**OUTPUTS}
+    templates = dict(outputs["launchTemplates"])
+    services: dict[str, Any] = {
+        "web": {"kind": "web", "asgName": "web-asg", "targetGroupArn": OUTPUTS["webTargetGroupArn"]},
+        "worker": {"kind": "worker", "asgName": "worker-asg"},
+    }
+    roles = dict(outputs["rollout"]["roles"])
+    target_groups = {OUTPUTS["webTargetGroupArn"]: "web-asg"}
+    for name, (kind, template) in EXTRA.items():
+        world.model.add_group(
+            f"{name}-asg",
+            {
+                LAUNCH_TEMPLATE: {
+                    "LaunchTemplateId": template,
+                    "LaunchTemplateName": f"{name}-lt",
+                    "Version": "3",
+                }
+            },
+            size=2,
+        )
+        templates[name] = {"id": template, "version": 3}
+        roles[name] = roles["web"]
+        services[name] = {"kind": kind, "asgName": f"{name}-asg"}
+        if kind == "web":
+            arn = f"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{name}/abc"
+            services[name]["targetGroupArn"] = arn
+            target_groups[arn] = f"{name}-asg"
+    for name, service in services.items():
+        service["launchTemplate"] = templates[name]
+    outputs.update(
+        launchTemplates=templates, services=services, rollout={**outputs["rollout"], "roles": roles}
+    )
+    world.stack = FakeStack(world.journal, world.model, outputs)
+    world.fleet = ModelFleet(world.model, "web-asg", target_groups)
+    return world
+
+
+def deploy(world: World, tmp_path: Path, service: str | None = None) -> tuple[ExitCode, Recorder]:
+    request = DeployRequest(
+        stack="prod",
+        region="us-east-1",
+        image_tag="v2",
+        context=tmp_path,
+        revision=Revision("0123456789abcdef0123456789abcdef01234567", dirty=False),
+        actor="arn:aws:iam::123456789012:user/ci",
+        smoke_path="/api/tags",
+        static_dir=tmp_path / "app" / "static",
+        service=service,
+    )
+    recorder = Recorder()
+    return Deployment(world.ports(), request, recorder, FAST).run(), recorder
+
+
+def test_a_deploy_moves_every_service_to_the_new_version(tmp_path: Path) -> None:
+    world = five_services()
+    code, _ = deploy(world, tmp_path)
+    assert code == ExitCode.OK
+    assert {name: world.versions(f"{name}-asg") for name in ALL} == dict.fromkeys(ALL, (["4", "4"], "4"))
+
+
+def test_one_service_failing_rolls_all_five_back(tmp_path: Path) -> None:
+    """The api service's version 4 fails its health checks: AWS rolls api back, the pipeline rolls back
+    the other four refreshes, and every instance of every service ends on version 3."""
+    world = five_services()
+    world.model.failing = {(EXTRA["api"][1], "4")}
+    code, rec = deploy(world, tmp_path)
+    assert code == ExitCode.ROLLED_BACK
+    assert {name: world.versions(f"{name}-asg") for name in ALL} == dict.fromkeys(ALL, (["3", "3"], "3"))
+    rolled_back = {args for name, args in world.journal if name == "refresh.rollback"}
+    assert rolled_back >= {"web-asg", "worker-asg", "admin-asg", "reports-asg"}
+    assert any(m.startswith("api: RollbackInProgress") for m in rec.messages("rollout"))
+
+
+def test_a_routed_service_unhealthy_at_its_checkpoint_rolls_all_back(tmp_path: Path) -> None:
+    """The admin service's own target group reports version 4 unhealthy at the checkpoint."""
+    world = five_services()
+    world.model.elb_unhealthy = {(EXTRA["admin"][1], "4")}
+    code, rec = deploy(world, tmp_path)
+    assert code == ExitCode.ROLLED_BACK
+    assert any("admin: checkpoint 50% failed: unhealthy targets: i-" in m for m in rec.messages("rollout"))
+    assert {name: world.versions(f"{name}-asg") for name in ALL} == dict.fromkeys(ALL, (["3", "3"], "3"))
+
+
+def test_service_option_rolls_one_group_and_leaves_the_others(tmp_path: Path) -> None:
+    world = five_services()
+    code, _ = deploy(world, tmp_path, service="reports")
+    assert code == ExitCode.OK
+    assert world.versions("reports-asg") == (["4", "4"], "4")
+    others = [name for name in ALL if name != "reports"]
+    assert {name: world.versions(f"{name}-asg") for name in others} == dict.fromkeys(
+        others, (["3", "3"], "3")
+    )
+
+
+def test_an_unknown_service_is_refused_before_anything_changes(tmp_path: Path) -> None:
+    world = five_services()
+    code, rec = deploy(world, tmp_path, service="billing")
+    assert code == ExitCode.USAGE
+    assert (
+        "has no service 'billing' (services: web, worker, api, admin, reports)"
+        in rec.summaries[-1]["account"]
+    )
+    assert world.journal.names() == []
+
+
+def test_status_lists_every_service_with_its_kind_group_and_target_group() -> None:
+    from scripts.deploy.status import service_groups
+
+    listed = service_groups(five_services().stack.outputs())
+    assert {name: (kind, group) for name, (kind, group, _) in listed.items()} == {
+        "web": ("web", "web-asg"),
+        "worker": ("worker", "worker-asg"),
+        "api": ("web", "api-asg"),
+        "admin": ("web", "admin-asg"),
+        "reports": ("worker", "reports-asg"),
+    }
+    assert [name for name, (_, _, arn) in listed.items() if arn] == ["web", "api", "admin"]
+    before = {k: v for k, v in OUTPUTS.items() if k != "services"}
+    assert service_groups(before) == {
+        "web": ("web", "web-asg", OUTPUTS["webTargetGroupArn"]),
+        "worker": ("worker", "worker-asg", None),
+    }

@@ -1,0 +1,433 @@
+"""Several services per stack (issue 12): the spec's `services` map, refused when AWS or the routing could
+not work, and planned as one group, target group and listener rule per service, each admitted to the
+data tier it uses and nothing else."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import pytest
+
+from infra import routing
+from infra.contract import ServiceOutput, StackOutputs, parse_services
+from infra.offline import plan_stack
+from infra.planned import Plan, PlannedResource
+from infra.policies import evaluate
+from infra.policies.evaluate import to_resource
+from infra.policies.model import Stack
+from infra.policies.values import plain
+from infra.reachability import analyse
+from infra.spec import SpecError, StackSpec, parse_config
+from tests.test_spec import SOURCE, config, error_for
+
+ASG = "aws:autoscaling/group:Group"
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+RULE = "aws:lb/listenerRule:ListenerRule"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+FIVE_SERVICES: dict[str, Any] = {
+    "api": {"kind": "web", "pathPatterns": ["/api/*", "/graphql"], "minSize": 2},
+    # Host and path: a host-only rule would overlap api's path-only one (admin.example.com/api/x).
+    "admin": {
+        "kind": "web",
+        "hostNames": ["admin.example.com"],
+        "pathPatterns": ["/admin/*"],
+        "usesCache": False,
+    },
+    "reports": {"kind": "worker", "queues": ["reports"], "minSize": 0, "desiredCapacity": 0},
+}
+
+
+def five(**sections: Any) -> dict[str, Any]:
+    """A prod stack of three web services (web, api, admin) and two workers (worker, reports)."""
+    shipped = {
+        "domain": {"name": "app.example.com", "hostedZoneId": "Z0123456789EXAMPLE"},
+        # Prod alarms must reach someone (alarm-topic-subscribed), as in the shipped prod stack.
+        "monitoring": {"alarmEmail": "oncall@example.com"},
+    }
+    return config("prod", services=FIVE_SERVICES, **{**shipped, **sections})
+
+
+@cache
+def five_planned() -> tuple[StackSpec, Plan]:
+    spec = parse_config(five(), stack="multi", source=SOURCE)
+    return spec, plan_stack(spec)
+
+
+def inputs(resource: PlannedResource) -> dict[str, Any]:
+    return plain(resource.inputs)  # type: ignore[no-any-return]
+
+
+def by_name(plan: Plan, type_token: str) -> dict[str, dict[str, Any]]:
+    return {r.name: inputs(r) for r in plan.by_type(type_token)}
+
+
+# --- the spec -----------------------------------------------------------------------------------------
+
+
+def test_services_take_sizes_from_their_kind_and_keep_their_own() -> None:
+    spec, _ = five_planned()
+    services = {s.name: s for s in spec.all_services}
+    assert list(services) == ["web", "worker", "api", "admin", "reports"]
+    assert [s.name for s in spec.all_services if s.default] == ["web"]
+    api, reports = services["api"].spec, services["reports"].spec
+    assert (api.instance_type, api.min_size, api.max_size) == (spec.web.instance_type, 2, spec.web.max_size)
+    assert api.path_patterns == ["/api/*", "/graphql"] and spec.web.path_patterns == []
+    assert (reports.min_size, reports.queues, reports.instance_type) == (0, ["reports"], "m7i.large")
+
+
+@pytest.mark.parametrize(
+    ("services", "expected"),
+    [
+        (
+            {
+                "api": {"kind": "web", "pathPatterns": ["/api/*"]},
+                "v1": {"kind": "web", "pathPatterns": ["/api/v1/*"]},
+            },
+            "scalestack:services.v1: its routes overlap services.api's",
+        ),
+        (
+            {"a": {"kind": "web", "pathPatterns": ["/a*"]}, "b": {"kind": "web", "pathPatterns": ["/*b"]}},
+            "scalestack:services.b: its routes overlap services.a's",
+        ),
+        (
+            {
+                "admin": {"kind": "web", "hostNames": ["ADMIN.example.com"]},
+                "api": {"kind": "web", "pathPatterns": ["/api/*"]},
+            },
+            "scalestack:services.api: its routes overlap services.admin's",
+        ),
+        (
+            {"site": {"kind": "web"}},
+            "scalestack:services: exactly one web service has no pathPatterns or hostNames and takes every "
+            "other request (got 2: web, services.site)",
+        ),
+        (
+            {
+                "api": {
+                    "kind": "web",
+                    "pathPatterns": ["/a", "/b", "/c"],
+                    "hostNames": ["x.example.com", "y.io"],
+                }
+            },
+            "scalestack:services.api: 5 pathPatterns and hostNames: a listener rule takes 5 condition values "
+            "and the origin-header check uses one, so at most 4",
+        ),
+        (
+            {"api": {"kind": "web", "pathPatterns": ["/*/*/*", "/?/?/?"]}},
+            "scalestack:services.api: 6 wildcards in pathPatterns and hostNames: a listener rule takes at most 5",
+        ),
+        ({"reports": {"kind": "worker"}}, "scalestack:services.reports.queues: required key is missing"),
+        (
+            {"site": {"kind": "web", "minSize": 0, "desiredCapacity": 0, "usesCache": False}},
+            "scalestack:services: exactly one web service",
+        ),
+        (
+            {"reports": {"kind": "worker", "queues": []}},
+            "scalestack:services.reports.queues: List should have at least 1 item",
+        ),
+        (
+            {"Reports": {"kind": "worker", "queues": ["r"]}},
+            "scalestack:services.Reports (as a name): String should match pattern",
+        ),
+        (
+            {"a-very-long-service-name": {"kind": "worker", "queues": ["r"]}},
+            "scalestack:services.a-very-long-service-name (as a name): String should have at most 21 characters",
+        ),
+        (
+            {"cache": {"kind": "worker", "queues": ["r"]}},
+            "scalestack:services: cache: names taken by the web and worker keys",
+        ),
+        (
+            {"api": {"kind": "cron"}},
+            "scalestack:services.api: Input tag 'cron' found using 'kind' does not match",
+        ),
+        (
+            {"api": {"kind": "web", "pathPatterns": ["api/*"]}},
+            "scalestack:services.api.pathPatterns[0]: String should match pattern",
+        ),
+        (
+            {"api": {"kind": "web", "pathPatterns": ["/api/*"], "queues": ["x"]}},
+            "scalestack:services.api.queues: unknown key",
+        ),
+    ],
+)
+def test_bad_services_are_refused_naming_file_and_key(services: dict[str, Any], expected: str) -> None:
+    assert expected in error_for(config("dev", services=services))
+
+
+def test_a_duplicate_name_is_refused_by_the_file_loader(tmp_path: Any) -> None:
+    """The map's keys are the names: YAML keeps one of two equal keys silently, the loader refuses."""
+    from infra.spec import load_spec_file
+
+    path = tmp_path / "Pulumi.dup.yaml"
+    path.write_text(
+        "config:\n  aws:region: us-east-1\n  scalestack:environment: dev\n  scalestack:imageTag: '1'\n"
+        "  scalestack:services:\n    api: {kind: web, pathPatterns: ['/api/*']}\n"
+        "    api: {kind: worker, queues: [r]}\n"
+    )
+    with pytest.raises(SpecError, match="key 'api' appears twice in one mapping"):
+        load_spec_file(path)
+
+
+def test_two_routed_services_on_one_derived_priority_are_refused() -> None:
+    services = {
+        "api": {"kind": "web", "pathPatterns": ["/api/*"]},
+        "docs": {"kind": "web", "pathPatterns": ["/docs/*"], "priority": routing.derived_priority("api")},
+    }
+    assert (
+        f"scalestack:services.docs.priority: {routing.derived_priority('api')} is services.api's"
+        in error_for(config("dev", services=services))
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "overlap"),
+    [
+        ("/api/*", "/api/v1/*", True),
+        ("/a*", "/*b", True),
+        ("/static/*", "/api/*", False),
+        ("/a?c", "/abc", True),
+        ("/a?c", "/ab", False),
+        ("*", "/anything", True),
+        ("/x*y", "/x", False),
+    ],
+)
+def test_patterns_overlap_when_some_path_matches_both(first: str, second: str, overlap: bool) -> None:
+    assert routing.patterns_overlap(first, second) is overlap
+    assert routing.patterns_overlap(second, first) is overlap
+
+
+def test_derived_priorities_do_not_move_when_a_service_is_added() -> None:
+    one = parse_config(config("prod", services={"api": FIVE_SERVICES["api"]}), stack="a", source=SOURCE)
+    two = parse_config(config("prod", services=FIVE_SERVICES), stack="a", source=SOURCE)
+    from infra.spec import rule_priority
+
+    before = {s.name: rule_priority(s) for s in one.all_services if s.web}
+    after = {s.name: rule_priority(s) for s in two.all_services if s.web}
+    assert after["api"] == before["api"] and after["web"] == before["web"] == routing.LOWEST_PRIORITY
+
+
+# --- the plan -----------------------------------------------------------------------------------------
+
+
+def test_each_service_gets_its_group_and_each_web_service_its_target_group_and_rule() -> None:
+    _, plan = five_planned()
+    assert sorted(by_name(plan, ASG)) == sorted(
+        f"{n}-asg" for n in ("web", "worker", "api", "admin", "reports")
+    )
+    assert sorted(by_name(plan, TARGET_GROUP)) == ["admin-tg", "api-tg", "web-tg"]
+    rules = by_name(plan, RULE)
+    assert {name: rule["priority"] for name, rule in rules.items()} == {
+        "web-rule": routing.LOWEST_PRIORITY,
+        "api-rule": routing.derived_priority("api"),
+        "admin-rule": routing.derived_priority("admin"),
+    }
+    for rule in rules.values():
+        header = rule["conditions"][0]["httpHeader"]
+        assert header["httpHeaderName"] == "X-Origin-Verify" and len(header["values"]) == 1
+    routes = {
+        name: {k: v["values"] for c in rule["conditions"][1:] for k, v in c.items()}
+        for name, rule in rules.items()
+    }
+    assert routes == {
+        "web-rule": {"pathPattern": ["/*"]},
+        "api-rule": {"pathPattern": ["/api/*", "/graphql"]},
+        "admin-rule": {"pathPattern": ["/admin/*"], "hostHeader": ["admin.example.com"]},
+    }
+
+
+def test_workers_run_their_queues_and_scale_from_zero() -> None:
+    _, plan = five_planned()
+    groups = by_name(plan, ASG)
+    assert (groups["reports-asg"]["minSize"], groups["reports-asg"]["desiredCapacity"]) == (0, 0)
+    assert "targetGroupArns" not in groups["reports-asg"] or groups["reports-asg"]["targetGroupArns"] == []
+    import base64
+
+    templates = by_name(plan, "aws:ec2/launchTemplate:LaunchTemplate")
+    reports = base64.b64decode(templates["reports-lt"]["userData"]).decode()
+    worker = base64.b64decode(templates["worker-lt"]["userData"]).decode()
+    assert "worker --loglevel=INFO --queues reports" in reports
+    assert "--queues" not in worker
+
+
+def _admitted(plan: Plan, store_group: str) -> set[str]:
+    by_urn = plan.by_urn()
+    admitted = set()
+    for rule in plan.by_type(INGRESS):
+        groups = {
+            key: [
+                by_urn[u].name
+                for u in rule.property_dependencies.get(key, ())
+                if by_urn[u].type == SECURITY_GROUP
+            ]
+            for key in ("securityGroupId", "referencedSecurityGroupId")
+        }
+        if groups["securityGroupId"] == [store_group]:
+            admitted.update(groups["referencedSecurityGroupId"])
+    return admitted
+
+
+def test_the_data_tier_admits_the_services_that_use_it_and_nothing_else() -> None:
+    _, plan = five_planned()
+    everyone = {f"{n}-sg" for n in ("web", "worker", "api", "admin", "reports")}
+    assert _admitted(plan, "database-sg") == everyone
+    assert _admitted(plan, "cache-sg") == everyone - {"admin-sg"}
+
+
+def test_reachability_holds_per_service() -> None:
+    _, plan = five_planned()
+    flows = {f.flow: f for f in analyse(Stack(tuple(to_resource(r) for r in plan.resources if r.custom)))}
+    assert [f.explanation for f in flows.values() if f.wrong] == []
+    for name in ("web", "api", "admin"):
+        assert flows[f"alb -> {name}-asg on 8000 (requests and health checks)"].open
+    for name in ("web", "worker", "api", "admin", "reports"):
+        assert flows[f"{name}-asg -> database-primary on 5432"].open
+        assert not flows[f"internet -> {name}-asg"].open
+    assert flows["admin-asg -> cache on 6379"].required is False
+    assert flows["admin-asg -> cache on 6379"].open is False
+    assert flows["api-asg -> cache on 6379"].open and flows["api-asg -> cache on 6379"].required
+
+
+def test_services_output_names_every_group_for_the_pipeline() -> None:
+    _, plan = five_planned()
+    outputs = plain(plan.outputs)
+    services = parse_services(outputs)
+    assert {n: s.kind for n, s in services.items()} == {
+        "web": "web",
+        "worker": "worker",
+        "api": "web",
+        "admin": "web",
+        "reports": "worker",
+    }
+    assert services["reports"].target_group_arn is None and services["api"].target_group_arn
+    assert set(outputs["rollout"]["roles"]) == set(services) == set(outputs["launchTemplates"])
+    parsed = StackOutputs.parse(outputs)
+    assert parsed.asg_names == {n: s.asg_name for n, s in services.items()}
+
+
+def test_outputs_from_before_services_still_parse_as_web_and_worker() -> None:
+    _, plan = five_planned()
+    old = {k: v for k, v in plain(plan.outputs).items() if k != "services"}
+    old["launchTemplates"] = {k: v for k, v in old["launchTemplates"].items() if k in ("web", "worker")}
+    services = parse_services(old)
+    assert set(services) == {"web", "worker"}
+    assert isinstance(services["web"], ServiceOutput) and services["web"].asg_name == old["webAsgName"]
+
+
+def _policies(plan: Plan) -> dict[str, dict[str, Any]]:
+    return by_name(plan, "aws:autoscaling/policy:Policy")
+
+
+def test_each_worker_tracks_its_backlog_per_in_service_instance() -> None:
+    spec, plan = five_planned()
+    policies = _policies(plan)
+    backlog = policies["reports-backlog"]["targetTrackingConfiguration"]
+    assert backlog["targetValue"] == spec.services["reports"].target_messages_per_worker
+    metrics = {m["id"]: m for m in backlog["customizedMetricSpecification"]["metrics"]}
+    assert metrics["backlog"]["expression"] == "(q0) / instances" and metrics["backlog"]["returnData"]
+    queue = metrics["q0"]["metricStat"]
+    assert queue["metric"] == {
+        "namespace": "scalestack/multi",
+        "metricName": "QueueLength",
+        "dimensions": [{"name": "Queue", "value": "reports"}],
+    }
+    instances = metrics["instances"]["metricStat"]["metric"]
+    assert (
+        instances["namespace"] == "AWS/AutoScaling" and instances["metricName"] == "GroupInServiceInstances"
+    )
+    assert instances["dimensions"] == [{"name": "AutoScalingGroupName", "value": "reports-asg"}]
+    groups = by_name(plan, ASG)
+    assert "GroupInServiceInstances" in groups["reports-asg"]["enabledMetrics"]
+    worker_queue = {
+        m["id"]: m
+        for m in policies["worker-backlog"]["targetTrackingConfiguration"]["customizedMetricSpecification"][
+            "metrics"
+        ]
+    }
+    assert worker_queue["q0"]["metricStat"]["metric"]["dimensions"] == [{"name": "Queue", "value": "celery"}]
+    assert not any(name.startswith(("web-backlog", "api-backlog")) for name in policies)
+
+
+def test_a_worker_at_zero_is_woken_by_the_first_waiting_message() -> None:
+    _, plan = five_planned()
+    policies = _policies(plan)
+    assert "reports-wake" in policies and "worker-wake" not in policies  # worker's minimum is 2 in prod
+    wake = policies["reports-wake"]
+    assert (wake["policyType"], wake["adjustmentType"]) == ("StepScaling", "ChangeInCapacity")
+    assert wake["stepAdjustments"] == [{"scalingAdjustment": 1, "metricIntervalLowerBound": "0"}]
+    alarm = by_name(plan, "aws:cloudwatch/metricAlarm:MetricAlarm")["reports-wake"]
+    queries = {q["id"]: q for q in alarm["metricQueries"]}
+    assert queries["waiting"]["expression"] == "IF(FILL(instances, 0) < 1, q0, 0)"
+    assert queries["q0"]["metric"]["dimensions"] == {"Queue": "reports"}
+    assert (alarm["comparisonOperator"], alarm["threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+    by_urn = plan.by_urn()
+    wake_urns = [r.urn for r in plan.by_type("aws:autoscaling/policy:Policy") if r.name == "reports-wake"]
+    alarm_resource = next(
+        r for r in plan.by_type("aws:cloudwatch/metricAlarm:MetricAlarm") if r.name == "reports-wake"
+    )
+    assert [by_urn[u].urn for u in alarm_resource.property_dependencies["alarmActions"]] == wake_urns
+
+
+def test_every_policy_rule_holds_for_every_service() -> None:
+    spec, plan = five_planned()
+    report = evaluate(plan.resources, spec.environment, spec.policy.waivers)
+    assert [(v["rule"], v["resource"]) for v in report.to_json()["violations"]] == []
+
+
+def test_the_default_web_service_keeps_running_and_on_the_cache_for_the_publisher() -> None:
+    message = error_for(config("dev", web={"minSize": 0, "desiredCapacity": 0, "usesCache": False}))
+    assert (
+        "scalestack:web: the default web service publishes the queue lengths workers scale on, so it needs "
+        "minSize >= 1 and usesCache: true (got minSize 0, usesCache False)" in message
+    )
+
+
+def test_cost_itemises_every_service() -> None:
+    from infra.pricing import estimate
+
+    _, plan = five_planned()
+    result = estimate(plan)
+    assert sorted(result.by_service) == ["admin", "api", "reports", "web", "worker"]
+    api = [line for line in result.lines if line.service == "api"]
+    assert {line.item for line in api} == {"EC2 m7i.large", "EBS gp3 root volumes"}
+    assert result.by_service["api"] == round(sum(line.monthly or 0 for line in api), 2)
+    reports = {line.item: line for line in result.lines if line.service == "reports"}
+    assert (reports["EC2 m7i.large"].quantity, reports["EC2 m7i.large"].monthly) == (0, 0)  # at zero
+    assert result.by_service["reports"] == round(sum(line.monthly or 0 for line in reports.values()), 2)
+    assert result.to_json()["services"] == result.by_service
+
+
+def test_the_diagram_draws_each_service_and_what_it_takes_from() -> None:
+    from infra.diagram import mermaid
+
+    _, plan = five_planned()
+    drawn = mermaid(plan)
+    for name in ("web", "worker", "api", "admin", "reports"):
+        assert f'    {name}["{name}<br/>AppGroup, ' in drawn
+        assert f"    {name} --> database" in drawn and f"    database --> {name}" in drawn
+    assert "    api --> alb" in drawn and "    admin --> alb" in drawn and "    reports --> alb" not in drawn
+    assert "    cache --> admin" not in drawn and "    cache --> reports" in drawn  # admin opted out
+
+
+def test_the_dashboard_has_a_row_per_service() -> None:
+    _, plan = five_planned()
+    (dashboard,) = plan.by_type("aws:cloudwatch/dashboard:Dashboard")
+    widgets = {
+        w["properties"]["title"]: w["properties"]
+        for w in json.loads(inputs(dashboard)["dashboardBody"])["widgets"]
+    }
+    for name in ("web", "worker", "api", "admin", "reports"):
+        assert widgets[f"{name}: instances"]["metrics"][0][3] == f"{name}-asg"
+    api = widgets["api: requests per target"]["metrics"][0]
+    assert api[:4] == [
+        "AWS/ApplicationELB",
+        "RequestCountPerTarget",
+        "TargetGroup",
+        "targetgroup/api-tg/0123456789abcdef",
+    ]
+    assert widgets["reports: queue length"]["metrics"] == [
+        ["scalestack/multi", "QueueLength", "Queue", "reports"]
+    ]
