@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +57,17 @@ def test_exit_code_help_lists_each_code_once_with_its_own_description() -> None:
         "    3  the stack file is missing, unreadable or fails validation",
     ]
     assert ExitCode.USAGE == 2 and f"{ExitCode.POLICY_VIOLATION:>3}" == "  4"
+
+
+def test_the_deploy_side_names_outputs_only_through_the_contract() -> None:
+    """Each output name has one home (infra/contract.py): no script indexes outputs by a string literal."""
+    names = "|".join(re.escape(o.value) for o in Output)
+    # Outputs reach the scripts as `outputs`, `deployed` or a StackOutputs' `raw` mapping.
+    literal = re.compile(rf"""(outputs|deployed|raw)(\[|\.get\()\s*["']({names})["']""")
+    found = [
+        f"{path}:{n}: {line.strip()}"
+        for path in sorted(Path("scripts").rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if literal.search(line)
+    ]
+    assert found == []

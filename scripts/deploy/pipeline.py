@@ -310,7 +310,7 @@ class DeployPlan:
 
     @property
     def image(self) -> str:
-        return f"{self.outputs['ecrRepositoryUrl']}:{self.tag}"
+        return f"{self.outputs[Output.ECR_REPOSITORY_URL]}:{self.tag}"
 
     def summary(self) -> dict[str, Any]:
         return {"imageTag": self.tag, "previousTag": self.previous}
@@ -386,7 +386,7 @@ class Deployment(Run):
             outputs=outputs,
             tag=tag,
             previous=outputs.image_tag or self.ports.stack.image_tag(),
-            needs_image=not self.ports.registry.has_tag(outputs["ecrRepositoryName"], tag),
+            needs_image=not self.ports.registry.has_tag(outputs[Output.ECR_REPOSITORY_NAME], tag),
             saved=MappingProxyType(self.rollout(outputs).saved()),
         )
 
@@ -424,22 +424,22 @@ class Deployment(Run):
             self.skip(f"{plan.tag} is already in ECR.")
             return None
         auth = self.ports.registry.login()
-        self.ports.engine.push(plan.outputs["ecrRepositoryUrl"], plan.tag, auth, self.log)
-        if not self.ports.registry.has_tag(plan.outputs["ecrRepositoryName"], plan.tag):
+        self.ports.engine.push(plan.outputs[Output.ECR_REPOSITORY_URL], plan.tag, auth, self.log)
+        if not self.ports.registry.has_tag(plan.outputs[Output.ECR_REPOSITORY_NAME], plan.tag):
             raise DeployError(
                 ExitCode.PUSH_FAILED, f"the engine reported the push done, but ECR has no {plan.tag}."
             )
         return f"Pushed {plan.tag} to ECR."
 
     def _migrate(self, plan: DeployPlan) -> str:
-        chosen = pick_instance(self.ports.fleet.instances(plan.outputs["webAsgName"]))
+        chosen = pick_instance(self.ports.fleet.instances(plan.outputs[Output.WEB_ASG_NAME]))
         if chosen is None:
             return self.skip(
                 "No web instance in service to run migrations on: migrations did not run before the "
                 "update; run the migrate command once the first instance is in service."
             )
         instance = chosen.instance_id
-        migrate = (plan.outputs.raw.get("appCommands") or {}).get("migrate")
+        migrate = (plan.outputs.raw.get(Output.APP_COMMANDS) or {}).get("migrate")
         commands = migrate_commands(migrate, plan.image, self.request.region)
         self.emit(
             "progress", f"running migrations on {instance}", {"instance": instance, "commands": commands}
@@ -467,7 +467,7 @@ class Deployment(Run):
         return self.up()
 
     def _smoke(self, plan: DeployPlan, deployed: StackOutputs) -> str:
-        base = str(deployed["url"]).rstrip("/")
+        base = str(deployed[Output.URL]).rstrip("/")
         problems: list[str] = []
         for attempt in range(1, self.timing.smoke_attempts + 1):
             problems = [
@@ -528,7 +528,7 @@ class Deployment(Run):
             return f"Static files not fully published: {err.message}"
 
     def _publish_static(self, source: Path, deployed: StackOutputs) -> str:
-        sync = self.ports.cdn.publish(deployed["staticBucketName"], static_assets(source))
+        sync = self.ports.cdn.publish(deployed[Output.STATIC_BUCKET_NAME], static_assets(source))
         uploaded = f"Uploaded {len(sync.uploaded)} static file(s)"
         if not sync.overwritten:
             # New keys were never cached; only an overwritten key can be stale in CloudFront.
@@ -536,7 +536,7 @@ class Deployment(Run):
         paths = [f"/{key}" for key in sync.overwritten]
         if len(paths) > MAX_INVALIDATION_PATHS:
             paths = [f"/{STATIC_PREFIX}/*"]
-        distribution = deployed["cloudfrontDistributionId"]
+        distribution = deployed[Output.CLOUDFRONT_DISTRIBUTION_ID]
         invalidation = self.ports.cdn.invalidate(distribution, paths)
         self.emit(
             "progress",
@@ -638,7 +638,7 @@ class RollbackRun(Run):
                     f"--to TAG (`scalestack images --stack {self.stack_name}` lists them).",
                 )
             target = earlier[-1]
-        if not self.ports.registry.has_tag(outputs["ecrRepositoryName"], target):
+        if not self.ports.registry.has_tag(outputs[Output.ECR_REPOSITORY_NAME], target):
             raise DeployError(
                 ExitCode.USAGE,
                 f"{target} is not in the stack's ECR repository; "

@@ -144,10 +144,10 @@ def collect_status(aws: Aws, outputs: Mapping[str, Any], refreshes: InstanceRefr
             return {"error": str(err)}
 
     services = service_groups(outputs)
-    replicas = list(outputs.get("dbInstanceIds") or [])[1:]  # primary first, then replicas
+    replicas = list(outputs.get(Output.DB_INSTANCE_IDS) or [])[1:]  # primary first, then replicas
     return {
         "imageTag": outputs.get(Output.IMAGE_TAG),
-        "url": outputs.get("url"),
+        "url": outputs.get(Output.URL),
         # Every service's group, by service name (`kind` says web or worker).
         "groups": {
             name: {
@@ -172,18 +172,18 @@ def collect_status(aws: Aws, outputs: Mapping[str, Any], refreshes: InstanceRefr
                 aws.client("elasticache"), _output(outputs, Output.CACHE_REPLICATION_GROUP_ID)
             )
         ),
-        "alarmsInAlarm": section(lambda: fleet.alarms_firing(list(outputs.get("alarmNames") or []))),
+        "alarmsInAlarm": section(lambda: fleet.alarms_firing(list(outputs.get(Output.ALARM_NAMES) or []))),
     }
 
 
 def service_groups(outputs: Mapping[str, Any]) -> dict[str, tuple[str, str, str | None]]:
     """Each service's kind, group and target group: the `services` output, or the web and worker groups
     of a stack from before it (whatever of them the outputs name)."""
-    if outputs.get("services"):
+    if outputs.get(Output.SERVICES):
         return {n: (s.kind, s.asg_name, s.target_group_arn) for n, s in parse_services(outputs).items()}
     roles = {
-        "web": ("web", outputs.get("webAsgName"), outputs.get("webTargetGroupArn")),
-        "worker": ("worker", outputs.get("workerAsgName"), None),
+        "web": ("web", outputs.get(Output.WEB_ASG_NAME), outputs.get(Output.WEB_TARGET_GROUP_ARN)),
+        "worker": ("worker", outputs.get(Output.WORKER_ASG_NAME), None),
     }
     return {role: (kind, group, arn) for role, (kind, group, arn) in roles.items() if group}
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import click
 
-from infra.contract import log_group_name
+from infra.contract import Output, log_group_name
 from infra.spec import StackSpec
 from scripts.command import Command, load_spec_or_exit, stack_option
 from scripts.deploy.aws import Aws, AwsFleet, SsmCommandRunner, SystemClock
@@ -47,7 +47,7 @@ def _fleet(aws: Aws) -> Fleet:
 
 
 def _group(outputs: StackOutputs, service: Role) -> str:
-    return str(outputs["webAsgName" if service == "web" else "workerAsgName"])
+    return str(outputs[Output.WEB_ASG_NAME if service == "web" else Output.WORKER_ASG_NAME])
 
 
 def _clock() -> Clock:
@@ -139,7 +139,7 @@ def run(
     tag = tag or outputs.image_tag
     if not tag:
         raise DeployError(ExitCode.USAGE, f"stack {stack} runs no image yet: `scalestack deploy` one first")
-    image = f"{outputs['ecrRepositoryUrl']}:{tag}"
+    image = f"{outputs[Output.ECR_REPOSITORY_URL]}:{tag}"
     with aws_errors(ExitCode.FAILURE, "running the command"):
         target = choose_instance(
             _fleet(aws).instances(_group(outputs, service)), instance, f"{stack} {service}"
