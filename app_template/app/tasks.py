@@ -103,7 +103,8 @@ def count_tags(tags: list[str]) -> None:
 
 async def _tag_report(limit: int) -> list[tuple[str, int]]:
     settings = get_settings()
-    engine = create_async_engine(
+    # As `_count_tags`: NullPool, so the connection closes with the task's event loop.
+    engine = engine_for(
         settings.database_url, poolclass=NullPool, connect_args=password_args(settings.database_url, settings)
     )
     try:
