@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from infra.policies.evaluate import to_resource
 from infra.policies.model import Stack
 from infra.policies.values import plain
 from infra.reachability import analyse
-from infra.spec import SpecError, StackSpec, parse_config
+from infra.spec import SpecError, StackSpec, load_spec_file, parse_config
 from tests.test_spec import SOURCE, config, error_for
 
 ASG = "aws:autoscaling/group:Group"
@@ -431,3 +432,10 @@ def test_the_dashboard_has_a_row_per_service() -> None:
     assert widgets["reports: queue length"]["metrics"] == [
         ["scalestack/multi", "QueueLength", "Queue", "reports"]
     ]
+
+
+def test_the_benchmarks_five_service_stack_plans_and_passes_the_policy() -> None:
+    """bench/plan_speed.py times this file; a stack the policy refuses would time an error."""
+    spec = load_spec_file(Path("bench/stacks/Pulumi.services.yaml"))
+    report = evaluate(plan_stack(spec).resources, spec.environment, spec.policy.waivers)
+    assert len(spec.all_services) == 5 and report.mandatory == ()
