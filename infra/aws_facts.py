@@ -75,13 +75,20 @@ CACHE_VERSIONS_SOURCE = (
 CACHE_TRANSIT_MODE_SOURCE = (
     "https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/in-transit-encryption.html"
 )
-# Versions ElastiCache offers for node-based replication groups, as the API's EngineVersion takes them
-# (major.minor). Valkey starts at 7.2; Redis OSS stops at 7.1 (there is no Redis OSS 8 on ElastiCache).
-# Redis OSS 6.x is left out on purpose: the kit sets transit_encryption_mode "required", which ElastiCache
-# accepts from Redis OSS 7.0.5 on (in-transit encryption page), so 7.0 and 7.1 are the Redis OSS choices.
+CACHE_ENGINE_VERSIONS_PAGE = "https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/engine-versions.html"
+# Versions ElastiCache offers for node-based replication groups, as the API's EngineVersion takes them (the
+# full version before 6, major.minor or "6.x" after; the provider's engineVersion argument). Valkey starts
+# at 7.2 and has 9.0 and 9.1 (engine versions page); Redis OSS stops at 7.1 (there is no Redis OSS 8 on
+# ElastiCache). The policy rule `elasticache-engine-version` judges any replication group by this table.
+ELASTICACHE_ENGINE_VERSIONS: dict[str, tuple[str, ...]] = {
+    "redis": ("4.0.10", "5.0.6", "6.0", "6.2", "6.x", "7.0", "7.1"),
+    "valkey": ("7.2", "8.0", "8.1", "8.2", "9.0", "9.1"),
+}
+# The kit's own cache sets transit_encryption_mode "required", which ElastiCache accepts from Redis OSS
+# 7.0.5 on (in-transit encryption page), so a stack file may choose Redis OSS 7.0 and 7.1 only.
 CACHE_ENGINE_VERSIONS: dict[str, tuple[str, ...]] = {
-    "redis": ("7.0", "7.1"),
-    "valkey": ("7.2", "8.0", "8.1", "8.2"),
+    "redis": tuple(v for v in ELASTICACHE_ENGINE_VERSIONS["redis"] if v.split(".")[0] == "7"),
+    "valkey": ELASTICACHE_ENGINE_VERSIONS["valkey"],
 }
 
 POSTGRES_VERSIONS_SOURCE = (
@@ -126,6 +133,11 @@ def region_problem(region: str) -> str | None:
 def check_cache_version(engine: str, version: str) -> str:
     """The version when ElastiCache offers it for this engine; UnknownVersion otherwise."""
     offered = CACHE_ENGINE_VERSIONS[engine]
+    if version in ELASTICACHE_ENGINE_VERSIONS[engine] and version not in offered:
+        raise UnknownVersion(
+            f"{engine} {version} cannot require TLS in transit, as the kit's cache does (ElastiCache accepts "
+            f"transit_encryption_mode required from Redis OSS 7.0.5): use {', '.join(offered)}"
+        )
     if version not in offered:
         elsewhere = [e for e, versions in CACHE_ENGINE_VERSIONS.items() if version in versions]
         hint = f" ({version} is a {elsewhere[0]} version)" if elsewhere else ""

@@ -289,14 +289,21 @@ def test_every_commercial_region_is_one_the_aws_sdk_knows() -> None:
     [
         (
             {"engine": "valkey"},
-            "scalestack:cache.engineVersion: ElastiCache offers valkey 7.2, 8.0, 8.1, 8.2 (7.1 is a redis version), not '7.1'",
+            "scalestack:cache.engineVersion: ElastiCache offers valkey 7.2, 8.0, 8.1, 8.2, 9.0, 9.1 (7.1 is a redis version), not '7.1'",
         ),
         (
             {"engine": "redis", "engineVersion": "8.0"},
             "ElastiCache offers redis 7.0, 7.1 (8.0 is a valkey version)",
         ),
-        ({"engine": "redis", "engineVersion": "6.2"}, "ElastiCache offers redis 7.0, 7.1, not '6.2'"),
-        ({"engine": "valkey", "engineVersion": "7"}, "ElastiCache offers valkey 7.2, 8.0, 8.1, 8.2, not '7'"),
+        (
+            {"engine": "redis", "engineVersion": "6.2"},
+            "redis 6.2 cannot require TLS in transit, as the kit's cache does (ElastiCache accepts "
+            "transit_encryption_mode required from Redis OSS 7.0.5): use 7.0, 7.1",
+        ),
+        (
+            {"engine": "valkey", "engineVersion": "7"},
+            "ElastiCache offers valkey 7.2, 8.0, 8.1, 8.2, 9.0, 9.1, not '7'",
+        ),
     ],
 )
 def test_cache_engine_versions_elasticache_does_not_offer(cache: dict[str, str], expected: str) -> None:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
+from infra import aws_facts
 from infra.policies import tokens as t
 from infra.policies.model import (
     AWS_REQUIRED,
@@ -63,17 +64,9 @@ def _token_rotated(stack: Stack) -> Iterator[Finding]:
             )
 
 
-# Node-based (self-designed) clusters; the provider takes "major.minor" from 6 on ("6.x" = latest 6) and
-# the full version before. Sources: SUPPORTED_VERSIONS and the provider's engineVersion argument
-# (https://www.pulumi.com/registry/packages/aws/api-docs/elasticache/replicationgroup/#engine_version_python).
-SUPPORTED_VERSIONS_PAGE: Final = (
-    "https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/supported-engine-versions.html"
-)
-ENGINE_VERSIONS: Final[dict[str, frozenset[str]]] = {
-    "redis": frozenset({"4.0.10", "5.0.6", "6.0", "6.2", "6.x", "7.0", "7.1"}),
-    # Valkey starts at 7.2 on ElastiCache: 7.1 is a Redis OSS version only.
-    "valkey": frozenset({"7.2", "8.0", "8.1", "8.2", "9.0"}),
-}
+# What ElastiCache offers (one table, with its sources, in infra/aws_facts.py).
+SUPPORTED_VERSIONS_PAGE: Final = aws_facts.CACHE_ENGINE_VERSIONS_PAGE
+ENGINE_VERSIONS: Final = aws_facts.ELASTICACHE_ENGINE_VERSIONS
 # CacheParameterGroupFamily per engine and major version; a family the table lacks is not judged.
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-elasticache-parametergroup.html
 PARAMETER_GROUP_FAMILIES: Final[dict[tuple[str, str], str]] = {
