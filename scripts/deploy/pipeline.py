@@ -28,12 +28,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from infra import contract
 from infra.contract import (
     INSTANCE_ENV_FILE,
     MIGRATION_ENV_FILE,
     RENDER_COMMAND,
     Output,
-    missing_outputs,
     parse_services,
 )
 from scripts.deploy.errors import DeployError, aws_errors
@@ -74,14 +74,17 @@ class StackOutputs:
 
     @classmethod
     def parse(cls, stack: str, outputs: Mapping[str, Any]) -> StackOutputs:
-        missing = missing_outputs(outputs)
-        if missing:
+        """Outputs the contract's typed parser accepts (infra/contract.py, tested on every shipped plan)."""
+        try:
+            contract.StackOutputs.parse(outputs)
+        except contract.MissingOutputs as err:
+            missing = err.names
             raise DeployError(
                 ExitCode.USAGE,
                 f"stack {stack} has no {', '.join(missing)} output{'s' if len(missing) > 1 else ''}: it has "
                 "not been brought up yet (or by an older version of scalestack). Bring the infrastructure "
                 "up once first; deploy ships new versions to an existing stack.",
-            )
+            ) from None
         return cls(outputs)
 
     def __getitem__(self, key: str) -> Any:
