@@ -20,6 +20,7 @@ from app.profiling import ProfilingMiddleware
 from app.settings import Settings, get_settings
 from app.static import router as static_router
 from app.static import static_url
+from app.tasks import task_publisher
 
 
 def _store(settings: Settings) -> Store:
@@ -33,13 +34,17 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.should_migrate_on_start:
             await migrate(settings)
-        services = Services(settings, Database(settings), Cache(settings, _store(settings)))
+        services = Services(
+            settings, Database(settings), Cache(settings, _store(settings)), publisher=task_publisher()
+        )
         app.state.services = services
         invalidations = asyncio.create_task(services.cache.listen_for_invalidations())
         try:
             yield
         finally:
             invalidations.cancel()
+            if services.publisher is not None:
+                await asyncio.to_thread(services.publisher.close)
             await services.cache.store.close()
             await services.db.dispose()
 

@@ -23,6 +23,7 @@ from fastapi import Response, status
 from sqlalchemy import ColumnElement, Row, Select, Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql.dml import ReturningInsert
 
 from app.api.deps import READ_YOUR_WRITES_COOKIE, Services
 from app.models import Base
@@ -71,6 +72,11 @@ class Records:
         return select(*self.columns).where(self._id == bindparam("record_id"))
 
     @cached_property
+    def _insert(self) -> ReturningInsert[Any]:
+        # The values come as parameters of each execution, so the compiled form is built once.
+        return insert(self.table).returning(*self.columns)
+
+    @cached_property
     def _first_page(self) -> Select[Any]:
         return select(*self.columns).order_by(self._id).limit(bindparam("limit"))
 
@@ -114,8 +120,7 @@ class Records:
     async def create(self, services: Services, values: Mapping[str, Any]) -> tuple[int, bytes]:
         """Inserts a record; its id and JSON, already in the cache."""
         async with services.db.statement() as connection:
-            statement = insert(self.table).values(**values).returning(*self.columns)
-            row = (await connection.execute(statement)).one()
+            row = (await connection.execute(self._insert, dict(values))).one()
         payload = self.dumps(row)
         await services.cache.put(self.cache_key(row.id), payload)
         return row.id, payload

@@ -13,11 +13,11 @@ from sqlalchemy import Insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
-from starlette.concurrency import run_in_threadpool
 
 from app.db import engine_for, password_args
 from app.logs import configure_logging, get_logger
 from app.models import TagCount
+from app.publisher import TaskPublisher
 from app.settings import Settings, get_settings
 
 log = get_logger(__name__)
@@ -82,16 +82,21 @@ async def _count_tags(tags: list[str]) -> None:
         await engine.dispose()
 
 
-async def enqueue_count_tags(tags: list[str], primary: AsyncEngine) -> None:
+def task_publisher() -> TaskPublisher | None:
+    """The process's publisher of tasks to the broker; None without one (tasks then run inline)."""
+    return None if celery_app.conf.task_always_eager else TaskPublisher(celery_app)
+
+
+async def enqueue_count_tags(tags: list[str], primary: AsyncEngine, publisher: TaskPublisher | None) -> None:
     """Sends the task to the worker; with no broker, does the work here, on the app's pooled primary
     connections (a connection of its own per task would cost a connect, and a PostgreSQL backend
     process, per request)."""
     if not tags:
         return
-    if celery_app.conf.task_always_eager:
+    if publisher is None:
         await _count_tags_on(primary, tags)
     else:
-        await run_in_threadpool(count_tags.delay, tags)
+        await publisher.send(count_tags, tags)
 
 
 @celery_app.task(name="app.count_tags")

@@ -40,9 +40,9 @@ ROUTES = '''"""Widgets: the second resource of the README's walk-through."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 
-from app.api.deps import ServicesDep, WroteRecentlyDep
+from app.api.deps import services_of, wrote_recently
 from app.models import Widget
 from app.records import Records, found, not_found, written
 from app.schemas import MAX_ID, WidgetIn, WidgetOut
@@ -53,16 +53,16 @@ WidgetId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=WidgetOut)
-async def create_widget(body: WidgetIn, services: ServicesDep) -> Response:
+async def create_widget(body: WidgetIn, request: Request) -> Response:
+    services = services_of(request)
     _, payload = await widgets.create(services, body.model_dump())
     return written(payload, status.HTTP_201_CREATED, services.settings)
 
 
 @router.get("/{widget_id}", response_model=WidgetOut)
-async def read_widget(
-    widget_id: WidgetId, services: ServicesDep, wrote_recently: WroteRecentlyDep
-) -> Response:
-    payload = await widgets.get(services, widget_id, wrote_recently=wrote_recently)
+async def read_widget(widget_id: WidgetId, request: Request) -> Response:
+    services = services_of(request)
+    payload = await widgets.get(services, widget_id, wrote_recently=wrote_recently(request))
     return not_found("widget") if payload is None else found(payload, services.settings)
 '''
 UPGRADE = """def upgrade() -> None:

@@ -8,7 +8,7 @@ from functools import cache
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from app.api.deps import ServicesDep
+from app.api.deps import services_of
 from app.logs import get_logger
 from app.schemas import AliveOut, ReadinessOut
 from app.settings import get_settings
@@ -45,7 +45,8 @@ async def _probe(name: str, check: Awaitable[None]) -> bool:
     response_model=ReadinessOut,
     responses={503: {"model": ReadinessOut, "description": "Not ready: shutting down or no database"}},
 )
-async def readyz(request: Request, services: ServicesDep) -> JSONResponse:
+async def readyz(request: Request) -> JSONResponse:
+    services = services_of(request)
     if request.app.state.shutting_down:
         return JSONResponse({"status": "shutting down"}, status.HTTP_503_SERVICE_UNAVAILABLE)
     database_ok, cache_ok = await asyncio.gather(

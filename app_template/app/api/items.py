@@ -2,10 +2,10 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from sqlalchemy import Row
 
-from app.api.deps import Services, ServicesDep, WroteRecentlyDep
+from app.api.deps import Services, services_of, wrote_recently
 from app.logs import get_logger
 from app.models import Item
 from app.records import Records, found, not_found, utc, written
@@ -52,7 +52,7 @@ _CREATED_LINKS = {
 
 async def _enqueue_tag_count(tags: list[str], services: Services) -> None:
     try:
-        await enqueue_count_tags(tags, services.db.primary_autocommit)
+        await enqueue_count_tags(tags, services.db.primary_autocommit, services.publisher)
     except Exception as error:  # the item is stored; a lost counter update must not fail the request
         log.warning("could not enqueue tag count", error=repr(error))
 
@@ -63,7 +63,8 @@ async def _enqueue_tag_count(tags: list[str], services: Services) -> None:
     response_model=ItemOut,
     responses={201: {"description": "Created", "links": _CREATED_LINKS}, **_BODY_ERRORS},
 )
-async def create_item(body: ItemCreate, services: ServicesDep) -> Response:
+async def create_item(body: ItemCreate, request: Request) -> Response:
+    services = services_of(request)
     values = {"name": body.name, "price_cents": int(body.price * 100), "tags": body.tags}
     item_id, payload = await items.create(services, values)
     await _enqueue_tag_count(body.tags, services)
@@ -73,26 +74,28 @@ async def create_item(body: ItemCreate, services: ServicesDep) -> Response:
 
 
 @router.get("/{item_id}", response_model=ItemOut, responses=_NO_ITEM)
-async def read_item(item_id: ItemId, services: ServicesDep, wrote_recently: WroteRecentlyDep) -> Response:
-    payload = await items.get(services, item_id, wrote_recently=wrote_recently)
+async def read_item(item_id: ItemId, request: Request) -> Response:
+    services = services_of(request)
+    payload = await items.get(services, item_id, wrote_recently=wrote_recently(request))
     return not_found("item") if payload is None else found(payload, services.settings)
 
 
 @router.get("", response_model=ItemPage)
 async def list_items(
-    services: ServicesDep,
-    wrote_recently: WroteRecentlyDep,
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[
         int | None, Query(ge=0, le=MAX_ID, description="`next_cursor` of the previous page.")
     ] = None,
 ) -> Response:
-    page = await items.page(services, limit=limit, cursor=cursor, wrote_recently=wrote_recently)
+    services = services_of(request)
+    page = await items.page(services, limit=limit, cursor=cursor, wrote_recently=wrote_recently(request))
     return found(page, services.settings)
 
 
 @router.patch("/{item_id}", response_model=ItemOut, responses=_NO_ITEM | _BODY_ERRORS)
-async def update_item(item_id: ItemId, body: ItemUpdate, services: ServicesDep) -> Response:
+async def update_item(item_id: ItemId, body: ItemUpdate, request: Request) -> Response:
+    services = services_of(request)
     changes = body.model_dump(exclude_none=True)
     if "price" in changes:
         changes["price_cents"] = int(changes.pop("price") * 100)
@@ -101,7 +104,8 @@ async def update_item(item_id: ItemId, body: ItemUpdate, services: ServicesDep) 
 
 
 @router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NO_ITEM)
-async def delete_item(item_id: ItemId, services: ServicesDep) -> Response:
+async def delete_item(item_id: ItemId, request: Request) -> Response:
+    services = services_of(request)
     if not await items.delete(services, item_id):
         return not_found("item")
     return written(b"", status.HTTP_204_NO_CONTENT, services.settings)
