@@ -353,6 +353,8 @@ def _service_row(spec: StackSpec, service: Service, group: AppGroup) -> ServiceR
         asg_name=group.asg_name,
         target_group_arn_suffix=group.target_group_arn_suffix,
         queue_metrics=[(metrics_namespace(spec), QUEUE_LENGTH_METRIC, QUEUE_DIMENSION, q) for q in queues],
+        default=service.default,
+        target_messages_per_worker=service.worker.target_messages_per_worker if service.worker else 0,
     )
 
 
@@ -390,9 +392,14 @@ def stack_outputs(
         Output.ROLLOUT: RolloutOutput(
             checkpoint_percentages=ROLLOUT_CHECKPOINTS,
             checkpoint_delay_seconds=ROLLOUT_CHECKPOINT_DELAY_SECONDS,
-            alarm_names=tuple(monitoring.rollout_alarm_names),
+            alarm_names=tuple(Monitoring.stack_rollout_alarm_names(spec.name_prefix)),
+            # A refresh of one service's group is stopped by that service's alarms, not another's.
             roles={
-                s.name: RoleRollout(s.spec.min_healthy_percent, s.spec.health_check_grace_period_seconds)
+                s.name: RoleRollout(
+                    s.spec.min_healthy_percent,
+                    s.spec.health_check_grace_period_seconds,
+                    tuple(monitoring.service_alarms[s.name]),
+                )
                 for s in spec.all_services
             },
         ).to_output(),

@@ -43,7 +43,30 @@ SERVICES = {
     "web-rule/inputs/priority": "issue 12: the default service's catch-all rule comes last (50000) so routed "
     "services' rules are tried first; AWS moves a rule's priority in place (SetRulePriorities)",
 }
+ALARMS = "resources/urn:pulumi:{stack}::scalestack::scalestack:observability:Monitoring$aws:cloudwatch/metricAlarm:MetricAlarm::"
+SERVICE_ALARMS = {
+    "outputs/alarmNames": "issue 12: each service's own alarms join the stack's",
+    "outputs/rollout/alarmNames": "issue 12: the stack-wide rollout alarm is the ALB's 5xx rate; the web p99 "
+    "latency moved to the web role's own (`roles/web/alarmNames`), beside each service's",
+    "outputs/rollout/roles": "issue 12: each role names the alarms that stop its refresh (`alarmNames`)",
+    ALARMS + "scalestack-{stack}-target-p99-latency/inputs/alarmDescription": "issue 12: the description "
+    "names the service (the default web service keeps its alarm's name)",
+    ALARMS + "scalestack-{stack}-unhealthy-hosts/inputs/alarmDescription": "issue 12: as the p99 alarm",
+    ALARMS + "scalestack-{stack}-web-target-5xx-rate": "issue 12: the default web service's own 5xx rate",
+    ALARMS + "scalestack-{stack}-worker-backlog-per-instance": "issue 12: the worker's backlog alarm",
+}
+ADDED_SERVICE_ALARMS = "issue 12: the added services' own alarms (tests/test_services.py)"
 INTENDED: Mapping[tuple[str, str], str] = {
+    **{
+        (stack, path.format(stack=stack)): why
+        for stack in ("dev", "staging", "prod")
+        for path, why in SERVICE_ALARMS.items()
+    },
+    **{
+        (stack, ALARMS.format(stack=stack) + f"scalestack-{stack}-{service}-"): ADDED_SERVICE_ALARMS
+        for stack in ("prod",)
+        for service in ("tags", "reports")
+    },
     **{
         (
             stack,

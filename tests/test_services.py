@@ -439,3 +439,95 @@ def test_the_benchmarks_five_service_stack_plans_and_passes_the_policy() -> None
     spec = load_spec_file(Path("bench/stacks/Pulumi.services.yaml"))
     report = evaluate(plan_stack(spec).resources, spec.environment, spec.policy.waivers)
     assert len(spec.all_services) == 5 and report.mandatory == ()
+
+
+# --- alarms per service -------------------------------------------------------------------------------
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+
+def _watched(alarm: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """An alarm's metrics by name (a plain alarm's one, or each metric query's) with their dimensions."""
+    if alarm.get("metricName"):
+        return {alarm["metricName"]: alarm["dimensions"]}
+    return {
+        q["metric"]["metricName"]: q["metric"]["dimensions"]
+        for q in alarm["metricQueries"]
+        if q.get("metric")
+    }
+
+
+def test_each_web_service_has_its_own_target_group_alarms_by_name() -> None:
+    """p99 latency, unhealthy hosts and the 5xx rate of each web service's own target group, named after
+    the service; the default web service keeps the names its alarms had before services."""
+    _, plan = five_planned()
+    alarms = by_name(plan, ALARM)
+    suffixes = {
+        "web": ("multi-target-p99-latency", "multi-unhealthy-hosts", "multi-web-target-5xx-rate"),
+        "api": ("multi-api-target-p99-latency", "multi-api-unhealthy-hosts", "multi-api-target-5xx-rate"),
+        "admin": (
+            "multi-admin-target-p99-latency",
+            "multi-admin-unhealthy-hosts",
+            "multi-admin-target-5xx-rate",
+        ),
+    }
+    for service, names in suffixes.items():
+        target = {
+            "LoadBalancer": "app/alb/0123456789abcdef",
+            "TargetGroup": f"targetgroup/{service}-tg/0123456789abcdef",
+        }
+        latency, unhealthy, errors = (alarms[f"scalestack-{name}"] for name in names)
+        assert _watched(latency) == {"TargetResponseTime": target} and latency["extendedStatistic"] == "p99"
+        assert _watched(unhealthy) == {"UnHealthyHostCount": target}
+        assert _watched(errors) == {"HTTPCode_Target_5XX_Count": target, "RequestCount": target}
+        (rate,) = [q for q in errors["metricQueries"] if q.get("returnData")]
+        assert rate["expression"] == "100 * FILL(target5xx, 0) / MAX([requests, 1])"
+
+
+def test_each_worker_alarms_on_a_backlog_per_instance_that_stays_high() -> None:
+    spec, plan = five_planned()
+    alarms = by_name(plan, ALARM)
+    for name, queues in (("worker", ["celery"]), ("reports", ["reports"])):
+        alarm = alarms[f"scalestack-multi-{name}-backlog-per-instance"]
+        queries = {q["id"]: q for q in alarm["metricQueries"]}
+        assert [queries[f"q{i}"]["metric"]["dimensions"] for i in range(len(queues))] == [
+            {"Queue": q} for q in queues
+        ]
+        assert queries["q0"]["metric"]["namespace"] == "scalestack/multi"
+        assert queries["instances"]["metric"]["dimensions"] == {"AutoScalingGroupName": f"{name}-asg"}
+        assert queries["backlog"]["expression"] == "(FILL(q0, 0)) / MAX([FILL(instances, 0), 1])"
+        service = next(s for s in spec.all_services if s.name == name)
+        assert service.worker is not None
+        assert alarm["threshold"] == 3 * service.worker.target_messages_per_worker
+        assert alarm["evaluationPeriods"] == alarm["datapointsToAlarm"] == 15
+
+
+def test_a_refresh_of_each_service_is_stopped_by_its_own_alarms_and_the_stack_wide_5xx() -> None:
+    _, plan = five_planned()
+    outputs = plain(plan.outputs)
+    rollout = StackOutputs.parse(outputs).rollout
+    alarms = set(by_name(plan, ALARM))
+    expected = {
+        "web": ["target-p99-latency", "unhealthy-hosts", "web-target-5xx-rate"],
+        "api": ["api-target-p99-latency", "api-unhealthy-hosts", "api-target-5xx-rate"],
+        "admin": ["admin-target-p99-latency", "admin-unhealthy-hosts", "admin-target-5xx-rate"],
+        "worker": ["worker-backlog-per-instance"],
+        "reports": ["reports-backlog-per-instance"],
+    }
+    for service, own in expected.items():
+        names = rollout.alarms_for(service)
+        assert names == tuple(f"scalestack-multi-{n}" for n in ["alb-5xx-rate", *own])
+        assert set(names) <= alarms  # each names an alarm the stack has
+        assert set(names) <= set(outputs["alarmNames"])
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_every_shipped_groups_refresh_names_at_most_the_alarms_aws_takes(stack: str) -> None:
+    """StartInstanceRefresh takes up to 10 alarms (contract.REFRESH_ALARMS_MAX); prod has more than 10
+    alarms in all, so the refresh must name its own service's, not every alarm of the stack."""
+    from infra.contract import REFRESH_ALARMS_MAX
+
+    plan = plan_stack(load_spec_file(Path(f"stacks/Pulumi.{stack}.yaml")))
+    rollout = StackOutputs.parse(plain(plan.outputs)).rollout
+    for role in rollout.roles:
+        assert 2 <= len(rollout.alarms_for(role)) <= REFRESH_ALARMS_MAX

@@ -104,6 +104,7 @@ class StackOutputs:
     def rollout_target(self) -> RolloutTarget:
         """Every service's group (the `services` output; web and worker for a stack from before it)."""
         services = parse_services(self.raw)
+        rollout = contract.RolloutOutput.parse(self.raw[Output.ROLLOUT])
         return RolloutTarget(
             groups={name: service.asg_name for name, service in services.items()},
             target_group_arns={
@@ -111,7 +112,9 @@ class StackOutputs:
                 for name, service in services.items()
                 if service.target_group_arn is not None
             },
-            alarm_names=tuple(self.raw.get(Output.ALARM_NAMES) or ()),
+            # The rollout output's alarms, not every alarm of the stack: a database alarm says nothing
+            # about a new version, and a refresh takes at most contract.REFRESH_ALARMS_MAX.
+            alarm_names={name: rollout.alarms_for(name) for name in services},
             preferences={
                 name: RolloutPreferences.from_output(self.raw[Output.ROLLOUT], name) for name in services
             },

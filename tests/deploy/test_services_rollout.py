@@ -47,7 +47,7 @@ def five_services() -> World:
             size=2,
         )
         templates[name] = {"id": template, "version": 3}
-        roles[name] = roles["web"]
+        roles[name] = {**roles["web"], "alarmNames": [f"{name}-alarm"]}
         services[name] = {"kind": kind, "asgName": f"{name}-asg"}
         if kind == "web":
             arn = f"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{name}/abc"
@@ -55,8 +55,13 @@ def five_services() -> World:
             target_groups[arn] = f"{name}-asg"
     for name, service in services.items():
         service["launchTemplate"] = templates[name]
+    # As prod: more alarms in all (database, cache, CDN) than one refresh may name.
+    everything = ["web-5xx", "web-latency", *(f"{n}-alarm" for n in EXTRA), *(f"db-{i}" for i in range(8))]
     outputs.update(
-        launchTemplates=templates, services=services, rollout={**outputs["rollout"], "roles": roles}
+        launchTemplates=templates,
+        services=services,
+        rollout={**outputs["rollout"], "roles": roles},
+        alarmNames=everything,
     )
     world.stack = FakeStack(world.journal, world.model, outputs)
     world.fleet = ModelFleet(world.model, "web-asg", target_groups)
@@ -147,4 +152,35 @@ def test_status_lists_every_service_with_its_kind_group_and_target_group() -> No
     assert service_groups(before) == {
         "web": ("web", "web-asg", OUTPUTS["webTargetGroupArn"]),
         "worker": ("worker", "worker-asg", None),
+    }
+
+
+def test_a_services_own_alarm_stops_its_refresh_and_rolls_all_five_back(tmp_path: Path) -> None:
+    """The reports worker's alarm fires once its version 4 runs: the alarm specification of its refresh
+    names it, AWS rolls reports back, and the pipeline the other four."""
+    world = five_services()
+    world.model.alarm_rules = {"reports-alarm": (EXTRA["reports"][1], "4")}
+    code, rec = deploy(world, tmp_path)
+    assert code == ExitCode.ROLLED_BACK
+    assert any("alarm reports-alarm in ALARM" in m for m in rec.messages("rollout"))
+    assert {name: world.versions(f"{name}-asg") for name in ALL} == dict.fromkeys(ALL, (["3", "3"], "3"))
+
+
+def test_each_refresh_names_its_services_alarms_not_every_alarm_of_the_stack(tmp_path: Path) -> None:
+    """The stack has 13 alarms, more than a refresh takes (10); each refresh names the stack-wide 5xx and
+    its own service's, so every refresh starts and a database alarm does not judge a new version."""
+    world = five_services()
+    world.model.alarm_rules = {"db-0": (EXTRA["api"][1], "4")}
+    code, _ = deploy(world, tmp_path)
+    assert code == ExitCode.OK
+    assert {name: world.versions(f"{name}-asg") for name in ALL} == dict.fromkeys(ALL, (["4", "4"], "4"))
+    named = {
+        group: tuple(refresh.preferences["AlarmSpecification"]["Alarms"])
+        for group, state in world.model.groups.items()
+        for refresh in state.refreshes
+    }
+    assert named == {
+        "web-asg": ("web-5xx", "web-latency"),
+        "worker-asg": ("web-5xx",),
+        **{f"{n}-asg": ("web-5xx", f"{n}-alarm") for n in EXTRA},
     }
