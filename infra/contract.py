@@ -197,6 +197,10 @@ class ServiceOutput:
     """None for a worker."""
     liveness_path: str | None = None
     """A web service's liveness path (what a deploy's smoke test asks); None for a worker."""
+    path_patterns: tuple[str, ...] = ()
+    host_names: tuple[str, ...] = ()
+    """A routed web service's listener-rule routes, by which the smoke test reaches it; the default web
+    service and workers have none."""
 
     @classmethod
     def parse(cls, value: Mapping[str, Any]) -> ServiceOutput:
@@ -210,7 +214,13 @@ class ServiceOutput:
             launch_template=LaunchTemplateRef(str(template["id"]), str(template["version"])),
             target_group_arn=str(value["targetGroupArn"]) if value.get("targetGroupArn") else None,
             liveness_path=str(value["livenessPath"]) if value.get("livenessPath") else None,
+            path_patterns=tuple(str(p) for p in value.get("pathPatterns") or ()),
+            host_names=tuple(str(h) for h in value.get("hostNames") or ()),
         )
+
+    @property
+    def routed(self) -> bool:
+        return bool(self.path_patterns or self.host_names)
 
 
 def parse_services(outputs: Mapping[str, Any]) -> dict[str, ServiceOutput]:

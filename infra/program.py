@@ -421,6 +421,9 @@ def _service_output(spec: StackSpec, service: Service, group: AppGroup) -> dict[
         output["targetGroupArn"] = group.target_group_arn
     if service.web:
         output["livenessPath"] = service.web.liveness_path or spec.app.liveness_path
+        if not service.default:
+            output["pathPatterns"] = list(service.web.path_patterns)
+            output["hostNames"] = list(service.web.host_names)
     return output
 
 

@@ -29,12 +29,18 @@ RULE = "aws:lb/listenerRule:ListenerRule"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 FIVE_SERVICES: dict[str, Any] = {
-    "api": {"kind": "web", "pathPatterns": ["/api/*", "/graphql"], "minSize": 2},
+    "api": {
+        "kind": "web",
+        "pathPatterns": ["/api/*", "/graphql"],
+        "livenessPath": "/api/healthz",
+        "minSize": 2,
+    },
     # Host and path: a host-only rule would overlap api's path-only one (admin.example.com/api/x).
     "admin": {
         "kind": "web",
         "hostNames": ["admin.example.com"],
         "pathPatterns": ["/admin/*"],
+        "livenessPath": "/admin/healthz",
         "usesCache": False,
     },
     "reports": {"kind": "worker", "queues": ["reports"], "minSize": 0, "desiredCapacity": 0},
@@ -152,6 +158,11 @@ def test_services_take_sizes_from_their_kind_and_keep_their_own() -> None:
         (
             {"api": {"kind": "web", "pathPatterns": ["/api/*"], "queues": ["x"]}},
             "scalestack:services.api.queues: unknown key",
+        ),
+        (
+            {"api": {"kind": "web", "pathPatterns": ["/api/*"]}},
+            "scalestack:services.api.livenessPath: /healthz is not on its pathPatterns (/api/*), so a request "
+            "for it reaches another service",
         ),
     ],
 )
@@ -304,6 +315,11 @@ def test_services_output_names_every_group_for_the_pipeline() -> None:
         "reports": "worker",
     }
     assert services["reports"].target_group_arn is None and services["api"].target_group_arn
+    # What the deploy's smoke test asks each routed web service by (the default takes the stack's URL).
+    assert {n: (s.path_patterns, s.host_names, s.liveness_path) for n, s in services.items() if s.routed} == {
+        "api": (("/api/*", "/graphql"), (), "/api/healthz"),
+        "admin": (("/admin/*",), ("admin.example.com",), "/admin/healthz"),
+    }
     assert set(outputs["rollout"]["roles"]) == set(services) == set(outputs["launchTemplates"])
     parsed = StackOutputs.parse(outputs)
     assert parsed.asg_names == {n: s.asg_name for n, s in services.items()}

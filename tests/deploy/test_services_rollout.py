@@ -7,8 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from scripts.deploy.pipeline import Deployment, DeployRequest
-from scripts.deploy.ports import LAUNCH_TEMPLATE
+from scripts.deploy.ports import LAUNCH_TEMPLATE, HttpResponse
 from scripts.deploy.source import Revision
 from scripts.exit_codes import ExitCode
 
@@ -21,6 +23,10 @@ EXTRA = {  # service -> (kind, launch template id)
     "reports": ("worker", "lt-0a1b2c3d4e5f60005"),
 }
 ALL = ("web", "worker", "api", "admin", "reports")
+ROUTES = {  # what the program exports for a routed web service (infra/program.py _service_output)
+    "api": {"pathPatterns": ["/api/*"], "hostNames": [], "livenessPath": "/api/healthz"},
+    "admin": {"pathPatterns": ["/admin/*"], "hostNames": ["admin.example.com"], "livenessPath": "/admin/up"},
+}
 
 
 def five_services() -> World:
@@ -52,6 +58,7 @@ def five_services() -> World:
         if kind == "web":
             arn = f"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{name}/abc"
             services[name]["targetGroupArn"] = arn
+            services[name].update(ROUTES[name])
             target_groups[arn] = f"{name}-asg"
     for name, service in services.items():
         service["launchTemplate"] = templates[name]
@@ -184,3 +191,32 @@ def test_each_refresh_names_its_services_alarms_not_every_alarm_of_the_stack(tmp
         "worker-asg": ("web-5xx",),
         **{f"{n}-asg": ("web-5xx", f"{n}-alarm") for n in EXTRA},
     }
+
+
+@pytest.mark.parametrize(
+    ("path", "answer", "why"),
+    [
+        (
+            "api/healthz",
+            HttpResponse(503, b"down"),
+            "GET https://d111.cloudfront.net/api/healthz answered 503",
+        ),
+        # The admin route still reaches the old version: its rule or its group did not move.
+        (
+            "admin/up",
+            HttpResponse(200, b'{"version": "v1"}'),
+            "GET https://admin.example.com/admin/up reports version v1, not v2",
+        ),
+    ],
+)
+def test_a_routed_services_liveness_failing_on_its_route_rolls_all_back(
+    tmp_path: Path, path: str, answer: HttpResponse, why: str
+) -> None:
+    """The default route answers; one routed service's liveness path, asked on its own route (its path,
+    its host), does not: the smoke test fails and every service goes back to version 3."""
+    world = five_services()
+    world.http.answers[path] = [answer]
+    code, rec = deploy(world, tmp_path)
+    assert code == ExitCode.ROLLED_BACK
+    assert why in rec.summaries[-1]["account"]
+    assert {name: world.versions(f"{name}-asg") for name in ALL} == dict.fromkeys(ALL, (["3", "3"], "3"))
