@@ -83,7 +83,28 @@ class Data:
 
     database: Database
     cache: Cache
-    settings: AppSettingsRef
+    settings: AppSettings
+
+    def settings_for(self, service: Service) -> AppSettingsRef:
+        """What one service's instances read at boot: the stack's settings and the app's own secrets, and
+        the secrets, keys and database users of only the stores it uses (`usesDatabase`, `usesCache`)."""
+        database, cache, group = self.database, self.cache, service.spec
+        return AppSettingsRef(
+            parameter_path=self.settings.parameter_path,
+            parameter_path_arn=self.settings.parameter_path_arn,
+            secret_arns=[
+                *([self.settings.database_secret_arn] if group.uses_database else []),
+                *([self.settings.cache_secret_arn] if group.uses_cache else []),
+                self.settings.app_secrets_arn,
+            ],
+            kms_key_arns=[
+                *([database.kms_key_arn] if group.uses_database else []),
+                *([cache.kms_key_arn] if group.uses_cache else []),
+                self.settings.kms_key_arn,
+            ],
+            render_script=self.settings.render_script_for(group.uses_database, group.uses_cache),
+            database_user_arns=self.settings.database_user_arns if group.uses_database else [],
+        )
 
 
 @dataclass(frozen=True)
@@ -284,15 +305,7 @@ def build_data(
         ),
         regional,
     )
-    settings_ref = AppSettingsRef(
-        parameter_path=settings.parameter_path,
-        parameter_path_arn=settings.parameter_path_arn,
-        secret_arns=settings.secret_arns,
-        kms_key_arns=[database.kms_key_arn, cache.kms_key_arn, settings.kms_key_arn],
-        render_script=settings.render_script,
-        database_user_arns=settings.database_user_arns,
-    )
-    return Data(database, cache, settings_ref)
+    return Data(database, cache, settings)
 
 
 def build_compute(spec: StackSpec, base: Foundation, edge: Edge, data: Data) -> Compute:
@@ -300,7 +313,14 @@ def build_compute(spec: StackSpec, base: Foundation, edge: Edge, data: Data) -> 
     groups = {
         service.name: AppGroup(
             service.name,
-            _group_args(spec, service, base, _image(spec, service, base), data.settings, edge.load_balancer),
+            _group_args(
+                spec,
+                service,
+                base,
+                _image(spec, service, base),
+                data.settings_for(service),
+                edge.load_balancer,
+            ),
             base.regional,
         )
         for service in spec.all_services

@@ -646,6 +646,15 @@ def _service_violations(spec: StackSpec) -> list[Problem]:
         for s in web
         if s.default and (s.spec.min_size < 1 or not s.spec.uses_cache)
     ]
+    # The deploy runs the migrations on a default web instance (its role reads the master secret).
+    problems += [
+        (
+            f"{s.key}.usesDatabase",
+            "the default web service's instances run the deploy's migrations, so it needs usesDatabase: true",
+        )
+        for s in web
+        if s.default and not s.spec.uses_database
+    ]
     routed = [s for s in web if not s.default]
     problems += [p for p in (_liveness_off_route(spec, s) for s in routed) if p]
     for i, first in enumerate(routed):

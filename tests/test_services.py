@@ -54,7 +54,7 @@ def five(**sections: Any) -> dict[str, Any]:
         # Prod alarms must reach someone (alarm-topic-subscribed), as in the shipped prod stack.
         "monitoring": {"alarmEmail": "oncall@example.com"},
     }
-    return config("prod", services=FIVE_SERVICES, **{**shipped, **sections})
+    return config("prod", **{"services": FIVE_SERVICES, **shipped, **sections})
 
 
 @cache
@@ -547,3 +547,55 @@ def test_every_shipped_groups_refresh_names_at_most_the_alarms_aws_takes(stack: 
     rollout = StackOutputs.parse(plain(plan.outputs)).rollout
     for role in rollout.roles:
         assert 2 <= len(rollout.alarms_for(role)) <= REFRESH_ALARMS_MAX
+
+
+# --- each service reads only the stores it uses ---------------------------------------------------------
+
+
+@cache
+def _opted_out() -> Plan:
+    """The five services, with reports off the database too (admin is off the cache)."""
+    services = {**FIVE_SERVICES, "reports": {**FIVE_SERVICES["reports"], "usesDatabase": False}}
+    return plan_stack(parse_config(five(services=services), stack="multi", source=SOURCE))
+
+
+def _access(plan: Plan, service: str) -> tuple[list[dict[str, Any]], set[str]]:
+    """A service's own policy statements, and the names of the resources the policy was built from."""
+    (policy,) = [r for r in plan.by_type("aws:iam/rolePolicy:RolePolicy") if r.name == f"{service}-access"]
+    by_urn = plan.by_urn()
+    sources = {by_urn[u].name for u in policy.property_dependencies.get("policy", ())}
+    return json.loads(inputs(policy)["policy"])["Statement"], sources
+
+
+def _user_data(plan: Plan, service: str) -> str:
+    import base64
+
+    return base64.b64decode(
+        by_name(plan, "aws:ec2/launchTemplate:LaunchTemplate")[f"{service}-lt"]["userData"]
+    ).decode()
+
+
+def test_a_service_off_the_cache_or_database_cannot_read_their_credentials() -> None:
+    plan = _opted_out()
+    cache, database = {"cache-auth", "cache-key"}, {"database-primary", "database-key"}
+    built_from = {service: _access(plan, service)[1] for service in ("admin", "api", "reports", "worker")}
+    assert not cache & built_from["admin"] and database <= built_from["admin"]
+    assert not database & built_from["reports"] and cache <= built_from["reports"]
+    assert cache | database <= built_from["api"] and cache | database <= built_from["worker"]
+    actions = {s: {a for st in _access(plan, s)[0] for a in st["Action"]} for s in ("reports", "worker")}
+    assert "rds-db:connect" not in actions["reports"] and "rds-db:connect" in actions["worker"]
+    # The renderer asks for no secret its role may not read: admin renders no REDIS_URL, reports no
+    # database URLs or tokens.
+    assert 'CACHE_SECRET_ARN = ""' in _user_data(plan, "admin")
+    assert 'DATABASE_SECRET_ARN = ""' in _user_data(plan, "reports")
+    assert 'CACHE_SECRET_ARN = ""' not in _user_data(plan, "api")
+    spec = parse_config(five(), stack="multi", source=SOURCE)
+    report = evaluate(plan.resources, spec.environment, ())
+    assert [v for v in report.violations if v.rule == "iam-data-credentials-for-clients-only"] == []
+
+
+def test_the_default_web_service_stays_on_the_database_for_the_migrations() -> None:
+    """The deploy runs migrations on a default web instance: its role must keep the master secret."""
+    assert "scalestack:web.usesDatabase: the default web service's instances run the deploy's migrations" in (
+        error_for(config("dev", web={"usesDatabase": False}))
+    )

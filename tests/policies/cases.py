@@ -30,6 +30,25 @@ class Case:
         return f"{self.rule}:{self.label}"
 
 
+def _reads_credentials(stack: FixtureStack, store: str) -> FixtureStack:
+    """The launch template runs with the instance role, whose own policy is built from `store` (the
+    cache's auth-token secret, or the database instance its master secret and login come from)."""
+    stack.add(
+        "instance-profile", "aws:iam/instanceProfile:InstanceProfile", {"role": "instance-role"}
+    ).depend("instance-profile", "role", "instance-role")
+    stack.set("web-lt", "iamInstanceProfile", {"arn": "arn:aws:iam::123456789012:instance-profile/app"})
+    stack.depend("web-lt", "iamInstanceProfile", "instance-profile")
+    read = {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [f"arn:{store}"]}
+    stack.add(
+        "instance-access",
+        "aws:iam/rolePolicy:RolePolicy",
+        {"role": "instance-role", "policy": _doc(read)},
+        role=["instance-role"],
+        policy=[store],
+    )
+    return stack
+
+
 def _doc(*statements: dict[str, object]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
@@ -601,6 +620,18 @@ VIOLATING: list[Case] = [
         "instance-ssm",
     ),
     Case(
+        "iam-data-credentials-for-clients-only",
+        "cache-token-for-a-service-the-cache-does-not-admit",
+        lambda s: _reads_credentials(s, "cache-auth").drop("cache-from-app"),
+        "instance-access",
+    ),
+    Case(
+        "iam-data-credentials-for-clients-only",
+        "database-login-for-a-service-the-database-does-not-admit",
+        lambda s: _reads_credentials(s, "db").drop("db-from-app"),
+        "instance-access",
+    ),
+    Case(
         "iam-instance-role-scoped",
         "wildcard-action",
         lambda s: s.set(
@@ -739,6 +770,16 @@ VIOLATING: list[Case] = [
 
 # Edge cases a rule must let through: unknowns during preview, resources it isn't about, safe alternatives.
 COMPLIANT: list[Case] = [
+    Case(
+        "iam-data-credentials-for-clients-only",
+        "cache-token-for-a-client",
+        lambda s: _reads_credentials(s, "cache-auth"),
+    ),
+    Case(
+        "iam-data-credentials-for-clients-only",
+        "database-login-for-a-client",
+        lambda s: _reads_credentials(s, "db"),
+    ),
     Case(
         "alb-drop-invalid-headers",
         "nlb",
