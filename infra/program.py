@@ -160,8 +160,8 @@ def compose(spec: StackSpec) -> Stack:
     data = build_data(
         spec,
         base,
-        database_clients=[deferred[s.name][0] for s in spec.all_services if s.spec.uses_database],
-        cache_clients=[deferred[s.name][0] for s in spec.all_services if s.spec.uses_cache],
+        database_clients={s.name: deferred[s.name][0] for s in spec.all_services if s.spec.uses_database},
+        cache_clients={s.name: deferred[s.name][0] for s in spec.all_services if s.spec.uses_cache},
     )
     compute = build_compute(spec, base, edge, data)
     for name, (_, resolve) in deferred.items():
@@ -255,8 +255,8 @@ def build_edge(spec: StackSpec, base: Foundation) -> Edge:
 def build_data(
     spec: StackSpec,
     base: Foundation,
-    database_clients: list[pulumi.Input[str]],
-    cache_clients: list[pulumi.Input[str]],
+    database_clients: Mapping[str, pulumi.Input[str]],
+    cache_clients: Mapping[str, pulumi.Input[str]],
 ) -> Data:
     """The data stores, each admitting its clients (security group ids), and the settings the app reads
     them by."""

@@ -118,7 +118,9 @@ def _added_services_aside(snapshot: dict[str, Any]) -> dict[str, Any]:
 
     def added_resource(urn: str) -> bool:
         name = urn.rsplit("::", 1)[-1]
-        return any(name == s or name.startswith(f"{s}-") for s in added) or bool(extra_clients.search(name))
+        return any(
+            name == s or name.startswith(f"{s}-") or name.endswith(f"-from-{s}") for s in added
+        ) or bool(extra_clients.search(name))
 
     snapshot["resources"] = {u: r for u, r in snapshot["resources"].items() if not added_resource(u)}
     for per_service in (outputs["launchTemplates"], outputs["rollout"]["roles"], outputs["services"]):
@@ -127,11 +129,36 @@ def _added_services_aside(snapshot: dict[str, Any]) -> dict[str, Any]:
     return snapshot
 
 
+NUMBERED_CLIENT = re.compile(r"^(.*::)?(database|cache)-from-client-([01])$")
+
+
+def _clients_by_name(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """Named change (issue 12 item 4): the data tier's ingress rules are named after their client service
+    (`database-from-web`), not numbered (`database-from-client-0`), so adding a service renames none. The
+    baseline numbered the two default services web first; renamed so, each rule must be what it was (the
+    program gives each the numbered name as an alias, so `pulumi up` moves it without replacing it)."""
+
+    def renamed(text: str) -> str:
+        found = NUMBERED_CLIENT.match(text)
+        if not found:
+            return text
+        return f"{found[1] or ''}{found[2]}-from-{DEFAULT_SERVICES[int(found[3])]}"
+
+    resources = {}
+    for urn, resource in snapshot["resources"].items():
+        if NUMBERED_CLIENT.match(urn):
+            resource = {**resource, "name": renamed(resource["name"])}
+        resources[renamed(urn)] = resource
+    snapshot["resources"] = dict(sorted(resources.items()))
+    return snapshot
+
+
 # Applied to the baseline and the current plan alike before they are compared: each names a change that
 # is intended in one part of a value and proves the rest of it unchanged.
 NORMALISED: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...] = (
     _settings_renderer_aside,
     _added_services_aside,
+    _clients_by_name,
 )
 
 

@@ -289,6 +289,27 @@ def test_the_data_tier_admits_the_services_that_use_it_and_nothing_else() -> Non
     assert _admitted(plan, "cache-sg") == everyone - {"admin-sg"}
 
 
+def test_adding_a_service_renames_no_other_services_data_tier_rule() -> None:
+    """Each rule is named after its client: with api removed (it comes before admin and reports), every
+    other service's rule keeps its name and what it admits, so Pulumi replaces none of them."""
+    _, plan = five_planned()
+    fewer = {k: v for k, v in FIVE_SERVICES.items() if k != "api"}
+    smaller = plan_stack(parse_config(five(services=fewer), stack="multi", source=SOURCE))
+
+    def rules(p: Plan) -> dict[str, set[str]]:
+        by_urn = p.by_urn()
+        return {
+            r.name: {by_urn[u].name for u in r.property_dependencies["referencedSecurityGroupId"]}
+            for r in p.by_type(INGRESS)
+            if r.name.startswith(("database-from-", "cache-from-"))
+        }
+
+    before, after = rules(plan), rules(smaller)
+    assert set(before) - set(after) == {"database-from-api", "cache-from-api"}
+    assert after == {name: admits for name, admits in before.items() if not name.endswith("-api")}
+    assert after["database-from-reports"] == {"reports-sg"} and "cache-from-admin" not in after
+
+
 def test_reachability_holds_per_service() -> None:
     _, plan = five_planned()
     flows = {f.flow: f for f in analyse(Stack(tuple(to_resource(r) for r in plan.resources if r.custom)))}
