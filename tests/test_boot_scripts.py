@@ -326,3 +326,15 @@ def test_a_failed_lookup_fails_the_unit_instead_of_passing_silently(planned: Pla
     )
     with pytest.raises(subprocess.CalledProcessError):
         _run_launch_hook(tmp_path, script, "Pending:Wait")
+
+
+def test_compacted_python_keeps_the_program_and_drops_the_prose() -> None:
+    from infra.components.boot import compact, render
+
+    source = 'X = "${v}"  # why\n"""What X is."""\n\n\nclass C:\n    """Only a docstring."""\n'
+    assert compact(source) == "X = '${v}'\n\nclass C:\n    pass\n"
+    publisher = render(
+        "queue_metrics.py", namespace="n", metric_name="m", dimension="d", queues="q", env_file="e"
+    )
+    assert "#" not in publisher.replace("'#'", "") and '"""' not in publisher
+    compile(publisher, "queue_metrics.py", "exec")

@@ -35,7 +35,9 @@ SERVICES = {
     "worker-backlog": "issue 12: the worker scales on its queue's backlog per in-service instance",
     "resources/urn:pulumi:{stack}::scalestack::scalestack:compute:AppGroup$aws:ec2/launchTemplate:LaunchTemplate::"
     "web-lt/inputs/userData": "issue 12: the default web service's instances install the queue-length "
-    "publisher and its one-minute timer after the rest of the boot script, which stays as it was",
+    "publisher and its one-minute timer after the rest of the boot script, which stays as it was; the "
+    "publisher's Python is written without its comments and docstrings (boot.compact: user data is at "
+    "most 16 KB, rule ec2-user-data-size)",
     "resources/urn:pulumi:{stack}::scalestack::scalestack:observability:Monitoring$aws:cloudwatch/dashboard:"
     "Dashboard::monitoring-dashboard/": "issue 12: the dashboard gains a row per service (its instances, then "
     "requests per target or queue lengths), so it reads every group and target group",

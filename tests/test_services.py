@@ -607,9 +607,9 @@ def test_a_service_off_the_cache_or_database_cannot_read_their_credentials() -> 
     assert "rds-db:connect" not in actions["reports"] and "rds-db:connect" in actions["worker"]
     # The renderer asks for no secret its role may not read: admin renders no REDIS_URL, reports no
     # database URLs or tokens.
-    assert 'CACHE_SECRET_ARN = ""' in _user_data(plan, "admin")
-    assert 'DATABASE_SECRET_ARN = ""' in _user_data(plan, "reports")
-    assert 'CACHE_SECRET_ARN = ""' not in _user_data(plan, "api")
+    assert "CACHE_SECRET_ARN = ''" in _user_data(plan, "admin")
+    assert "DATABASE_SECRET_ARN = ''" in _user_data(plan, "reports")
+    assert "CACHE_SECRET_ARN = ''" not in _user_data(plan, "api")
     spec = parse_config(five(), stack="multi", source=SOURCE)
     report = evaluate(plan.resources, spec.environment, ())
     assert [v for v in report.violations if v.rule == "iam-data-credentials-for-clients-only"] == []

@@ -7,6 +7,7 @@ never fires.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,11 @@ class Case:
     @property
     def id(self) -> str:
         return f"{self.rule}:{self.label}"
+
+
+def _user_data(size: int) -> str:
+    """A boot script of `size` bytes, base64-encoded as a launch template takes it."""
+    return base64.b64encode(b"#!/bin/bash\n" + b"#" * (size - 12)).decode()
 
 
 def _reads_credentials(stack: FixtureStack, store: str) -> FixtureStack:
@@ -620,6 +626,18 @@ VIOLATING: list[Case] = [
         "instance-ssm",
     ),
     Case(
+        "ec2-user-data-size",
+        "one-byte-over-16-kb-decoded",
+        lambda s: s.set("web-lt", "userData", _user_data(16 * 1024 + 1)),
+        "web-lt",
+    ),
+    Case(
+        "ec2-user-data-size",
+        "not-base64-over-16-kb",
+        lambda s: s.set("web-lt", "userData", "#!/bin/bash\n" + "#" * (16 * 1024)),
+        "web-lt",
+    ),
+    Case(
         "iam-data-credentials-for-clients-only",
         "cache-token-for-a-service-the-cache-does-not-admit",
         lambda s: _reads_credentials(s, "cache-auth").drop("cache-from-app"),
@@ -770,6 +788,15 @@ VIOLATING: list[Case] = [
 
 # Edge cases a rule must let through: unknowns during preview, resources it isn't about, safe alternatives.
 COMPLIANT: list[Case] = [
+    # 16 KB decoded is 21848 base64 characters: the limit is on the raw form, not the encoded one.
+    Case(
+        "ec2-user-data-size",
+        "exactly-16-kb-decoded",
+        lambda s: s.set("web-lt", "userData", _user_data(16 * 1024)),
+    ),
+    Case(
+        "ec2-user-data-size", "unknown-during-preview", lambda s: s.set("web-lt", "userData", UNKNOWN_STRING)
+    ),
     Case(
         "iam-data-credentials-for-clients-only",
         "cache-token-for-a-client",
