@@ -118,20 +118,27 @@ class LaunchTemplateRef:
     version: str
 
 
+REFRESH_ALARMS_MAX = 10
+"""An instance refresh's AlarmSpecification takes up to 10 alarms
+(https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_AlarmSpecification.html)."""
+
+
 @dataclass(frozen=True)
 class RoleRollout:
     """One role's refresh preferences, from its own spec keys (`<role>.minHealthyPercent`, ...)."""
 
     min_healthy_percentage: int
     instance_warmup_seconds: int
+    alarm_names: tuple[str, ...] = ()
+    """The service's own alarms that stop a refresh of its group (besides the stack-wide ones)."""
 
 
 @dataclass(frozen=True)
 class RolloutOutput:
     """The `rollout` output: how an instance refresh replaces instances (the program is its one home).
 
-    Checkpoints, their delay and the alarms apply to every refresh; each role has its own warm-up and
-    minimum healthy percentage (`roles`).
+    Checkpoints, their delay and the stack-wide alarms apply to every refresh; each role has its own
+    warm-up, minimum healthy percentage and alarms (`roles`).
     """
 
     checkpoint_percentages: tuple[int, ...]
@@ -146,10 +153,19 @@ class RolloutOutput:
             checkpoint_delay_seconds=int(value["checkpointDelaySeconds"]),
             alarm_names=tuple(str(a) for a in value.get("alarmNames") or ()),
             roles={
-                role: RoleRollout(int(r["minHealthyPercentage"]), int(r["instanceWarmupSeconds"]))
+                role: RoleRollout(
+                    int(r["minHealthyPercentage"]),
+                    int(r["instanceWarmupSeconds"]),
+                    tuple(str(a) for a in r.get("alarmNames") or ()),
+                )
                 for role, r in value["roles"].items()
             },
         )
+
+    def alarms_for(self, role: str) -> tuple[str, ...]:
+        """What stops a refresh of one role's group: the stack-wide alarms, then the role's own. A stack
+        from before per-service alarms has stack-wide ones only (then its web p99 among them)."""
+        return tuple(dict.fromkeys((*self.alarm_names, *self.roles[role].alarm_names)))
 
     def to_output(self) -> dict[str, Any]:
         return {
@@ -160,6 +176,7 @@ class RolloutOutput:
                 role: {
                     "minHealthyPercentage": r.min_healthy_percentage,
                     "instanceWarmupSeconds": r.instance_warmup_seconds,
+                    "alarmNames": list(r.alarm_names),
                 }
                 for role, r in self.roles.items()
             },
@@ -180,6 +197,10 @@ class ServiceOutput:
     """None for a worker."""
     liveness_path: str | None = None
     """A web service's liveness path (what a deploy's smoke test asks); None for a worker."""
+    path_patterns: tuple[str, ...] = ()
+    host_names: tuple[str, ...] = ()
+    """A routed web service's listener-rule routes, by which the smoke test reaches it; the default web
+    service and workers have none."""
 
     @classmethod
     def parse(cls, value: Mapping[str, Any]) -> ServiceOutput:
@@ -193,7 +214,13 @@ class ServiceOutput:
             launch_template=LaunchTemplateRef(str(template["id"]), str(template["version"])),
             target_group_arn=str(value["targetGroupArn"]) if value.get("targetGroupArn") else None,
             liveness_path=str(value["livenessPath"]) if value.get("livenessPath") else None,
+            path_patterns=tuple(str(p) for p in value.get("pathPatterns") or ()),
+            host_names=tuple(str(h) for h in value.get("hostNames") or ()),
         )
+
+    @property
+    def routed(self) -> bool:
+        return bool(self.path_patterns or self.host_names)
 
 
 def parse_services(outputs: Mapping[str, Any]) -> dict[str, ServiceOutput]:

@@ -83,7 +83,28 @@ class Data:
 
     database: Database
     cache: Cache
-    settings: AppSettingsRef
+    settings: AppSettings
+
+    def settings_for(self, service: Service) -> AppSettingsRef:
+        """What one service's instances read at boot: the stack's settings and the app's own secrets, and
+        the secrets, keys and database users of only the stores it uses (`usesDatabase`, `usesCache`)."""
+        database, cache, group = self.database, self.cache, service.spec
+        return AppSettingsRef(
+            parameter_path=self.settings.parameter_path,
+            parameter_path_arn=self.settings.parameter_path_arn,
+            secret_arns=[
+                *([self.settings.database_secret_arn] if group.uses_database else []),
+                *([self.settings.cache_secret_arn] if group.uses_cache else []),
+                self.settings.app_secrets_arn,
+            ],
+            kms_key_arns=[
+                *([database.kms_key_arn] if group.uses_database else []),
+                *([cache.kms_key_arn] if group.uses_cache else []),
+                self.settings.kms_key_arn,
+            ],
+            render_script=self.settings.render_script_for(group.uses_database, group.uses_cache),
+            database_user_arns=self.settings.database_user_arns if group.uses_database else [],
+        )
 
 
 @dataclass(frozen=True)
@@ -139,8 +160,8 @@ def compose(spec: StackSpec) -> Stack:
     data = build_data(
         spec,
         base,
-        database_clients=[deferred[s.name][0] for s in spec.all_services if s.spec.uses_database],
-        cache_clients=[deferred[s.name][0] for s in spec.all_services if s.spec.uses_cache],
+        database_clients={s.name: deferred[s.name][0] for s in spec.all_services if s.spec.uses_database},
+        cache_clients={s.name: deferred[s.name][0] for s in spec.all_services if s.spec.uses_cache},
     )
     compute = build_compute(spec, base, edge, data)
     for name, (_, resolve) in deferred.items():
@@ -234,8 +255,8 @@ def build_edge(spec: StackSpec, base: Foundation) -> Edge:
 def build_data(
     spec: StackSpec,
     base: Foundation,
-    database_clients: list[pulumi.Input[str]],
-    cache_clients: list[pulumi.Input[str]],
+    database_clients: Mapping[str, pulumi.Input[str]],
+    cache_clients: Mapping[str, pulumi.Input[str]],
 ) -> Data:
     """The data stores, each admitting its clients (security group ids), and the settings the app reads
     them by."""
@@ -284,15 +305,7 @@ def build_data(
         ),
         regional,
     )
-    settings_ref = AppSettingsRef(
-        parameter_path=settings.parameter_path,
-        parameter_path_arn=settings.parameter_path_arn,
-        secret_arns=settings.secret_arns,
-        kms_key_arns=[database.kms_key_arn, cache.kms_key_arn, settings.kms_key_arn],
-        render_script=settings.render_script,
-        database_user_arns=settings.database_user_arns,
-    )
-    return Data(database, cache, settings_ref)
+    return Data(database, cache, settings)
 
 
 def build_compute(spec: StackSpec, base: Foundation, edge: Edge, data: Data) -> Compute:
@@ -300,7 +313,14 @@ def build_compute(spec: StackSpec, base: Foundation, edge: Edge, data: Data) -> 
     groups = {
         service.name: AppGroup(
             service.name,
-            _group_args(spec, service, base, _image(spec, service, base), data.settings, edge.load_balancer),
+            _group_args(
+                spec,
+                service,
+                base,
+                _image(spec, service, base),
+                data.settings_for(service),
+                edge.load_balancer,
+            ),
             base.regional,
         )
         for service in spec.all_services
@@ -353,6 +373,8 @@ def _service_row(spec: StackSpec, service: Service, group: AppGroup) -> ServiceR
         asg_name=group.asg_name,
         target_group_arn_suffix=group.target_group_arn_suffix,
         queue_metrics=[(metrics_namespace(spec), QUEUE_LENGTH_METRIC, QUEUE_DIMENSION, q) for q in queues],
+        default=service.default,
+        target_messages_per_worker=service.worker.target_messages_per_worker if service.worker else 0,
     )
 
 
@@ -390,9 +412,14 @@ def stack_outputs(
         Output.ROLLOUT: RolloutOutput(
             checkpoint_percentages=ROLLOUT_CHECKPOINTS,
             checkpoint_delay_seconds=ROLLOUT_CHECKPOINT_DELAY_SECONDS,
-            alarm_names=tuple(monitoring.rollout_alarm_names),
+            alarm_names=tuple(Monitoring.stack_rollout_alarm_names(spec.name_prefix)),
+            # A refresh of one service's group is stopped by that service's alarms, not another's.
             roles={
-                s.name: RoleRollout(s.spec.min_healthy_percent, s.spec.health_check_grace_period_seconds)
+                s.name: RoleRollout(
+                    s.spec.min_healthy_percent,
+                    s.spec.health_check_grace_period_seconds,
+                    tuple(monitoring.service_alarms[s.name]),
+                )
                 for s in spec.all_services
             },
         ).to_output(),
@@ -414,6 +441,9 @@ def _service_output(spec: StackSpec, service: Service, group: AppGroup) -> dict[
         output["targetGroupArn"] = group.target_group_arn
     if service.web:
         output["livenessPath"] = service.web.liveness_path or spec.app.liveness_path
+        if not service.default:
+            output["pathPatterns"] = list(service.web.path_patterns)
+            output["hostNames"] = list(service.web.host_names)
     return output
 
 

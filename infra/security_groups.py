@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_aws as aws
@@ -13,23 +13,34 @@ def admitting_clients(
     vpc_id: pulumi.Input[str],
     service: str,
     port: int,
-    clients: Sequence[pulumi.Input[str]],
+    clients: Mapping[str, pulumi.Input[str]],
     parent: pulumi.Resource,
 ) -> aws.ec2.SecurityGroup:
-    """A group whose only ingress is `port` from each client group; no CIDR is ever admitted."""
-    opts = pulumi.ResourceOptions(parent=parent)
+    """A group whose only ingress is `port` from each client group; no CIDR is ever admitted.
+
+    Each rule is named after its client (a service), so adding or removing a service creates or deletes
+    its own rule and leaves the others be; named by position, the clients after it would be renamed, and
+    a renamed resource is a replaced one. The alias is the name the rule had when rules were numbered in
+    the same order, so a stack brought up then keeps its rules rather than replacing them
+    (https://www.pulumi.com/docs/iac/concepts/options/aliases/).
+    """
     group = aws.ec2.SecurityGroup(
-        f"{name}-sg", vpc_id=vpc_id, description=f"{service} from the app only", opts=opts
+        f"{name}-sg",
+        vpc_id=vpc_id,
+        description=f"{service} from the app only",
+        opts=pulumi.ResourceOptions(parent=parent),
     )
-    for i, client in enumerate(clients):
+    for i, (client, client_group) in enumerate(clients.items()):
         aws.vpc.SecurityGroupIngressRule(
-            f"{name}-from-client-{i}",
+            f"{name}-from-{client}",
             security_group_id=group.id,
-            referenced_security_group_id=client,
+            referenced_security_group_id=client_group,
             ip_protocol="tcp",
             from_port=port,
             to_port=port,
             description=f"{service} from an app group",
-            opts=opts,
+            opts=pulumi.ResourceOptions(
+                parent=parent, aliases=[pulumi.Alias(name=f"{name}-from-client-{i}")]
+            ),
         )
     return group

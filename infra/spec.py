@@ -306,7 +306,10 @@ class WebSpec(_ServiceSpec):
         default=None, pattern=r"^/[A-Za-z0-9/_.-]*$", description="Default app.readinessPath."
     )
     liveness_path: str | None = Field(
-        default=None, pattern=r"^/[A-Za-z0-9/_.-]*$", description="Default app.livenessPath."
+        default=None,
+        pattern=r"^/[A-Za-z0-9/_.-]*$",
+        description="Default app.livenessPath; a service with pathPatterns needs one they match "
+        "(the deploy's smoke test asks it through the service's route).",
     )
     deregistration_delay_seconds: int | None = Field(
         default=None, ge=0, le=3600, description="Default loadBalancer.deregistrationDelaySeconds."
@@ -643,7 +646,17 @@ def _service_violations(spec: StackSpec) -> list[Problem]:
         for s in web
         if s.default and (s.spec.min_size < 1 or not s.spec.uses_cache)
     ]
+    # The deploy runs the migrations on a default web instance (its role reads the master secret).
+    problems += [
+        (
+            f"{s.key}.usesDatabase",
+            "the default web service's instances run the deploy's migrations, so it needs usesDatabase: true",
+        )
+        for s in web
+        if s.default and not s.spec.uses_database
+    ]
     routed = [s for s in web if not s.default]
+    problems += [p for p in (_liveness_off_route(spec, s) for s in routed) if p]
     for i, first in enumerate(routed):
         for second in routed[i + 1 :]:
             a, b = first.web, second.web
@@ -669,6 +682,22 @@ def _service_violations(spec: StackSpec) -> list[Problem]:
             )
         owners.setdefault(priority, service.key)
     return problems
+
+
+def _liveness_off_route(spec: StackSpec, service: Service) -> Problem | None:
+    """A routed service whose liveness path its own rule does not match: the deploy's smoke test asks each
+    web service's liveness path through the load balancer, where that request would reach another service."""
+    web = service.web
+    assert web is not None
+    liveness = web.liveness_path or spec.app.liveness_path
+    if not web.path_patterns or any(routing.patterns_overlap(p, liveness) for p in web.path_patterns):
+        return None
+    return (
+        f"{service.key}.livenessPath",
+        f"{liveness} is not on its pathPatterns ({', '.join(web.path_patterns)}), so a request for it "
+        "reaches another service: the deploy's smoke test asks each web service's liveness path through "
+        "its route; set livenessPath to a path it answers that one of its pathPatterns matches",
+    )
 
 
 def rule_priority(service: Service) -> int:

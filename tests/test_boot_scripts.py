@@ -49,6 +49,8 @@ elif args[:3] == ["secretsmanager", "get-secret-value", "--secret-id"] and args[
     print(json.dumps({{"SecretString": os.environ["FAKE_APP_SECRETS"]}}))
 elif args[:2] == ["secretsmanager", "get-secret-value"]:
     arn = args[args.index("--secret-id") + 1]
+    if arn in os.environ.get("FAKE_DENIED", "").split(","):  # the role may not read it
+        sys.exit(f"An error occurred (AccessDeniedException) when calling the GetSecretValue operation: {{arn}}")
     secret = json.dumps({{"username": "app_admin", "password": {PASSWORD!r}}}) if arn == {DB_SECRET!r} else {TOKEN!r}
     print(json.dumps({{"SecretString": secret}}))
 elif args[:2] == ["rds", "generate-db-auth-token"]:
@@ -64,7 +66,12 @@ else:
 
 
 def run_render(
-    tmp_path: Path, *mode: str, replicas: str = "r1.db,r2.db", app_secrets: str | None = None
+    tmp_path: Path,
+    *mode: str,
+    replicas: str = "r1.db,r2.db",
+    app_secrets: str | None = None,
+    database: str | None = DB_SECRET,
+    cache: str | None = CACHE_SECRET,
 ) -> None:
     """Runs the render script in `mode` (none: before the container starts) against the stand-in aws."""
     bin_dir = tmp_path / "bin"
@@ -83,8 +90,12 @@ def run_render(
         "SCALESTACK_TOKEN_DIR": str(tmp_path / "tokens"),
         "FAKE_AWS_COUNTER": str(tmp_path / "signed"),
         **({"FAKE_APP_SECRETS": app_secrets} if app_secrets is not None else {}),
+        # The instance role reads only the secrets of the stores its service uses (program.Data.settings_for).
+        "FAKE_DENIED": ",".join(
+            arn for arn, used in ((DB_SECRET, database), (CACHE_SECRET, cache)) if not used
+        ),
     }
-    script = render_script("/scalestack/dev/app", DB_SECRET, CACHE_SECRET, APP_SECRETS)
+    script = render_script("/scalestack/dev/app", database, cache, APP_SECRETS)
     subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script, "render", *mode], env=environment, check=True, timeout=60
     )
@@ -167,6 +178,24 @@ def test_only_the_migrate_mode_renders_the_master_login(tmp_path: Path) -> None:
     migration = urllib.parse.urlsplit(read_env(tmp_path / "migrate.env")["MIGRATION_DATABASE_URL"])
     assert (migration.username, urllib.parse.unquote(migration.password or "")) == ("app_admin", PASSWORD)
     assert (migration.hostname, migration.path, migration.query) == ("primary.db", "/app", "ssl=require")
+
+
+def test_a_service_off_the_cache_renders_no_redis_url_and_reads_no_token(tmp_path: Path) -> None:
+    run_render(tmp_path, cache=None)
+    env = read_env(tmp_path / "app.env")
+    assert "REDIS_URL" not in env and env["DATABASE_URL"].startswith("postgresql+asyncpg://app_user@")
+
+
+def test_a_service_off_the_database_renders_no_database_urls_or_tokens(tmp_path: Path) -> None:
+    run_render(tmp_path, database=None)
+    env = read_env(tmp_path / "app.env")
+    assert not {"DATABASE_URL", "DATABASE_REPLICA_URLS", "DATABASE_PASSWORD_DIR"} & set(env)
+    assert env["REDIS_URL"].startswith("rediss://")
+    run_render(tmp_path, "tokens", database=None)  # the timer signs nothing
+    assert not (tmp_path / "tokens").exists() and not (tmp_path / "signed").exists()
+    with pytest.raises(subprocess.CalledProcessError):
+        run_render(tmp_path, "migrate", database=None)
+    assert not (tmp_path / "migrate.env").exists()
 
 
 def test_no_replicas_means_an_empty_replica_list(tmp_path: Path) -> None:
@@ -297,3 +326,15 @@ def test_a_failed_lookup_fails_the_unit_instead_of_passing_silently(planned: Pla
     )
     with pytest.raises(subprocess.CalledProcessError):
         _run_launch_hook(tmp_path, script, "Pending:Wait")
+
+
+def test_compacted_python_keeps_the_program_and_drops_the_prose() -> None:
+    from infra.components.boot import compact, render
+
+    source = 'X = "${v}"  # why\n"""What X is."""\n\n\nclass C:\n    """Only a docstring."""\n'
+    assert compact(source) == "X = '${v}'\n\nclass C:\n    pass\n"
+    publisher = render(
+        "queue_metrics.py", namespace="n", metric_name="m", dimension="d", queues="q", env_file="e"
+    )
+    assert "#" not in publisher.replace("'#'", "") and '"""' not in publisher
+    compile(publisher, "queue_metrics.py", "exec")

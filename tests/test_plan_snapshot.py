@@ -1,7 +1,9 @@
 """Refactors leave the shipped stacks' plans as they were, bar the changes named here.
 
-The baseline (`tests/data/plans/<stack>.json`) is the plan of the code before issue 13's restructuring;
-`python -m tests.plan_snapshot` rewrites it. A difference fails with the resource, the field and both
+The baseline (`tests/data/plans/<stack>.json`) was the plan of the code before issue 13's restructuring
+until issue 12's per-service alarms, IAM scope and client-named data-tier rules, which were checked
+against it as the named changes below and then made the new baseline; `python -m tests.plan_snapshot`
+rewrites it. The named changes stay listed as the record of why the plan differs from the older one. A difference fails with the resource, the field and both
 values; an intentional difference is listed in INTENDED with the reason, so a review sees every one.
 """
 
@@ -35,7 +37,9 @@ SERVICES = {
     "worker-backlog": "issue 12: the worker scales on its queue's backlog per in-service instance",
     "resources/urn:pulumi:{stack}::scalestack::scalestack:compute:AppGroup$aws:ec2/launchTemplate:LaunchTemplate::"
     "web-lt/inputs/userData": "issue 12: the default web service's instances install the queue-length "
-    "publisher and its one-minute timer after the rest of the boot script, which stays as it was",
+    "publisher and its one-minute timer after the rest of the boot script, which stays as it was; the "
+    "publisher's Python is written without its comments and docstrings (boot.compact: user data is at "
+    "most 16 KB, rule ec2-user-data-size)",
     "resources/urn:pulumi:{stack}::scalestack::scalestack:observability:Monitoring$aws:cloudwatch/dashboard:"
     "Dashboard::monitoring-dashboard/": "issue 12: the dashboard gains a row per service (its instances, then "
     "requests per target or queue lengths), so it reads every group and target group",
@@ -43,7 +47,30 @@ SERVICES = {
     "web-rule/inputs/priority": "issue 12: the default service's catch-all rule comes last (50000) so routed "
     "services' rules are tried first; AWS moves a rule's priority in place (SetRulePriorities)",
 }
+ALARMS = "resources/urn:pulumi:{stack}::scalestack::scalestack:observability:Monitoring$aws:cloudwatch/metricAlarm:MetricAlarm::"
+SERVICE_ALARMS = {
+    "outputs/alarmNames": "issue 12: each service's own alarms join the stack's",
+    "outputs/rollout/alarmNames": "issue 12: the stack-wide rollout alarm is the ALB's 5xx rate; the web p99 "
+    "latency moved to the web role's own (`roles/web/alarmNames`), beside each service's",
+    "outputs/rollout/roles": "issue 12: each role names the alarms that stop its refresh (`alarmNames`)",
+    ALARMS + "scalestack-{stack}-target-p99-latency/inputs/alarmDescription": "issue 12: the description "
+    "names the service (the default web service keeps its alarm's name)",
+    ALARMS + "scalestack-{stack}-unhealthy-hosts/inputs/alarmDescription": "issue 12: as the p99 alarm",
+    ALARMS + "scalestack-{stack}-web-target-5xx-rate": "issue 12: the default web service's own 5xx rate",
+    ALARMS + "scalestack-{stack}-worker-backlog-per-instance": "issue 12: the worker's backlog alarm",
+}
+ADDED_SERVICE_ALARMS = "issue 12: the added services' own alarms (tests/test_services.py)"
 INTENDED: Mapping[tuple[str, str], str] = {
+    **{
+        (stack, path.format(stack=stack)): why
+        for stack in ("dev", "staging", "prod")
+        for path, why in SERVICE_ALARMS.items()
+    },
+    **{
+        (stack, ALARMS.format(stack=stack) + f"scalestack-{stack}-{service}-"): ADDED_SERVICE_ALARMS
+        for stack in ("prod",)
+        for service in ("tags", "reports")
+    },
     **{
         (
             stack,
@@ -95,7 +122,9 @@ def _added_services_aside(snapshot: dict[str, Any]) -> dict[str, Any]:
 
     def added_resource(urn: str) -> bool:
         name = urn.rsplit("::", 1)[-1]
-        return any(name == s or name.startswith(f"{s}-") for s in added) or bool(extra_clients.search(name))
+        return any(
+            name == s or name.startswith(f"{s}-") or name.endswith(f"-from-{s}") for s in added
+        ) or bool(extra_clients.search(name))
 
     snapshot["resources"] = {u: r for u, r in snapshot["resources"].items() if not added_resource(u)}
     for per_service in (outputs["launchTemplates"], outputs["rollout"]["roles"], outputs["services"]):
@@ -104,11 +133,36 @@ def _added_services_aside(snapshot: dict[str, Any]) -> dict[str, Any]:
     return snapshot
 
 
+NUMBERED_CLIENT = re.compile(r"^(.*::)?(database|cache)-from-client-([01])$")
+
+
+def _clients_by_name(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """Named change (issue 12 item 4): the data tier's ingress rules are named after their client service
+    (`database-from-web`), not numbered (`database-from-client-0`), so adding a service renames none. The
+    baseline numbered the two default services web first; renamed so, each rule must be what it was (the
+    program gives each the numbered name as an alias, so `pulumi up` moves it without replacing it)."""
+
+    def renamed(text: str) -> str:
+        found = NUMBERED_CLIENT.match(text)
+        if not found:
+            return text
+        return f"{found[1] or ''}{found[2]}-from-{DEFAULT_SERVICES[int(found[3])]}"
+
+    resources = {}
+    for urn, resource in snapshot["resources"].items():
+        if NUMBERED_CLIENT.match(urn):
+            resource = {**resource, "name": renamed(resource["name"])}
+        resources[renamed(urn)] = resource
+    snapshot["resources"] = dict(sorted(resources.items()))
+    return snapshot
+
+
 # Applied to the baseline and the current plan alike before they are compared: each names a change that
 # is intended in one part of a value and proves the rest of it unchanged.
 NORMALISED: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...] = (
     _settings_renderer_aside,
     _added_services_aside,
+    _clients_by_name,
 )
 
 

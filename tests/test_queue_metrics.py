@@ -21,6 +21,7 @@ from moto import mock_aws
 
 from infra.components import boot
 from infra.contract import INSTANCE_ENV_FILE, QUEUE_DIMENSION, QUEUE_LENGTH_METRIC
+from infra.policies.rules.compute import USER_DATA_MAX_BYTES
 from tests.test_services import by_name, five_planned
 
 NAMESPACE = "scalestack/test"
@@ -156,7 +157,7 @@ def _user_data(name: str) -> str:
 
 def test_only_the_default_web_service_runs_the_publisher_for_every_worker_queue() -> None:
     web = _user_data("web")
-    assert 'QUEUE_LIST = "celery,reports"' in web and 'NAMESPACE = "scalestack/multi"' in web
+    assert "QUEUE_LIST = 'celery,reports'" in web and "NAMESPACE = 'scalestack/multi'" in web
     assert "systemctl enable --now scalestack-queue-metrics.timer" in web
     for other in ("api", "admin", "worker", "reports"):
         assert "scalestack-queue-metrics" not in _user_data(other), other
@@ -174,9 +175,7 @@ def test_the_publisher_may_put_only_in_the_namespace_the_backlog_policies_read()
     }
 
 
-USER_DATA_LIMIT = 16 * 1024
-"""User data is limited to 16 KB in raw form, before base64 encoding
-(https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-add-user-data.html)."""
+USER_DATA_LIMIT = USER_DATA_MAX_BYTES
 
 
 def test_the_publisher_leaves_the_user_data_within_what_ec2_accepts() -> None:

@@ -158,8 +158,8 @@ def test_dropping_the_app_ingress_fails_the_plan() -> None:
 
 
 def test_dropping_the_database_ingress_fails_the_plan() -> None:
-    # database-from-client-0 admits the web group (clients are listed web first).
-    assert blocking(without(resources(), "database-from-client-0")) == [
+    # database-from-web admits the web group (each rule is named after its client service).
+    assert blocking(without(resources(), "database-from-web")) == [
         "web-asg -> database-primary on 5432: security group database-sg has no ingress from web-sg on 5432, "
         "so the app's traffic is dropped on this path."
     ]

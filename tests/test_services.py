@@ -29,12 +29,18 @@ RULE = "aws:lb/listenerRule:ListenerRule"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 FIVE_SERVICES: dict[str, Any] = {
-    "api": {"kind": "web", "pathPatterns": ["/api/*", "/graphql"], "minSize": 2},
+    "api": {
+        "kind": "web",
+        "pathPatterns": ["/api/*", "/graphql"],
+        "livenessPath": "/api/healthz",
+        "minSize": 2,
+    },
     # Host and path: a host-only rule would overlap api's path-only one (admin.example.com/api/x).
     "admin": {
         "kind": "web",
         "hostNames": ["admin.example.com"],
         "pathPatterns": ["/admin/*"],
+        "livenessPath": "/admin/healthz",
         "usesCache": False,
     },
     "reports": {"kind": "worker", "queues": ["reports"], "minSize": 0, "desiredCapacity": 0},
@@ -48,7 +54,7 @@ def five(**sections: Any) -> dict[str, Any]:
         # Prod alarms must reach someone (alarm-topic-subscribed), as in the shipped prod stack.
         "monitoring": {"alarmEmail": "oncall@example.com"},
     }
-    return config("prod", services=FIVE_SERVICES, **{**shipped, **sections})
+    return config("prod", **{"services": FIVE_SERVICES, **shipped, **sections})
 
 
 @cache
@@ -152,6 +158,11 @@ def test_services_take_sizes_from_their_kind_and_keep_their_own() -> None:
         (
             {"api": {"kind": "web", "pathPatterns": ["/api/*"], "queues": ["x"]}},
             "scalestack:services.api.queues: unknown key",
+        ),
+        (
+            {"api": {"kind": "web", "pathPatterns": ["/api/*"]}},
+            "scalestack:services.api.livenessPath: /healthz is not on its pathPatterns (/api/*), so a request "
+            "for it reaches another service",
         ),
     ],
 )
@@ -278,6 +289,27 @@ def test_the_data_tier_admits_the_services_that_use_it_and_nothing_else() -> Non
     assert _admitted(plan, "cache-sg") == everyone - {"admin-sg"}
 
 
+def test_adding_a_service_renames_no_other_services_data_tier_rule() -> None:
+    """Each rule is named after its client: with api removed (it comes before admin and reports), every
+    other service's rule keeps its name and what it admits, so Pulumi replaces none of them."""
+    _, plan = five_planned()
+    fewer = {k: v for k, v in FIVE_SERVICES.items() if k != "api"}
+    smaller = plan_stack(parse_config(five(services=fewer), stack="multi", source=SOURCE))
+
+    def rules(p: Plan) -> dict[str, set[str]]:
+        by_urn = p.by_urn()
+        return {
+            r.name: {by_urn[u].name for u in r.property_dependencies["referencedSecurityGroupId"]}
+            for r in p.by_type(INGRESS)
+            if r.name.startswith(("database-from-", "cache-from-"))
+        }
+
+    before, after = rules(plan), rules(smaller)
+    assert set(before) - set(after) == {"database-from-api", "cache-from-api"}
+    assert after == {name: admits for name, admits in before.items() if not name.endswith("-api")}
+    assert after["database-from-reports"] == {"reports-sg"} and "cache-from-admin" not in after
+
+
 def test_reachability_holds_per_service() -> None:
     _, plan = five_planned()
     flows = {f.flow: f for f in analyse(Stack(tuple(to_resource(r) for r in plan.resources if r.custom)))}
@@ -304,6 +336,11 @@ def test_services_output_names_every_group_for_the_pipeline() -> None:
         "reports": "worker",
     }
     assert services["reports"].target_group_arn is None and services["api"].target_group_arn
+    # What the deploy's smoke test asks each routed web service by (the default takes the stack's URL).
+    assert {n: (s.path_patterns, s.host_names, s.liveness_path) for n, s in services.items() if s.routed} == {
+        "api": (("/api/*", "/graphql"), (), "/api/healthz"),
+        "admin": (("/admin/*",), ("admin.example.com",), "/admin/healthz"),
+    }
     assert set(outputs["rollout"]["roles"]) == set(services) == set(outputs["launchTemplates"])
     parsed = StackOutputs.parse(outputs)
     assert parsed.asg_names == {n: s.asg_name for n, s in services.items()}
@@ -439,3 +476,147 @@ def test_the_benchmarks_five_service_stack_plans_and_passes_the_policy() -> None
     spec = load_spec_file(Path("bench/stacks/Pulumi.services.yaml"))
     report = evaluate(plan_stack(spec).resources, spec.environment, spec.policy.waivers)
     assert len(spec.all_services) == 5 and report.mandatory == ()
+
+
+# --- alarms per service -------------------------------------------------------------------------------
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+
+def _watched(alarm: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """An alarm's metrics by name (a plain alarm's one, or each metric query's) with their dimensions."""
+    if alarm.get("metricName"):
+        return {alarm["metricName"]: alarm["dimensions"]}
+    return {
+        q["metric"]["metricName"]: q["metric"]["dimensions"]
+        for q in alarm["metricQueries"]
+        if q.get("metric")
+    }
+
+
+def test_each_web_service_has_its_own_target_group_alarms_by_name() -> None:
+    """p99 latency, unhealthy hosts and the 5xx rate of each web service's own target group, named after
+    the service; the default web service keeps the names its alarms had before services."""
+    _, plan = five_planned()
+    alarms = by_name(plan, ALARM)
+    suffixes = {
+        "web": ("multi-target-p99-latency", "multi-unhealthy-hosts", "multi-web-target-5xx-rate"),
+        "api": ("multi-api-target-p99-latency", "multi-api-unhealthy-hosts", "multi-api-target-5xx-rate"),
+        "admin": (
+            "multi-admin-target-p99-latency",
+            "multi-admin-unhealthy-hosts",
+            "multi-admin-target-5xx-rate",
+        ),
+    }
+    for service, names in suffixes.items():
+        target = {
+            "LoadBalancer": "app/alb/0123456789abcdef",
+            "TargetGroup": f"targetgroup/{service}-tg/0123456789abcdef",
+        }
+        latency, unhealthy, errors = (alarms[f"scalestack-{name}"] for name in names)
+        assert _watched(latency) == {"TargetResponseTime": target} and latency["extendedStatistic"] == "p99"
+        assert _watched(unhealthy) == {"UnHealthyHostCount": target}
+        assert _watched(errors) == {"HTTPCode_Target_5XX_Count": target, "RequestCount": target}
+        (rate,) = [q for q in errors["metricQueries"] if q.get("returnData")]
+        assert rate["expression"] == "100 * FILL(target5xx, 0) / MAX([requests, 1])"
+
+
+def test_each_worker_alarms_on_a_backlog_per_instance_that_stays_high() -> None:
+    spec, plan = five_planned()
+    alarms = by_name(plan, ALARM)
+    for name, queues in (("worker", ["celery"]), ("reports", ["reports"])):
+        alarm = alarms[f"scalestack-multi-{name}-backlog-per-instance"]
+        queries = {q["id"]: q for q in alarm["metricQueries"]}
+        assert [queries[f"q{i}"]["metric"]["dimensions"] for i in range(len(queues))] == [
+            {"Queue": q} for q in queues
+        ]
+        assert queries["q0"]["metric"]["namespace"] == "scalestack/multi"
+        assert queries["instances"]["metric"]["dimensions"] == {"AutoScalingGroupName": f"{name}-asg"}
+        assert queries["backlog"]["expression"] == "(FILL(q0, 0)) / MAX([FILL(instances, 0), 1])"
+        service = next(s for s in spec.all_services if s.name == name)
+        assert service.worker is not None
+        assert alarm["threshold"] == 3 * service.worker.target_messages_per_worker
+        assert alarm["evaluationPeriods"] == alarm["datapointsToAlarm"] == 15
+
+
+def test_a_refresh_of_each_service_is_stopped_by_its_own_alarms_and_the_stack_wide_5xx() -> None:
+    _, plan = five_planned()
+    outputs = plain(plan.outputs)
+    rollout = StackOutputs.parse(outputs).rollout
+    alarms = set(by_name(plan, ALARM))
+    expected = {
+        "web": ["target-p99-latency", "unhealthy-hosts", "web-target-5xx-rate"],
+        "api": ["api-target-p99-latency", "api-unhealthy-hosts", "api-target-5xx-rate"],
+        "admin": ["admin-target-p99-latency", "admin-unhealthy-hosts", "admin-target-5xx-rate"],
+        "worker": ["worker-backlog-per-instance"],
+        "reports": ["reports-backlog-per-instance"],
+    }
+    for service, own in expected.items():
+        names = rollout.alarms_for(service)
+        assert names == tuple(f"scalestack-multi-{n}" for n in ["alb-5xx-rate", *own])
+        assert set(names) <= alarms  # each names an alarm the stack has
+        assert set(names) <= set(outputs["alarmNames"])
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_every_shipped_groups_refresh_names_at_most_the_alarms_aws_takes(stack: str) -> None:
+    """StartInstanceRefresh takes up to 10 alarms (contract.REFRESH_ALARMS_MAX); prod has more than 10
+    alarms in all, so the refresh must name its own service's, not every alarm of the stack."""
+    from infra.contract import REFRESH_ALARMS_MAX
+
+    plan = plan_stack(load_spec_file(Path(f"stacks/Pulumi.{stack}.yaml")))
+    rollout = StackOutputs.parse(plain(plan.outputs)).rollout
+    for role in rollout.roles:
+        assert 2 <= len(rollout.alarms_for(role)) <= REFRESH_ALARMS_MAX
+
+
+# --- each service reads only the stores it uses ---------------------------------------------------------
+
+
+@cache
+def _opted_out() -> Plan:
+    """The five services, with reports off the database too (admin is off the cache)."""
+    services = {**FIVE_SERVICES, "reports": {**FIVE_SERVICES["reports"], "usesDatabase": False}}
+    return plan_stack(parse_config(five(services=services), stack="multi", source=SOURCE))
+
+
+def _access(plan: Plan, service: str) -> tuple[list[dict[str, Any]], set[str]]:
+    """A service's own policy statements, and the names of the resources the policy was built from."""
+    (policy,) = [r for r in plan.by_type("aws:iam/rolePolicy:RolePolicy") if r.name == f"{service}-access"]
+    by_urn = plan.by_urn()
+    sources = {by_urn[u].name for u in policy.property_dependencies.get("policy", ())}
+    return json.loads(inputs(policy)["policy"])["Statement"], sources
+
+
+def _user_data(plan: Plan, service: str) -> str:
+    import base64
+
+    return base64.b64decode(
+        by_name(plan, "aws:ec2/launchTemplate:LaunchTemplate")[f"{service}-lt"]["userData"]
+    ).decode()
+
+
+def test_a_service_off_the_cache_or_database_cannot_read_their_credentials() -> None:
+    plan = _opted_out()
+    cache, database = {"cache-auth", "cache-key"}, {"database-primary", "database-key"}
+    built_from = {service: _access(plan, service)[1] for service in ("admin", "api", "reports", "worker")}
+    assert not cache & built_from["admin"] and database <= built_from["admin"]
+    assert not database & built_from["reports"] and cache <= built_from["reports"]
+    assert cache | database <= built_from["api"] and cache | database <= built_from["worker"]
+    actions = {s: {a for st in _access(plan, s)[0] for a in st["Action"]} for s in ("reports", "worker")}
+    assert "rds-db:connect" not in actions["reports"] and "rds-db:connect" in actions["worker"]
+    # The renderer asks for no secret its role may not read: admin renders no REDIS_URL, reports no
+    # database URLs or tokens.
+    assert "CACHE_SECRET_ARN = ''" in _user_data(plan, "admin")
+    assert "DATABASE_SECRET_ARN = ''" in _user_data(plan, "reports")
+    assert "CACHE_SECRET_ARN = ''" not in _user_data(plan, "api")
+    spec = parse_config(five(), stack="multi", source=SOURCE)
+    report = evaluate(plan.resources, spec.environment, ())
+    assert [v for v in report.violations if v.rule == "iam-data-credentials-for-clients-only"] == []
+
+
+def test_the_default_web_service_stays_on_the_database_for_the_migrations() -> None:
+    """The deploy runs migrations on a default web instance: its role must keep the master secret."""
+    assert "scalestack:web.usesDatabase: the default web service's instances run the deploy's migrations" in (
+        error_for(config("dev", web={"usesDatabase": False}))
+    )

@@ -60,9 +60,13 @@ class AppSettings(pulumi.ComponentResource):
     parameter_path_arn: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str]
     """The key the parameters are encrypted under: readers need kms:Decrypt on it."""
-    secret_arns: list[pulumi.Output[str]]
+    database_secret_arn: pulumi.Output[str]
+    """The master login: what a service that uses the database reads (its migrate command)."""
+    cache_secret_arn: pulumi.Output[str]
+    """The cache's auth token: what a service that uses the cache reads."""
+    app_secrets_arn: pulumi.Output[str]
+    """The app's own secrets (`scalestack secret`): every service reads them."""
     database_user_arns: list[pulumi.Output[str]]
-    render_script: pulumi.Output[str]
 
     def __init__(self, name: str, args: AppSettingsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("scalestack:app:AppSettings", name, None, opts)
@@ -95,17 +99,15 @@ class AppSettings(pulumi.ComponentResource):
         self.parameter_path_arn = pulumi.Output.concat(
             "arn:aws:ssm:", region, ":", identity.account_id, ":parameter", args.parameter_path
         )
-        self.secret_arns = [
-            pulumi.Output.from_input(args.database_secret_arn),
-            pulumi.Output.from_input(args.cache_secret_arn),
-            # Secrets Manager ends a secret's ARN with '-' and six random characters, so a policy names a
-            # secret not created yet by `-??????` (https://docs.aws.amazon.com/secretsmanager/latest/
-            # userguide/auth-and-access_examples.html#auth-and-access_examples_wildcard).
-            pulumi.Output.concat(
-                "arn:aws:secretsmanager:", region, ":", identity.account_id, ":secret:",
-                args.app_secrets_name, "-??????",
-            ),
-        ]  # fmt: skip
+        self.database_secret_arn = pulumi.Output.from_input(args.database_secret_arn)
+        self.cache_secret_arn = pulumi.Output.from_input(args.cache_secret_arn)
+        # Secrets Manager ends a secret's ARN with '-' and six random characters, so a policy names a
+        # secret not created yet by `-??????` (https://docs.aws.amazon.com/secretsmanager/latest/
+        # userguide/auth-and-access_examples.html#auth-and-access_examples_wildcard).
+        self.app_secrets_arn = pulumi.Output.concat(
+            "arn:aws:secretsmanager:", region, ":", identity.account_id, ":secret:",
+            args.app_secrets_name, "-??????",
+        )  # fmt: skip
         # rds-db:connect names the instance by its resource ID, and a replica has its own
         # (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html).
         self.database_user_arns = [
@@ -120,26 +122,39 @@ class AppSettings(pulumi.ComponentResource):
             )
             for resource_id in args.database_resource_ids
         ]
-        self.render_script = pulumi.Output.all(args.database_secret_arn, args.cache_secret_arn).apply(
-            lambda arns: render_script(args.parameter_path, arns[0], arns[1], args.app_secrets_name)
-        )
+        self._args = args
         self.register_outputs({"parameterPath": self.parameter_path})
+
+    def render_script_for(self, uses_database: bool, uses_cache: bool) -> pulumi.Output[str]:
+        """The renderer of a service's instances: it reads only the secrets of the stores it uses (its
+        role may read no other)."""
+        args = self._args
+        return pulumi.Output.all(self.database_secret_arn, self.cache_secret_arn).apply(
+            lambda arns: render_script(
+                args.parameter_path,
+                arns[0] if uses_database else None,
+                arns[1] if uses_cache else None,
+                args.app_secrets_name,
+            )
+        )
 
 
 def render_script(
-    parameter_path: str, database_secret_arn: str, cache_secret_arn: str, app_secrets_name: str
+    parameter_path: str, database_secret_arn: str | None, cache_secret_arn: str | None, app_secrets_name: str
 ) -> str:
     """Shell that writes what the container reads, in one of three modes (its first argument).
 
     No argument (before each container start): the app's env file, with the app's role and no database
     password, then the tokens. `tokens` (the timer): re-sign the token of each host in the env file.
     `migrate` (the migrate command): the migration env file with the master login, fresh from its secret.
+    A service that does not use the database (None) gets no database URLs or tokens, one that does not use
+    the cache no REDIS_URL: its role may not read their secrets.
     """
     python = boot.render(
         "render_env.py",
         parameter_path=parameter_path,
-        database_secret_arn=database_secret_arn,
-        cache_secret_arn=cache_secret_arn,
+        database_secret_arn=database_secret_arn or "",
+        cache_secret_arn=cache_secret_arn or "",
         app_database_user=APP_DATABASE_USER,
         token_dir_in_container=TOKEN_DIR_IN_CONTAINER,
         app_secrets_name=app_secrets_name,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -28,8 +28,8 @@ MAX_INSTANCE_LIFETIME_DAYS = 14
 class CacheArgs:
     vpc_id: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]
-    client_security_group_ids: Sequence[pulumi.Input[str]]
-    """The only groups admitted on 6379: the app's instances."""
+    client_security_group_ids: Mapping[str, pulumi.Input[str]]
+    """The only groups admitted on 6379: each service's instances that use it, by service name."""
     replication_group_id: str
     """Unique per account and region, at most 40 characters."""
     engine: Literal["redis", "valkey"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +24,8 @@ class DatabaseArgs:
     subnet_ids: Sequence[pulumi.Input[str]]
     """Isolated data subnets, one per AZ."""
     availability_zones: Sequence[str]
-    client_security_group_ids: Sequence[pulumi.Input[str]]
-    """The only groups admitted on 5432: the app's instances."""
+    client_security_group_ids: Mapping[str, pulumi.Input[str]]
+    """The only groups admitted on 5432: each service's instances that use it, by service name."""
     identifier: str
     """RDS identifier of the primary (replicas add -replica-N); unique per account and region."""
     engine_version: str

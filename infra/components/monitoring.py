@@ -24,6 +24,10 @@ class ServiceRow:
     """A web service's target group; None for a worker."""
     queue_metrics: Sequence[tuple[str, str, str, str]] = ()
     """A worker's queue-length metrics: (namespace, metric name, dimension, queue)."""
+    default: bool = False
+    """The default web service: its alarms keep their names from before services (service_alarm_names)."""
+    target_messages_per_worker: int = 0
+    """A worker's backlog per instance that target tracking holds; its backlog alarm is a multiple of it."""
 
 
 @dataclass(frozen=True)
@@ -50,16 +54,49 @@ class MonitoringArgs:
     free_storage_gib: int = 5
 
 
+BACKLOG_ALARM_FACTOR = 3
+"""A worker's backlog alarm: backlog per instance above this many times its target. Target tracking holds
+the target; a backlog that stays at a multiple of it means scaling cannot catch up (the group is at its
+maximum, instances fail to start, or the workers stopped consuming)."""
+BACKLOG_ALARM_MINUTES = 15
+"""...for this many one-minute periods in a row: longer than a scale-out (warm-up and boot) takes."""
+
+
 class Monitoring(pulumi.ComponentResource):
     alarm_names: list[str]
-    rollout_alarm_names: list[str]
+    service_alarms: dict[str, list[str]]
+    """Each service's own alarms (service_alarm_names)."""
+    rollout_alarm_names: dict[str, list[str]]
+    """Each service's alarms that stop an instance refresh of its group: the stack-wide ones and its own."""
     topic_arn: pulumi.Output[str]
     dashboard_url: pulumi.Output[str]
 
     @staticmethod
-    def rollout_alarm_names_for(name_prefix: str) -> list[str]:
-        """The alarms that stop an instance refresh: known before the groups exist, so they can name them."""
-        return [f"{name_prefix}-alb-5xx-rate", f"{name_prefix}-target-p99-latency"]
+    def stack_rollout_alarm_names(name_prefix: str) -> list[str]:
+        """Alarms that stop a refresh of any group: the ALB's 5xx rate counts every service's requests."""
+        return [f"{name_prefix}-alb-5xx-rate"]
+
+    @staticmethod
+    def service_alarm_names(name_prefix: str, service: ServiceRow) -> list[str]:
+        """A service's own alarms, by its name: a web service's target group (p99 latency, unhealthy hosts,
+        5xx rate), a worker's backlog per instance. The default web service keeps the names its p99 and
+        unhealthy-host alarms had before services (a renamed alarm is a replaced one). Names cannot meet:
+        service names are non-empty and never a stack component's (RESERVED_SERVICE_NAMES), and each
+        suffix here differs from the others and from the stack-wide alarms' (db-cpu, cache-cpu, ...)."""
+        own = f"{name_prefix}-{service.name}"
+        if service.target_group_arn_suffix is None:
+            return [f"{own}-backlog-per-instance"]
+        legacy = service.default
+        return [
+            f"{name_prefix}-target-p99-latency" if legacy else f"{own}-target-p99-latency",
+            f"{name_prefix}-unhealthy-hosts" if legacy else f"{own}-unhealthy-hosts",
+            f"{own}-target-5xx-rate",
+        ]
+
+    @classmethod
+    def rollout_alarm_names_for(cls, name_prefix: str, service: ServiceRow) -> list[str]:
+        """The alarms that stop a refresh of one service's group: the stack-wide ones and its own."""
+        return [*cls.stack_rollout_alarm_names(name_prefix), *cls.service_alarm_names(name_prefix, service)]
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("scalestack:observability:Monitoring", name, None, opts)
@@ -70,23 +107,19 @@ class Monitoring(pulumi.ComponentResource):
             self.topic_arn if args.region == "us-east-1" else self._topic(f"{name}-edge", args.edge_provider)
         )
         self.alarm_names = []
-        self.rollout_alarm_names = self.rollout_alarm_names_for(args.name_prefix)
         prefix = args.name_prefix
         alb = {"LoadBalancer": args.load_balancer_arn_suffix}
-        target = {**alb, "TargetGroup": args.target_group_arn_suffix}
-        self._error_rate_alarm(f"{prefix}-alb-5xx-rate", alb)
-        self._alarm(
-            f"{prefix}-target-p99-latency",
-            "Slowest 1% of app responses",
-            metric("AWS/ApplicationELB", "TargetResponseTime", target, extended_statistic="p99"),
-            args.p99_latency_ms / 1000,
-        )
-        self._alarm(
-            f"{prefix}-unhealthy-hosts",
-            "Targets failing the readiness check",
-            metric("AWS/ApplicationELB", "UnHealthyHostCount", target, statistic="Maximum"),
-            0,
-        )
+        (alb_5xx,) = self.stack_rollout_alarm_names(prefix)
+        self._error_rate_alarm(alb_5xx, alb)
+        self.service_alarms = {row.name: self.service_alarm_names(prefix, row) for row in args.services}
+        self.rollout_alarm_names = {
+            row.name: self.rollout_alarm_names_for(prefix, row) for row in args.services
+        }
+        for row in args.services:
+            if row.target_group_arn_suffix is None:
+                self._backlog_alarm(row)
+            else:
+                self._target_group_alarms(row, alb)
         primary, *replicas = args.database_instance_ids
         database = {"DBInstanceIdentifier": primary}
         self._alarm(
@@ -169,23 +202,10 @@ class Monitoring(pulumi.ComponentResource):
 
     def _error_rate_alarm(self, alarm_name: str, alb: dict[str, pulumi.Input[str]]) -> None:
         """5xx as a share of requests, so a quiet night's single error does not page anyone."""
-
-        def query(query_id: str, metric_name: str) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
-            return aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                id=query_id,
-                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                    namespace="AWS/ApplicationELB",
-                    metric_name=metric_name,
-                    dimensions=alb,
-                    period=60,
-                    stat="Sum",
-                ),
-            )
-
         queries = [
-            query("target5xx", "HTTPCode_Target_5XX_Count"),
-            query("elb5xx", "HTTPCode_ELB_5XX_Count"),
-            query("requests", "RequestCount"),
+            _sum_query("target5xx", "HTTPCode_Target_5XX_Count", alb),
+            _sum_query("elb5xx", "HTTPCode_ELB_5XX_Count", alb),
+            _sum_query("requests", "RequestCount", alb),
             aws.cloudwatch.MetricAlarmMetricQueryArgs(
                 id="rate",
                 expression="100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / MAX([requests, 1])",
@@ -198,6 +218,89 @@ class Monitoring(pulumi.ComponentResource):
             "Share of load-balancer responses that are 5xx (app and ALB)",
             {"metric_queries": queries},
             self._args.error_rate_percent,
+        )
+
+    def _target_group_alarms(self, row: ServiceRow, alb: dict[str, pulumi.Input[str]]) -> None:
+        """A web service's own target group: its p99 latency, unhealthy hosts and 5xx rate. ELB publishes
+        these per LoadBalancer and TargetGroup together (the `cloudwatch-metric-dimensions` rule's table,
+        https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html);
+        the ALB's own 5xx have no target group, so the stack-wide alarm keeps them."""
+        assert row.target_group_arn_suffix is not None
+        latency, unhealthy, errors = self.service_alarm_names(self._args.name_prefix, row)
+        target = {**alb, "TargetGroup": row.target_group_arn_suffix}
+        self._alarm(
+            latency,
+            f"Slowest 1% of {row.name}'s responses",
+            metric("AWS/ApplicationELB", "TargetResponseTime", target, extended_statistic="p99"),
+            self._args.p99_latency_ms / 1000,
+        )
+        self._alarm(
+            unhealthy,
+            f"{row.name} targets failing the readiness check",
+            metric("AWS/ApplicationELB", "UnHealthyHostCount", target, statistic="Maximum"),
+            0,
+        )
+        queries = [
+            _sum_query("target5xx", "HTTPCode_Target_5XX_Count", target),
+            _sum_query("requests", "RequestCount", target),
+            aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id="rate",
+                expression="100 * FILL(target5xx, 0) / MAX([requests, 1])",
+                label=f"{row.name} 5xx %",
+                return_data=True,
+            ),
+        ]
+        self._alarm(
+            errors,
+            f"Share of {row.name}'s responses that are 5xx",
+            {"metric_queries": queries},
+            self._args.error_rate_percent,
+        )
+
+    def _backlog_alarm(self, row: ServiceRow) -> None:
+        """A worker's backlog per instance staying far above its target: what the publisher puts (each
+        queue's length, the only queue metric it has) over the group's in-service instances, counted as
+        at least one so a group stuck at zero alarms on its whole backlog (FILL, MAX: metric math
+        functions, https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html)."""
+        (name,) = self.service_alarm_names(self._args.name_prefix, row)
+        queues = [
+            aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id=f"q{i}",
+                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                    namespace=namespace,
+                    metric_name=metric_name,
+                    dimensions={dimension: queue},
+                    period=60,
+                    # Every publisher puts the same length: the maximum neither adds nor dilutes them.
+                    stat="Maximum",
+                ),
+            )
+            for i, (namespace, metric_name, dimension, queue) in enumerate(row.queue_metrics)
+        ]
+        instances = aws.cloudwatch.MetricAlarmMetricQueryArgs(
+            id="instances",
+            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                namespace="AWS/AutoScaling",
+                metric_name="GroupInServiceInstances",
+                dimensions={"AutoScalingGroupName": row.asg_name},
+                period=60,
+                stat="Average",
+            ),
+        )
+        total = " + ".join(f"FILL(q{i}, 0)" for i in range(len(queues)))
+        backlog = aws.cloudwatch.MetricAlarmMetricQueryArgs(
+            id="backlog",
+            expression=f"({total}) / MAX([FILL(instances, 0), 1])",
+            label=f"{row.name} backlog per instance",
+            return_data=True,
+        )
+        self._alarm(
+            name,
+            f"{row.name}'s queues wait for more than {BACKLOG_ALARM_FACTOR}x its target per instance",
+            {"metric_queries": [*queues, instances, backlog]},
+            BACKLOG_ALARM_FACTOR * row.target_messages_per_worker,
+            evaluation_periods=BACKLOG_ALARM_MINUTES,
+            datapoints_to_alarm=BACKLOG_ALARM_MINUTES,
         )
 
     def _busiest_cache_node_alarm(
@@ -239,6 +342,8 @@ class Monitoring(pulumi.ComponentResource):
         comparison: str = "GreaterThanThreshold",
         topic: pulumi.Output[str] | None = None,
         provider: pulumi.ProviderResource | None = None,
+        evaluation_periods: int = 3,
+        datapoints_to_alarm: int = 2,
     ) -> None:
         notify = topic or self.topic_arn
         aws.cloudwatch.MetricAlarm(
@@ -246,8 +351,8 @@ class Monitoring(pulumi.ComponentResource):
             name=alarm_name,
             alarm_description=description,
             comparison_operator=comparison,
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=datapoints_to_alarm,
             threshold=threshold,
             treat_missing_data="notBreaching",
             alarm_actions=[notify],
@@ -256,6 +361,22 @@ class Monitoring(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=provider),
         )
         self.alarm_names.append(alarm_name)
+
+
+def _sum_query(
+    query_id: str, metric_name: str, dimensions: dict[str, pulumi.Input[str]]
+) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+    """One ALB count per minute, for a metric math expression."""
+    return aws.cloudwatch.MetricAlarmMetricQueryArgs(
+        id=query_id,
+        metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+            namespace="AWS/ApplicationELB",
+            metric_name=metric_name,
+            dimensions=dimensions,
+            period=60,
+            stat="Sum",
+        ),
+    )
 
 
 def metric(

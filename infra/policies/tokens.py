@@ -55,6 +55,7 @@ CERTIFICATE: Final = ("aws:acm/certificate:Certificate",)
 CERTIFICATE_VALIDATION: Final = ("aws:acm/certificateValidation:CertificateValidation",)
 
 ROLE: Final = ("aws:iam/role:Role",)
+INSTANCE_PROFILE: Final = ("aws:iam/instanceProfile:InstanceProfile",)
 MANAGED_POLICY: Final = ("aws:iam/policy:Policy",)
 INLINE_POLICY: Final = (
     "aws:iam/rolePolicy:RolePolicy",

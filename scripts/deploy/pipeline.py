@@ -104,6 +104,7 @@ class StackOutputs:
     def rollout_target(self) -> RolloutTarget:
         """Every service's group (the `services` output; web and worker for a stack from before it)."""
         services = parse_services(self.raw)
+        rollout = contract.RolloutOutput.parse(self.raw[Output.ROLLOUT])
         return RolloutTarget(
             groups={name: service.asg_name for name, service in services.items()},
             target_group_arns={
@@ -111,7 +112,9 @@ class StackOutputs:
                 for name, service in services.items()
                 if service.target_group_arn is not None
             },
-            alarm_names=tuple(self.raw.get(Output.ALARM_NAMES) or ()),
+            # The rollout output's alarms, not every alarm of the stack: a database alarm says nothing
+            # about a new version, and a refresh takes at most contract.REFRESH_ALARMS_MAX.
+            alarm_names={name: rollout.alarms_for(name) for name in services},
             preferences={
                 name: RolloutPreferences.from_output(self.raw[Output.ROLLOUT], name) for name in services
             },
@@ -471,6 +474,7 @@ class Deployment(Run):
 
     def _smoke(self, plan: DeployPlan, deployed: StackOutputs) -> str:
         base = str(deployed[Output.URL]).rstrip("/")
+        routed = self._routed_liveness(base, deployed)
         problems: list[str] = []
         for attempt in range(1, self.timing.smoke_attempts + 1):
             problems = [
@@ -479,6 +483,14 @@ class Deployment(Run):
                     self._check(base + self.request.readiness_path, want_json=False),
                     self._check(base + self.request.smoke_path, want_json=True),
                     self._version_problem(base + self.request.liveness_path, plan.tag),
+                    *(
+                        problem
+                        for url in routed
+                        for problem in (
+                            self._check(url, want_json=False),
+                            self._version_problem(url, plan.tag),
+                        )
+                    ),
                 )
                 if p
             ]
@@ -488,6 +500,21 @@ class Deployment(Run):
             if attempt < self.timing.smoke_attempts:
                 self.ports.clock.sleep(self.timing.smoke_interval_seconds)
         raise DeployError(ExitCode.SMOKE_TEST_FAILED, f"smoke test failed at {base}: {'; '.join(problems)}")
+
+    def _routed_liveness(self, base: str, deployed: StackOutputs) -> list[str]:
+        """Each routed web service's liveness URL on its route: its first host name without wildcards (or
+        the stack's), and its liveness path, which the spec keeps on its path patterns. The default web
+        service is the checks on the stack's URL; with `--service`, that service's only."""
+        scheme, _, host = base.partition("://")
+        urls = []
+        for name, service in parse_services(deployed.raw).items():
+            if not service.routed or not service.liveness_path:
+                continue
+            if self.service is not None and name != self.service:
+                continue
+            literal = [h for h in service.host_names if "*" not in h and "?" not in h]
+            urls.append(f"{scheme}://{literal[0] if literal else host}{service.liveness_path}")
+        return urls
 
     def _version_problem(self, url: str, tag: str) -> str | None:
         """The version answering must be the one deployed; an app that reports none is not judged on it."""

@@ -52,7 +52,9 @@ class RolloutTiming:
 class RolloutTarget:
     groups: Mapping[str, str]  # service (web, worker, ...) -> auto scaling group name
     target_group_arns: Mapping[str, str]  # web service -> its target group, judged at each checkpoint
-    alarm_names: Sequence[str]
+    alarm_names: Mapping[
+        str, Sequence[str]
+    ]  # role -> the alarms that stop its refresh and fail its checkpoints
     preferences: Mapping[str, RolloutPreferences]  # role -> how its refresh replaces instances
     undo_on_failure: bool = True
     """Roll a failing refresh back (and the other group's with it). Off for a refresh that restores the
@@ -70,7 +72,7 @@ class RolloutTarget:
         """The same groups, refreshed back in one pass: no checkpoints, no alarms, no rollback."""
         return replace(
             self,
-            alarm_names=(),
+            alarm_names={},
             preferences={role: replace(p, checkpoint_percentages=()) for role, p in self.preferences.items()},
             undo_on_failure=False,
         )
@@ -145,7 +147,11 @@ class Rollout:
     def _start(self, role: str, group: str, desired: GroupConfiguration) -> str:
         target = self._target
         refresh_id = self._refreshes.start(
-            group, desired, target.preferences[role], target.alarm_names, auto_rollback=target.undo_on_failure
+            group,
+            desired,
+            target.preferences[role],
+            target.alarm_names.get(role, ()),
+            auto_rollback=target.undo_on_failure,
         )
         self._emit(
             "progress",
@@ -230,7 +236,7 @@ class Rollout:
         if not reached:
             return
         t.gated.update(reached)
-        verdict = self._health_problems(self._target.target_group_arns[role])
+        verdict = self._health_problems(role)
         if not verdict:
             self._emit(
                 "progress",
@@ -246,14 +252,14 @@ class Rollout:
         )
         self._roll_back_active(self._target.groups, "checkpoint failed")
 
-    def _health_problems(self, target_group_arn: str) -> str:
-        targets = self._fleet.target_health(target_group_arn)
+    def _health_problems(self, role: str) -> str:
+        targets = self._fleet.target_health(self._target.target_group_arns[role])
         unhealthy = [
             f"{t.target_id} {t.state}{' (' + t.reason + ')' if t.reason else ''}"
             for t in targets
             if t.state in {"unhealthy", "unavailable"}
         ]
-        firing = self._fleet.alarms_firing(self._target.alarm_names)
+        firing = self._fleet.alarms_firing(self._target.alarm_names.get(role, ()))
         parts = ([f"unhealthy targets: {', '.join(unhealthy)}"] if unhealthy else []) + (
             [f"alarms in ALARM: {', '.join(firing)}"] if firing else []
         )

@@ -33,6 +33,8 @@ ROLLBACK_API = f"{API}/API_RollbackInstanceRefresh.html"
 CANCEL_API = f"{API}/API_CancelInstanceRefresh.html"
 PREFERENCES_API = f"{API}/API_RefreshPreferences.html"
 DESCRIBE_API = f"{API}/API_DescribeInstanceRefreshes.html"
+ALARM_SPECIFICATION_API = f"{API}/API_AlarmSpecification.html"
+REFRESH_ALARMS_MAX = 10  # ALARM_SPECIFICATION_API: "You can specify up to 10 alarms."
 
 ACTIVE = frozenset({"Pending", "InProgress", "Baking", "Cancelling", "RollbackInProgress"})
 # RollbackInstanceRefresh: "you can't roll back a refresh that's finished" (ROLLBACK_GUIDE); one that is
@@ -179,6 +181,11 @@ class AutoScalingModel:
     ) -> dict[str, Any]:
         group = self.groups[AutoScalingGroupName]
         preferences = dict(Preferences or {})
+        alarms = (preferences.get("AlarmSpecification") or {}).get("Alarms", [])
+        if len(alarms) > REFRESH_ALARMS_MAX:
+            raise AwsError(
+                "ValidationError", f"You can specify up to {REFRESH_ALARMS_MAX} alarms (got {len(alarms)})."
+            )
         if group.active():
             # START_API errors: InstanceRefreshInProgress, one refresh at a time.
             raise AwsError("InstanceRefreshInProgress", "An Instance Refresh is already in progress")

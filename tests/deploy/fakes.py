@@ -61,8 +61,9 @@ OUTPUTS: dict[str, Any] = {
     "rollout": {
         "checkpointPercentages": [50],
         "checkpointDelaySeconds": 120,
+        "alarmNames": ["web-5xx"],
         "roles": {
-            "web": {"minHealthyPercentage": 90, "instanceWarmupSeconds": 60},
+            "web": {"minHealthyPercentage": 90, "instanceWarmupSeconds": 60, "alarmNames": ["web-latency"]},
             "worker": {"minHealthyPercentage": 90, "instanceWarmupSeconds": 60},
         },
     },

@@ -29,7 +29,7 @@ PREFS = RolloutPreferences(
 TARGET = RolloutTarget(
     groups={"web": "web-asg", "worker": "worker-asg"},
     target_group_arns={"web": "arn:tg"},
-    alarm_names=("web-5xx",),
+    alarm_names={"web": ("web-5xx",), "worker": ("web-5xx",)},
     preferences={"web": PREFS, "worker": PREFS},
 )
 COMMAND_ID = "6a1b5c1e-0d9f-4c7e-9f64-2b8f3e0f8a11"

@@ -7,8 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from scripts.deploy.pipeline import Deployment, DeployRequest
-from scripts.deploy.ports import LAUNCH_TEMPLATE
+from scripts.deploy.ports import LAUNCH_TEMPLATE, HttpResponse
 from scripts.deploy.source import Revision
 from scripts.exit_codes import ExitCode
 
@@ -21,6 +23,10 @@ EXTRA = {  # service -> (kind, launch template id)
     "reports": ("worker", "lt-0a1b2c3d4e5f60005"),
 }
 ALL = ("web", "worker", "api", "admin", "reports")
+ROUTES = {  # what the program exports for a routed web service (infra/program.py _service_output)
+    "api": {"pathPatterns": ["/api/*"], "hostNames": [], "livenessPath": "/api/healthz"},
+    "admin": {"pathPatterns": ["/admin/*"], "hostNames": ["admin.example.com"], "livenessPath": "/admin/up"},
+}
 
 
 def five_services() -> World:
@@ -47,16 +53,22 @@ def five_services() -> World:
             size=2,
         )
         templates[name] = {"id": template, "version": 3}
-        roles[name] = roles["web"]
+        roles[name] = {**roles["web"], "alarmNames": [f"{name}-alarm"]}
         services[name] = {"kind": kind, "asgName": f"{name}-asg"}
         if kind == "web":
             arn = f"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{name}/abc"
             services[name]["targetGroupArn"] = arn
+            services[name].update(ROUTES[name])
             target_groups[arn] = f"{name}-asg"
     for name, service in services.items():
         service["launchTemplate"] = templates[name]
+    # As prod: more alarms in all (database, cache, CDN) than one refresh may name.
+    everything = ["web-5xx", "web-latency", *(f"{n}-alarm" for n in EXTRA), *(f"db-{i}" for i in range(8))]
     outputs.update(
-        launchTemplates=templates, services=services, rollout={**outputs["rollout"], "roles": roles}
+        launchTemplates=templates,
+        services=services,
+        rollout={**outputs["rollout"], "roles": roles},
+        alarmNames=everything,
     )
     world.stack = FakeStack(world.journal, world.model, outputs)
     world.fleet = ModelFleet(world.model, "web-asg", target_groups)
@@ -148,3 +160,63 @@ def test_status_lists_every_service_with_its_kind_group_and_target_group() -> No
         "web": ("web", "web-asg", OUTPUTS["webTargetGroupArn"]),
         "worker": ("worker", "worker-asg", None),
     }
+
+
+def test_a_services_own_alarm_stops_its_refresh_and_rolls_all_five_back(tmp_path: Path) -> None:
+    """The reports worker's alarm fires once its version 4 runs: the alarm specification of its refresh
+    names it, AWS rolls reports back, and the pipeline the other four."""
+    world = five_services()
+    world.model.alarm_rules = {"reports-alarm": (EXTRA["reports"][1], "4")}
+    code, rec = deploy(world, tmp_path)
+    assert code == ExitCode.ROLLED_BACK
+    assert any("alarm reports-alarm in ALARM" in m for m in rec.messages("rollout"))
+    assert {name: world.versions(f"{name}-asg") for name in ALL} == dict.fromkeys(ALL, (["3", "3"], "3"))
+
+
+def test_each_refresh_names_its_services_alarms_not_every_alarm_of_the_stack(tmp_path: Path) -> None:
+    """The stack has 13 alarms, more than a refresh takes (10); each refresh names the stack-wide 5xx and
+    its own service's, so every refresh starts and a database alarm does not judge a new version."""
+    world = five_services()
+    world.model.alarm_rules = {"db-0": (EXTRA["api"][1], "4")}
+    code, _ = deploy(world, tmp_path)
+    assert code == ExitCode.OK
+    assert {name: world.versions(f"{name}-asg") for name in ALL} == dict.fromkeys(ALL, (["4", "4"], "4"))
+    named = {
+        group: tuple(refresh.preferences["AlarmSpecification"]["Alarms"])
+        for group, state in world.model.groups.items()
+        for refresh in state.refreshes
+    }
+    assert named == {
+        "web-asg": ("web-5xx", "web-latency"),
+        "worker-asg": ("web-5xx",),
+        **{f"{n}-asg": ("web-5xx", f"{n}-alarm") for n in EXTRA},
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "answer", "why"),
+    [
+        (
+            "api/healthz",
+            HttpResponse(503, b"down"),
+            "GET https://d111.cloudfront.net/api/healthz answered 503",
+        ),
+        # The admin route still reaches the old version: its rule or its group did not move.
+        (
+            "admin/up",
+            HttpResponse(200, b'{"version": "v1"}'),
+            "GET https://admin.example.com/admin/up reports version v1, not v2",
+        ),
+    ],
+)
+def test_a_routed_services_liveness_failing_on_its_route_rolls_all_back(
+    tmp_path: Path, path: str, answer: HttpResponse, why: str
+) -> None:
+    """The default route answers; one routed service's liveness path, asked on its own route (its path,
+    its host), does not: the smoke test fails and every service goes back to version 3."""
+    world = five_services()
+    world.http.answers[path] = [answer]
+    code, rec = deploy(world, tmp_path)
+    assert code == ExitCode.ROLLED_BACK
+    assert why in rec.summaries[-1]["account"]
+    assert {name: world.versions(f"{name}-asg") for name in ALL} == dict.fromkeys(ALL, (["3", "3"], "3"))

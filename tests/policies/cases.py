@@ -7,6 +7,7 @@ never fires.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,30 @@ class Case:
     @property
     def id(self) -> str:
         return f"{self.rule}:{self.label}"
+
+
+def _user_data(size: int) -> str:
+    """A boot script of `size` bytes, base64-encoded as a launch template takes it."""
+    return base64.b64encode(b"#!/bin/bash\n" + b"#" * (size - 12)).decode()
+
+
+def _reads_credentials(stack: FixtureStack, store: str) -> FixtureStack:
+    """The launch template runs with the instance role, whose own policy is built from `store` (the
+    cache's auth-token secret, or the database instance its master secret and login come from)."""
+    stack.add(
+        "instance-profile", "aws:iam/instanceProfile:InstanceProfile", {"role": "instance-role"}
+    ).depend("instance-profile", "role", "instance-role")
+    stack.set("web-lt", "iamInstanceProfile", {"arn": "arn:aws:iam::123456789012:instance-profile/app"})
+    stack.depend("web-lt", "iamInstanceProfile", "instance-profile")
+    read = {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [f"arn:{store}"]}
+    stack.add(
+        "instance-access",
+        "aws:iam/rolePolicy:RolePolicy",
+        {"role": "instance-role", "policy": _doc(read)},
+        role=["instance-role"],
+        policy=[store],
+    )
+    return stack
 
 
 def _doc(*statements: dict[str, object]) -> str:
@@ -601,6 +626,30 @@ VIOLATING: list[Case] = [
         "instance-ssm",
     ),
     Case(
+        "ec2-user-data-size",
+        "one-byte-over-16-kb-decoded",
+        lambda s: s.set("web-lt", "userData", _user_data(16 * 1024 + 1)),
+        "web-lt",
+    ),
+    Case(
+        "ec2-user-data-size",
+        "not-base64-over-16-kb",
+        lambda s: s.set("web-lt", "userData", "#!/bin/bash\n" + "#" * (16 * 1024)),
+        "web-lt",
+    ),
+    Case(
+        "iam-data-credentials-for-clients-only",
+        "cache-token-for-a-service-the-cache-does-not-admit",
+        lambda s: _reads_credentials(s, "cache-auth").drop("cache-from-app"),
+        "instance-access",
+    ),
+    Case(
+        "iam-data-credentials-for-clients-only",
+        "database-login-for-a-service-the-database-does-not-admit",
+        lambda s: _reads_credentials(s, "db").drop("db-from-app"),
+        "instance-access",
+    ),
+    Case(
         "iam-instance-role-scoped",
         "wildcard-action",
         lambda s: s.set(
@@ -739,6 +788,25 @@ VIOLATING: list[Case] = [
 
 # Edge cases a rule must let through: unknowns during preview, resources it isn't about, safe alternatives.
 COMPLIANT: list[Case] = [
+    # 16 KB decoded is 21848 base64 characters: the limit is on the raw form, not the encoded one.
+    Case(
+        "ec2-user-data-size",
+        "exactly-16-kb-decoded",
+        lambda s: s.set("web-lt", "userData", _user_data(16 * 1024)),
+    ),
+    Case(
+        "ec2-user-data-size", "unknown-during-preview", lambda s: s.set("web-lt", "userData", UNKNOWN_STRING)
+    ),
+    Case(
+        "iam-data-credentials-for-clients-only",
+        "cache-token-for-a-client",
+        lambda s: _reads_credentials(s, "cache-auth"),
+    ),
+    Case(
+        "iam-data-credentials-for-clients-only",
+        "database-login-for-a-client",
+        lambda s: _reads_credentials(s, "db"),
+    ),
     Case(
         "alb-drop-invalid-headers",
         "nlb",

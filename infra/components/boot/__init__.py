@@ -10,6 +10,7 @@ shellcheck on the rendered user data (tests/boot_lint.py).
 
 from __future__ import annotations
 
+import ast
 from importlib.resources import files
 from string import Template
 
@@ -19,7 +20,35 @@ class ShellTemplate(Template):
 
 
 def render(name: str, **values: object) -> str:
-    """The template file `name` of this package with its placeholders filled."""
+    """The template file `name` of this package with its placeholders filled; Python without its comments
+    and docstrings (`compact`)."""
     text = files(__package__).joinpath(name).read_text()
-    template = Template(text) if name.endswith(".py") else ShellTemplate(text)
-    return template.substitute(values)
+    if name.endswith(".py"):
+        return compact(Template(text).substitute(values))
+    return ShellTemplate(text).substitute(values)
+
+
+def compact(source: str) -> str:
+    """The same program without comments and docstrings, which are for readers of this repository.
+
+    User data is limited to 16 KB (infra.policies.rules.compute.USER_DATA_MAX_BYTES, rule
+    `ec2-user-data-size`) and the default web service's carries both Python scripts; their prose was a
+    third of it. `ast.unparse` writes only syntax the source used, which runs on the instances' Python
+    3.9 as the source does (the boot tests run the compacted scripts).
+    """
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if not isinstance(body, list):
+            continue
+        kept = [
+            s
+            for s in body
+            if not (
+                isinstance(s, ast.Expr)
+                and isinstance(s.value, ast.Constant)
+                and isinstance(s.value.value, str)
+            )
+        ]
+        node.body = kept or [ast.Pass()]  # type: ignore[attr-defined]
+    return ast.unparse(tree) + "\n"

@@ -19,7 +19,9 @@ from typing import Any
 
 PARAMETER_PATH = "${parameter_path}"
 DATABASE_SECRET_ARN = "${database_secret_arn}"
+"""Empty for a service that does not use the database: no URLs, no tokens (its role may not connect)."""
 CACHE_SECRET_ARN = "${cache_secret_arn}"
+"""Empty for a service that does not use the cache: no REDIS_URL (its role may not read the token)."""
 APP_DATABASE_USER = "${app_database_user}"
 TOKEN_DIR_IN_CONTAINER = "${token_dir_in_container}"
 APP_SECRETS_NAME = "${app_secrets_name}"
@@ -91,8 +93,11 @@ def sign_tokens(env: dict[str, str], token_dir: str) -> None:
 
 def main(mode: str, env_file: str, migration_env_file: str, token_dir: str) -> None:
     if mode == "tokens":
-        sign_tokens(read_env(env_file), token_dir)
+        if DATABASE_SECRET_ARN:
+            sign_tokens(read_env(env_file), token_dir)
         return
+    if mode == "migrate" and not DATABASE_SECRET_ARN:
+        raise SystemExit("this service does not use the database (usesDatabase: false): no migration here")
     # SecureString parameters come back as ciphertext unless decrypted (the instance role may use the key).
     found = aws(
         "ssm", "get-parameters-by-path", "--path", PARAMETER_PATH, "--recursive", "--with-decryption"
@@ -107,14 +112,17 @@ def main(mode: str, env_file: str, migration_env_file: str, token_dir: str) -> N
         return
     # Beside the kit's settings and the stack's own; `scalestack secret` refuses their names, and they win.
     env = {**app_secrets(), **env}
-    env["DATABASE_URL"] = url(env, APP_DATABASE_USER, env["DATABASE_HOST"])
-    env["DATABASE_REPLICA_URLS"] = ",".join(url(env, APP_DATABASE_USER, h) for h in hosts(env)[1:])
-    env["DATABASE_PASSWORD_DIR"] = TOKEN_DIR_IN_CONTAINER
-    # Celery refuses a rediss:// URL that does not say how to check the server's certificate.
-    token = quote(secret(CACHE_SECRET_ARN))
-    env["REDIS_URL"] = f"rediss://:{token}@{env['REDIS_HOST']}:6379/0?ssl_cert_reqs=required"
+    if DATABASE_SECRET_ARN:
+        env["DATABASE_URL"] = url(env, APP_DATABASE_USER, env["DATABASE_HOST"])
+        env["DATABASE_REPLICA_URLS"] = ",".join(url(env, APP_DATABASE_USER, h) for h in hosts(env)[1:])
+        env["DATABASE_PASSWORD_DIR"] = TOKEN_DIR_IN_CONTAINER
+    if CACHE_SECRET_ARN:
+        # Celery refuses a rediss:// URL that does not say how to check the server's certificate.
+        token = quote(secret(CACHE_SECRET_ARN))
+        env["REDIS_URL"] = f"rediss://:{token}@{env['REDIS_HOST']}:6379/0?ssl_cert_reqs=required"
     write(env_file, env_text(env))
-    sign_tokens(env, token_dir)
+    if DATABASE_SECRET_ARN:
+        sign_tokens(env, token_dir)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterator
 from typing import Final
 
@@ -24,6 +26,9 @@ from infra.policies.rules._checks import absent, at_most, one_of, only_if
 from infra.policies.values import flag, get, is_set, is_unknown, items, number
 
 ROLLBACK_DOC = "https://docs.aws.amazon.com/autoscaling/ec2/userguide/instance-refresh-rollback.html"
+USER_DATA_DOC = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-add-user-data.html"
+USER_DATA_MAX_BYTES: Final = 16 * 1024
+"""User data is limited to 16 KB "in raw form, before it is base64-encoded" (USER_DATA_DOC)."""
 # Where a group names its launch template version: a plain launch template, or the mixed instances policy's.
 _VERSION_PATHS = (
     "launchTemplate.version",
@@ -40,6 +45,24 @@ def _numbered_version(resource: Resource) -> str | None:
                 "name the template's numbered version (latestVersion)."
             )
     return None
+
+
+def _user_data_size(resource: Resource) -> str | None:
+    """The template's user data as EC2 counts it: the bytes the base64 text decodes to."""
+    encoded = resource.get("userData")
+    if not isinstance(encoded, str) or is_unknown(encoded):
+        return None
+    try:
+        size = len(base64.b64decode(encoded, validate=True))
+    except binascii.Error:
+        size = len(encoded.encode())  # not base64: what EC2 would be sent as it is
+    if size <= USER_DATA_MAX_BYTES:
+        return None
+    return (
+        f"the user data is {size} bytes decoded, over EC2's {USER_DATA_MAX_BYTES} (16 KB, counted before "
+        "base64 encoding), so AWS refuses the launch template; trim the boot script or have it fetch the "
+        "rest (from S3 or SSM) at boot."
+    )
 
 
 def _imds_v2(resource: Resource) -> str | None:
@@ -237,6 +260,16 @@ RULES: list[Rule] = [
         enforcement=STANDARD,
         check=_spread_over_zones,
         fix=stack_key("network.availabilityZones"),
+    ),
+    ResourceRule(
+        id="ec2-user-data-size",
+        description="A launch template's user data is at most 16 KB before base64 encoding, as EC2 takes it.",
+        severity=Severity.HIGH,
+        enforcement=AWS_REQUIRED,
+        types=t.LAUNCH_TEMPLATE,
+        check=_user_data_size,
+        category=Category.AWS,
+        source=USER_DATA_DOC,
     ),
     ResourceRule(
         id="asg-numbered-launch-template-version",

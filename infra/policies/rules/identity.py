@@ -228,6 +228,81 @@ def _managed_policy_problem(name: str, on_instances: bool) -> str | None:
     )
 
 
+@dataclass(frozen=True)
+class _Store:
+    """A data store, what an instance role's policy is built from when it may log in to it, and the
+    security groups its own group admits."""
+
+    resource: Resource
+    credentials: frozenset[str]
+    """URNs: the database instance (its master secret and rds-db:connect user come from it), or the
+    cache's replication group and the secret holding its auth token."""
+    admitted: frozenset[str]
+
+
+def _stores(stack: Stack) -> list[_Store]:
+    stores = []
+    for db in stack.of_type(*t.DB_INSTANCE):
+        stores.append(_Store(db, frozenset({db.urn}), _admitted(stack, db, "vpcSecurityGroupIds")))
+    for cache in stack.of_type(*t.CACHE_REPLICATION_GROUP):
+        token = set(cache.deps.get("authToken", ()))
+        secrets = {
+            secret.urn
+            for version in stack.of_type(*t.SECRET_VERSION)
+            if token & set(version.deps.get("secretString", ()))
+            for secret in stack.sources(version, "secretId", *t.SECRET)
+        }
+        stores.append(
+            _Store(cache, frozenset({cache.urn, *secrets}), _admitted(stack, cache, "securityGroupIds"))
+        )
+    return stores
+
+
+def _admitted(stack: Stack, store: Resource, groups_prop: str) -> frozenset[str]:
+    """The security groups the store's groups admit by reference (the kit admits no CIDR)."""
+    groups = {g.urn for g in stack.sources(store, groups_prop, *t.SECURITY_GROUP)}
+    return frozenset(
+        client.urn
+        for rule in stack.of_type(*t.INGRESS_RULE)
+        if groups & set(rule.deps.get("securityGroupId", ()))
+        for client in stack.sources(rule, "referencedSecurityGroupId", *t.SECURITY_GROUP)
+    )
+
+
+def _instance_groups(stack: Stack, role: Resource) -> set[str]:
+    """The security groups of the instances that run with `role`: its profiles' launch templates'."""
+    return {
+        group.urn
+        for profile in stack.referencing(role, "role", *t.INSTANCE_PROFILE)
+        for template in stack.referencing(profile, "iamInstanceProfile", *t.LAUNCH_TEMPLATE)
+        for prop in ("networkInterfaces", "vpcSecurityGroupIds")
+        for group in stack.sources(template, prop, *t.SECURITY_GROUP)
+    }
+
+
+def _credentials_only_for_clients(stack: Stack) -> Iterator[Finding]:
+    """An instance role's policy names a data store's credentials (the database's master secret or login,
+    the cache's auth token) only when the store admits the role's instances: a service with
+    `usesCache: false` or `usesDatabase: false` never reaches that store, so reading its secret is
+    privilege it does not use."""
+    stores = _stores(stack)
+    for role in filter(_trusts_ec2, stack.of_type(*t.ROLE)):
+        instances = _instance_groups(stack, role)
+        if not instances:
+            continue
+        for policy in stack.referencing(role, "role", *t.INLINE_POLICY):
+            built_from = set(policy.deps.get("policy", ()))
+            for store in stores:
+                if built_from & store.credentials and not instances & store.admitted:
+                    yield Finding(
+                        policy,
+                        f"the instance role reads {store.resource.name}'s credentials although "
+                        f"{store.resource.name} does not admit its instances, so it holds a secret its "
+                        "service never uses; grant a service's role only the stores it uses "
+                        "(usesDatabase, usesCache).",
+                    )
+
+
 _DOCUMENT_TYPES = t.MANAGED_POLICY + t.INLINE_POLICY + t.ROLE
 
 RULES: list[Rule] = [
@@ -269,6 +344,17 @@ RULES: list[Rule] = [
         severity=Severity.HIGH,
         enforcement=STANDARD,
         check=_instance_role_scoped,
+    ),
+    StackRule(
+        id="iam-data-credentials-for-clients-only",
+        description=(
+            "An instance role reads a data store's credentials (database master secret and login, cache "
+            "auth token) only when the store admits its instances."
+        ),
+        severity=Severity.HIGH,
+        enforcement=STANDARD,
+        check=_credentials_only_for_clients,
+        types=t.INLINE_POLICY,
     ),
     StackRule(
         id="iam-managed-policy-no-secret-reads",
