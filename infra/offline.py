@@ -21,6 +21,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _sync_await
 
+from infra import hosts
 from infra.planned import Plan, PlannedResource
 from infra.spec import NetworkSpec, StackSpec
 
@@ -198,12 +199,13 @@ _COMPUTED: dict[str, Callable[[str, str, Mapping[str, Any]], dict[str, Any]]] = 
         "bucketRegionalDomainName": f"{name}.s3.{region}.amazonaws.com",
         "bucketDomainName": f"{name}.s3.amazonaws.com",
     },
-    # ACM answers one validation option per name on the certificate, subject alternative names included.
+    # ACM answers one validation option per name on the certificate, subject alternative names included;
+    # a wildcard's record is its base name's (hosts.ACM_WILDCARD_VALIDATION_SOURCE).
     "aws:acm/certificate:Certificate": lambda name, region, inputs: {
         "domainValidationOptions": [
             {
                 "domainName": domain,
-                "resourceRecordName": f"_validation.{domain}.",
+                "resourceRecordName": f"_validation.{hosts.validation_name(str(domain))}.",
                 "resourceRecordType": "CNAME",
                 "resourceRecordValue": "_validation.acm-validations.aws.",
             }

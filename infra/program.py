@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra import hosts
 from infra.components.app_group import (
     AppGroup,
     AppGroupArgs,
@@ -205,6 +206,7 @@ def build_edge(spec: StackSpec, base: Foundation) -> Edge:
                 cdn_provider=base.edge_provider,
                 cdn_certificate_arn=spec.domain.cdn_certificate_arn,
                 origin_certificate_arn=spec.domain.origin_certificate_arn,
+                host_names=hosts.extra_hosts(spec.domain.name, spec.routed_hosts),
             ),
             regional,
         )
@@ -237,7 +239,11 @@ def build_edge(spec: StackSpec, base: Foundation) -> Edge:
             ),
             edge_provider=base.edge_provider,
             domain=CustomDomain(
-                domain.name, domain.origin_name, domain.hosted_zone_id, domain.cdn_certificate_arn
+                domain.name,
+                domain.origin_name,
+                domain.hosted_zone_id,
+                domain.cdn_certificate_arn,
+                domain.host_names,
             )
             if domain
             else None,

@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from infra import aws_facts, routing
+from infra import aws_facts, hosts, routing
 from infra.contract import KIT_SETTINGS, Environment
 from infra.profiles import PROFILES, deep_merge
 
@@ -574,6 +574,11 @@ class StackSpec(_Section):
             *(Service(name, f"services.{name}", service) for name, service in self.services.items()),
         )
 
+    @property
+    def routed_hosts(self) -> tuple[str, ...]:
+        """Every host name a web service's rule routes on, in the file's order (repeats kept)."""
+        return tuple(h for s in self.all_services if s.web for h in s.web.host_names)
+
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
@@ -608,6 +613,58 @@ def _certificate_violations(spec: StackSpec) -> list[Problem]:
             f"are regional): name one from {spec.region}",
         )
     ]
+
+
+def _host_violations(spec: StackSpec) -> list[Problem]:
+    """Host names the edge could not serve: every one must reach the ALB through CloudFront, so it needs
+    the stack's domain (aliases, certificates, records) and a form CloudFront, ACM and Route 53 all take;
+    and the names must fit one certificate and one distribution (infra/hosts.py)."""
+    routed = [s for s in spec.all_services if s.web and s.web.host_names]
+    if spec.domain is None:
+        return [
+            (
+                f"{s.key}.hostNames",
+                "a service routed on host names needs scalestack:domain: CloudFront answers only for its "
+                "aliases, which need the domain's certificates and DNS records; set domain (name and "
+                "hostedZoneId) and use the domain or names under it, or route on pathPatterns only",
+            )
+            for s in routed
+        ]
+    domain = spec.domain.name
+    problems: list[Problem] = []
+    for service in routed:
+        names = service.web.host_names if service.web else []
+        problems += [
+            (f"{service.key}.hostNames", p) for p in (hosts.host_problem(h, domain) for h in names) if p
+        ]
+    if problems:
+        return problems
+    counted = [
+        ("the origin certificate", spec.domain.origin_certificate_arn, hosts.origin_certificate_names),
+        ("the CloudFront certificate", spec.domain.cdn_certificate_arn, hosts.viewer_certificate_names),
+    ]
+    for what, brought, names_of in counted:
+        names = names_of(domain, spec.routed_hosts)
+        if brought is None and len(names) > hosts.ACM_NAMES_PER_CERTIFICATE:
+            problems.append(
+                (
+                    "services",
+                    f"{what} would name {len(names)} hosts ({', '.join(names)}): ACM takes "
+                    f"{hosts.ACM_NAMES_PER_CERTIFICATE} names per certificate by default "
+                    f"({hosts.ACM_NAMES_SOURCE}); use a wildcard (*.{domain}) or bring a certificate "
+                    "(domain.originCertificateArn, domain.cdnCertificateArn)",
+                )
+            )
+    aliases = hosts.viewer_certificate_names(domain, spec.routed_hosts)
+    if len(aliases) > hosts.CLOUDFRONT_ALIASES_PER_DISTRIBUTION:
+        problems.append(
+            (
+                "services",
+                f"{len(aliases)} CloudFront aliases: a distribution takes "
+                f"{hosts.CLOUDFRONT_ALIASES_PER_DISTRIBUTION} by default ({hosts.CLOUDFRONT_QUOTAS_SOURCE})",
+            )
+        )
+    return problems
 
 
 def _service_violations(spec: StackSpec) -> list[Problem]:
@@ -876,6 +933,7 @@ def parse_config(config: Mapping[str, Any], *, stack: str, source: str) -> Stack
         + _environment_violations(spec)
         + _certificate_violations(spec)
         + _service_violations(spec)
+        + _host_violations(spec)
     )
     if violations:
         raise _report(

@@ -35,10 +35,10 @@ FIVE_SERVICES: dict[str, Any] = {
         "livenessPath": "/api/healthz",
         "minSize": 2,
     },
-    # Host and path: a host-only rule would overlap api's path-only one (admin.example.com/api/x).
+    # Host and path: a host-only rule would overlap api's path-only one (admin.app.example.com/api/x).
     "admin": {
         "kind": "web",
-        "hostNames": ["admin.example.com"],
+        "hostNames": ["admin.app.example.com"],
         "pathPatterns": ["/admin/*"],
         "livenessPath": "/admin/healthz",
         "usesCache": False,
@@ -213,8 +213,8 @@ def test_patterns_overlap_when_some_path_matches_both(first: str, second: str, o
 
 
 def test_derived_priorities_do_not_move_when_a_service_is_added() -> None:
-    one = parse_config(config("prod", services={"api": FIVE_SERVICES["api"]}), stack="a", source=SOURCE)
-    two = parse_config(config("prod", services=FIVE_SERVICES), stack="a", source=SOURCE)
+    one = parse_config(five(services={"api": FIVE_SERVICES["api"]}), stack="a", source=SOURCE)
+    two = parse_config(five(), stack="a", source=SOURCE)
     from infra.spec import rule_priority
 
     before = {s.name: rule_priority(s) for s in one.all_services if s.web}
@@ -247,7 +247,7 @@ def test_each_service_gets_its_group_and_each_web_service_its_target_group_and_r
     assert routes == {
         "web-rule": {"pathPattern": ["/*"]},
         "api-rule": {"pathPattern": ["/api/*", "/graphql"]},
-        "admin-rule": {"pathPattern": ["/admin/*"], "hostHeader": ["admin.example.com"]},
+        "admin-rule": {"pathPattern": ["/admin/*"], "hostHeader": ["admin.app.example.com"]},
     }
 
 
@@ -339,7 +339,7 @@ def test_services_output_names_every_group_for_the_pipeline() -> None:
     # What the deploy's smoke test asks each routed web service by (the default takes the stack's URL).
     assert {n: (s.path_patterns, s.host_names, s.liveness_path) for n, s in services.items() if s.routed} == {
         "api": (("/api/*", "/graphql"), (), "/api/healthz"),
-        "admin": (("/admin/*",), ("admin.example.com",), "/admin/healthz"),
+        "admin": (("/admin/*",), ("admin.app.example.com",), "/admin/healthz"),
     }
     assert set(outputs["rollout"]["roles"]) == set(services) == set(outputs["launchTemplates"])
     parsed = StackOutputs.parse(outputs)

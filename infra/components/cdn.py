@@ -54,7 +54,14 @@ class CustomDomain:
     origin_name: str
     hosted_zone_id: str
     certificate_arn: pulumi.Input[str]
-    """In us-east-1."""
+    """In us-east-1, naming `name` and every host of `host_names`."""
+    host_names: tuple[str, ...] = ()
+    """The hosts web services route on besides `name` (infra/hosts.py): each an alias of the distribution
+    with its own A/AAAA alias records, or viewers for it never reach CloudFront."""
+
+    @property
+    def aliases(self) -> list[str]:
+        return [self.name, *self.host_names]
 
 
 @dataclass(frozen=True)
@@ -134,7 +141,7 @@ class Cdn(pulumi.ComponentResource):
             http_version="http2and3",
             price_class=args.price_class,
             comment=f"{pulumi.get_project()}-{pulumi.get_stack()}",
-            aliases=[args.domain.name] if args.domain else [],
+            aliases=args.domain.aliases if args.domain else [],
             origins=[self._app_origin(args), self._static_origin(static, access)],
             default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
                 target_origin_id="app",
@@ -359,8 +366,20 @@ class Cdn(pulumi.ComponentResource):
     def _records(
         self, name: str, domain: CustomDomain, origin: AppOrigin, distribution: aws.cloudfront.Distribution
     ) -> None:
+        # Each host a service routes on points at the distribution like the domain itself; a record's
+        # resource name carries its host, so adding a host never renames another's record.
+        hosted = [
+            (
+                f"host-{host.replace('*', 'wildcard')}",
+                host,
+                distribution.domain_name,
+                distribution.hosted_zone_id,
+            )
+            for host in domain.host_names
+        ]
         targets = [
             ("app", domain.name, distribution.domain_name, distribution.hosted_zone_id, ("A", "AAAA")),
+            *((label, host, target, zone, ("A", "AAAA")) for label, host, target, zone in hosted),
             (
                 "origin",
                 domain.origin_name,
