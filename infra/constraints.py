@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infra import aws_facts, routing
+from infra import aws_facts, hosts, routing
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,29 @@ SPEC_CONSTRAINTS: tuple[SpecConstraint, ...] = (
         keys=("scalestack:web.priority",),
         statement="Each rule of a listener has its own priority, 1 to 50000, evaluated lowest first.",
         source=routing.PRIORITY_SOURCE,
+    ),
+    SpecConstraint(
+        id="cloudfront-alias-wildcard-form",
+        keys=("scalestack:web.hostNames",),
+        statement="A CloudFront alternate domain name is lowercase and takes a wildcard only as a whole "
+        "leftmost label (*.example.com), never part or middle of a name; Route 53 wildcards and ACM names "
+        "are read the same way, so a routed host is the stack's domain or a name under it, `*.` at most.",
+        source=hosts.CLOUDFRONT_WILDCARD_SOURCE,
+    ),
+    SpecConstraint(
+        id="acm-domain-names-per-certificate",
+        keys=("scalestack:web.hostNames", "scalestack:domain.name"),
+        statement=f"An ACM certificate names at most {hosts.ACM_NAMES_PER_CERTIFICATE} domain names by "
+        "default; the origin certificate names origin.<domain>, the domain and every routed host, the "
+        "CloudFront certificate the domain and every routed host.",
+        source=hosts.ACM_NAMES_SOURCE,
+    ),
+    SpecConstraint(
+        id="cloudfront-aliases-per-distribution",
+        keys=("scalestack:web.hostNames", "scalestack:domain.name"),
+        statement=f"A distribution has at most {hosts.CLOUDFRONT_ALIASES_PER_DISTRIBUTION} alternate domain "
+        "names by default: the domain and every routed host.",
+        source=hosts.CLOUDFRONT_QUOTAS_SOURCE,
     ),
     SpecConstraint(
         id="elb-target-group-name-length",

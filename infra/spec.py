@@ -148,12 +148,14 @@ class DomainSpec(_Section):
     cdn_certificate_arn: str | None = Field(
         default=None,
         pattern=rf"^arn:aws:acm:{EDGE_REGION}:[0-9]{{12}}:certificate/[0-9a-f-]{{36}}$",
-        description="An existing certificate for the name, in us-east-1 (the only region CloudFront takes).",
+        description="An existing certificate for the name and every routed hostName, in us-east-1 (the only "
+        "region CloudFront takes).",
     )
     origin_certificate_arn: str | None = Field(
         default=None,
         pattern=r"^arn:aws:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$",
-        description="An existing certificate in the stack's region naming origin.<name> and the name (ALB).",
+        description="An existing certificate in the stack's region naming origin.<name>, the name and every "
+        "routed hostName (ALB).",
     )
 
     @field_validator("name")
@@ -292,7 +294,10 @@ class WebSpec(_ServiceSpec):
         default_factory=list, description="Requests whose path matches one of these (with hostNames: and)."
     )
     host_names: list[HostPattern] = Field(
-        default_factory=list, description="Requests for one of these hosts; no routes: the default service."
+        default_factory=list,
+        description="Requests for one of these hosts; no routes: the default service. Each is the domain or "
+        "a name under it (a leading `*.` label at most, lower-case) and becomes a CloudFront alias, a name "
+        "on both certificates and an A/AAAA record; needs domain.",
     )
     priority: int | None = Field(
         default=None,
