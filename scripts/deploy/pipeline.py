@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +34,7 @@ from infra.contract import (
     MIGRATION_ENV_FILE,
     RENDER_COMMAND,
     Output,
+    ServiceOutput,
     parse_services,
 )
 from scripts.deploy.errors import DeployError, aws_errors
@@ -473,16 +474,35 @@ class Deployment(Run):
         return self.up()
 
     def _smoke(self, plan: DeployPlan, deployed: StackOutputs) -> str:
+        """Ask what this run rolled, at the stack's URL: the default web service's readiness, smoke read and
+        version, and each routed web service's liveness and version on its route. With `--service X` only
+        X is asked: another service kept its version, so its answer says nothing of this run and its old
+        version must not fail (and roll back) X's deploy."""
         base = str(deployed[Output.URL]).rstrip("/")
-        routed = self._routed_liveness(base, deployed)
+        services = parse_services(deployed.raw)
+        chosen = services.get(self.service) if self.service is not None else None
+        if chosen is not None and chosen.kind == "worker":
+            return self.skip(
+                f"{self.service} is a worker: it answers no request, so there is nothing to ask; its "
+                "instance refresh's health checks and alarms judged the new version."
+            )
+        default_rolled = chosen is None or not chosen.routed
+        routed = self._routed_liveness(base, services)
         problems: list[str] = []
         for attempt in range(1, self.timing.smoke_attempts + 1):
-            problems = [
-                p
-                for p in (
+            default_checks = (
+                (
                     self._check(base + self.request.readiness_path, want_json=False),
                     self._check(base + self.request.smoke_path, want_json=True),
                     self._version_problem(base + self.request.liveness_path, plan.tag),
+                )
+                if default_rolled
+                else ()
+            )
+            problems = [
+                p
+                for p in (
+                    *default_checks,
                     *(
                         problem
                         for url in routed
@@ -495,25 +515,27 @@ class Deployment(Run):
                 if p
             ]
             if not problems:
-                return f"Smoke test passed at {base}."
+                asked = "" if self.service is None else f" ({self.service} only)"
+                return f"Smoke test passed at {base}{asked}."
             self.emit("progress", f"attempt {attempt}/{self.timing.smoke_attempts}: {'; '.join(problems)}")
             if attempt < self.timing.smoke_attempts:
                 self.ports.clock.sleep(self.timing.smoke_interval_seconds)
         raise DeployError(ExitCode.SMOKE_TEST_FAILED, f"smoke test failed at {base}: {'; '.join(problems)}")
 
-    def _routed_liveness(self, base: str, deployed: StackOutputs) -> list[str]:
-        """Each routed web service's liveness URL on its route: its first host name without wildcards (or
-        the stack's), and its liveness path, which the spec keeps on its path patterns. The default web
-        service is the checks on the stack's URL; with `--service`, that service's only."""
+    def _routed_liveness(self, base: str, services: Mapping[str, ServiceOutput]) -> list[str]:
+        """Each routed web service's liveness URL on its route: one of its host names (or the stack's) and
+        its liveness path, which the spec keeps on its path patterns. A host resolves to CloudFront, which
+        forwards it as Host to the load balancer, whose rule routes on it; a wildcard host is asked with a
+        concrete first label. The default web service is the checks on the stack's URL; with `--service`,
+        that service's only."""
         scheme, _, host = base.partition("://")
         urls = []
-        for name, service in parse_services(deployed.raw).items():
+        for name, service in services.items():
             if not service.routed or not service.liveness_path:
                 continue
             if self.service is not None and name != self.service:
                 continue
-            literal = [h for h in service.host_names if "*" not in h and "?" not in h]
-            urls.append(f"{scheme}://{literal[0] if literal else host}{service.liveness_path}")
+            urls.append(f"{scheme}://{reachable_host(service.host_names) or host}{service.liveness_path}")
         return urls
 
     def _version_problem(self, url: str, tag: str) -> str | None:
@@ -682,3 +704,22 @@ class RollbackRun(Run):
         self.ports.stack.set_image_tag(plan.target)
         self.roll_out(self.up())
         return f"{plan.target} is back in service on every instance."
+
+
+SMOKE_LABEL = "smoke-test"
+"""The first label the smoke test puts in place of a routed wildcard host's `*`: the spec allows a wildcard
+only as a whole leftmost `*.` label (infra/hosts.py), which any one label matches."""
+
+
+def reachable_host(host_names: Sequence[str]) -> str | None:
+    """A name a request can be sent to that the service's host condition matches: a literal host first,
+    else a wildcard host with its `*.` label made concrete; None when the service routes on no host."""
+    literal = [h for h in host_names if "*" not in h and "?" not in h]
+    if literal:
+        return literal[0]
+    concrete = [
+        f"{SMOKE_LABEL}.{h[2:]}"
+        for h in host_names
+        if h.startswith("*.") and "*" not in h[2:] and "?" not in h
+    ]
+    return concrete[0] if concrete else None

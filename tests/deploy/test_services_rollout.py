@@ -220,3 +220,78 @@ def test_a_routed_services_liveness_failing_on_its_route_rolls_all_back(
     assert code == ExitCode.ROLLED_BACK
     assert why in rec.summaries[-1]["account"]
     assert {name: world.versions(f"{name}-asg") for name in ALL} == dict.fromkeys(ALL, (["3", "3"], "3"))
+
+
+# --- `deploy --service X`: the smoke test asks X, and no other service's version --------------------------
+
+OLD = HttpResponse(200, b'{"version": "v1"}')
+NEW = HttpResponse(200, b'{"version": "v2"}')
+
+
+def _versions(world: World) -> dict[str, tuple[list[str], str]]:
+    """Which launch template version each group's instances run, and the one saved on the group."""
+    return {name: world.versions(f"{name}-asg") for name in ALL}
+
+
+def _expected(service: str, version: str) -> dict[str, tuple[list[str], str]]:
+    """`service` on `version`, every other group still on version 3."""
+    return {name: ([version] * 2, version) if name == service else (["3", "3"], "3") for name in ALL}
+
+
+def test_service_option_smoke_asks_that_service_not_the_default_one(tmp_path: Path) -> None:
+    """`--service api` rolls api alone; the default service still answers the version before (v1). The
+    smoke test asks api's liveness path on its route, which answers v2, and never the default's version."""
+    world = five_services()
+    world.http.answers["healthz"] = [OLD]
+    world.http.answers["api/healthz"] = [NEW]
+    code, rec = deploy(world, tmp_path, service="api")
+    assert code == ExitCode.OK, rec.summaries[-1]
+    assert _versions(world) == _expected("api", "4")
+    assert world.http.requests == ["https://d111.cloudfront.net/api/healthz"] * 2
+
+
+def test_service_option_smoke_fails_when_that_service_answers_the_old_version(tmp_path: Path) -> None:
+    world = five_services()
+    world.http.answers["healthz"] = [NEW]  # the default's answer would pass: it is not what is judged
+    world.http.answers["admin/up"] = [OLD]
+    code, rec = deploy(world, tmp_path, service="admin")
+    assert code == ExitCode.ROLLED_BACK
+    assert "GET https://admin.example.com/admin/up reports version v1, not v2" in rec.summaries[-1]["account"]
+    assert _versions(world) == _expected("admin", "3")
+    assert not any(u.endswith("/healthz") and "admin" not in u for u in world.http.requests)
+
+
+def test_service_option_on_a_worker_asks_no_web_service(tmp_path: Path) -> None:
+    """A worker answers no request: the default service's old version must not roll the worker back."""
+    world = five_services()
+    world.http.answers["healthz"] = [OLD]
+    code, rec = deploy(world, tmp_path, service="reports")
+    assert code == ExitCode.OK, rec.summaries[-1]
+    assert _versions(world) == _expected("reports", "4")
+    assert world.http.requests == []
+
+
+def test_service_option_on_the_default_service_asks_it_and_not_the_routed_ones(tmp_path: Path) -> None:
+    world = five_services()
+    world.http.answers["healthz"] = [NEW]
+    world.http.answers["admin/up"] = [OLD]  # admin was not rolled: its old version is expected
+    code, rec = deploy(world, tmp_path, service="web")
+    assert code == ExitCode.OK, rec.summaries[-1]
+    assert _versions(world) == _expected("web", "4")
+    assert {u.split("://")[1] for u in world.http.requests} == {
+        "d111.cloudfront.net/readyz",
+        "d111.cloudfront.net/api/tags",
+        "d111.cloudfront.net/healthz",
+    }
+
+
+def test_a_wildcard_host_is_asked_on_a_name_it_matches(tmp_path: Path) -> None:
+    """A service routed on *.tenants.<domain> only: asking the stack's host would reach the default
+    service, so the smoke test asks a concrete name under the wildcard, which the service's rule matches
+    (CloudFront forwards it as Host)."""
+    world = five_services()
+    world.stack.deployed["services"]["admin"]["hostNames"] = ["*.tenants.app.example.com"]
+    code, _ = deploy(world, tmp_path)
+    assert code == ExitCode.OK
+    assert "https://smoke-test.tenants.app.example.com/admin/up" in world.http.requests
+    assert "https://d111.cloudfront.net/admin/up" not in world.http.requests
