@@ -108,7 +108,7 @@ SPEC_CONSTRAINTS: tuple[SpecConstraint, ...] = (
     ),
     SpecConstraint(
         id="acm-domain-names-per-certificate",
-        keys=("scalestack:web.hostNames", "scalestack:domain.name"),
+        keys=("scalestack:web.hostNames", "scalestack:services"),
         statement=f"An ACM certificate names at most {hosts.ACM_NAMES_PER_CERTIFICATE} domain names by "
         "default; the origin certificate names origin.<domain>, the domain and every routed host, the "
         "CloudFront certificate the domain and every routed host.",
@@ -116,7 +116,7 @@ SPEC_CONSTRAINTS: tuple[SpecConstraint, ...] = (
     ),
     SpecConstraint(
         id="cloudfront-aliases-per-distribution",
-        keys=("scalestack:web.hostNames", "scalestack:domain.name"),
+        keys=("scalestack:web.hostNames", "scalestack:services"),
         statement=f"A distribution has at most {hosts.CLOUDFRONT_ALIASES_PER_DISTRIBUTION} alternate domain "
         "names by default: the domain and every routed host.",
         source=hosts.CLOUDFRONT_QUOTAS_SOURCE,

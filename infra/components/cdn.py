@@ -55,7 +55,7 @@ class CustomDomain:
     hosted_zone_id: str
     certificate_arn: pulumi.Input[str]
     """In us-east-1, naming `name` and every host of `host_names`."""
-    host_names: tuple[str, ...] = ()
+    host_names: tuple[str, ...]
     """The hosts web services route on besides `name` (infra/hosts.py): each an alias of the distribution
     with its own A/AAAA alias records, or viewers for it never reach CloudFront."""
 

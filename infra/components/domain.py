@@ -22,7 +22,7 @@ class DomainArgs:
     """An issued certificate for `name` in us-east-1 to use instead of requesting one."""
     origin_certificate_arn: str | None
     """An issued certificate in the stack's region for origin.<name> and `name`, instead of requesting one."""
-    host_names: tuple[str, ...] = ()
+    host_names: tuple[str, ...]
     """The hosts web services route on (the name or names under it, infra/hosts.py): CloudFront answers
     for them and forwards them as Host to the load balancer, so both certificates name them."""
 
