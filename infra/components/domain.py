@@ -87,6 +87,10 @@ class Domain(pulumi.ComponentResource):
         # DNS record, and destroying either would delete it. Two certificates naming the same domain share
         # its record, hence allow_overwrite (the provider's documented pattern,
         # https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/acm_certificate_validation).
+        # Records are kept when Pulumi deletes or replaces them: a shared record's owner going (a brought
+        # certificate, a host dropped) or a stack whose records were taken by index before moving each to
+        # its own name would otherwise delete a CNAME another certificate still renews by; a left CNAME is
+        # harmless and reused by the next certificate for the name.
         validated = list(dict.fromkeys(hosts.validation_name(d) for d in domains))
         records = []
         for i, validated_name in enumerate(validated):
@@ -102,7 +106,7 @@ class Domain(pulumi.ComponentResource):
                     records=[record.apply(lambda r: r[2])],
                     ttl=300,
                     allow_overwrite=True,
-                    opts=pulumi.ResourceOptions(parent=self),
+                    opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
                 )
             )
         validation = aws.acm.CertificateValidation(
