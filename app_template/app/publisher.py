@@ -1,16 +1,21 @@
-"""Sends Celery tasks from the event loop, several per round trip to the broker.
+"""Sends Celery tasks to the broker from a thread of its own, many per round trip, off the request path.
 
 Celery publishes synchronously, and each `delay()` builds a new Redis client and waits for its own
 LPUSH: measured here, about 0.5 ms of CPU per task plus a thread-pool hand-off, which made the task a
-create enqueues cost more than the create itself. One thread per process publishes instead: a request
-hands it the task and awaits the outcome, and the thread sends whatever has queued up meanwhile in one
-pipeline (kombu's `Producer.batch`). A request still answers only once its task is in the broker, and
-still hears if it could not be sent; under load, many requests share one round trip.
+create enqueues cost more than the create itself. Here a request only queues the task in memory; one
+thread per process collects what arrives within LINGER_SECONDS and sends it in one pipeline (kombu's
+`Producer.batch`), so the per-batch costs are shared by every task in it.
+
+What that gives up: a task sits in the process for up to LINGER_SECONDS before it is in Redis, so a
+process killed outright (not stopped: the lifespan's end sends what is queued) loses those. The tasks
+sent this way are best-effort already (a create answers 201 when its task cannot be sent, app.api.items),
+so this changes how many can be lost, not whether.
 """
 
-import asyncio
+import contextlib
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,74 +25,86 @@ from app.logs import get_logger
 
 log = get_logger(__name__)
 
-# Pipelines of a few hundred commands are cheap for Redis; the bound keeps one batch's wait short.
-MAX_BATCH = 200
+LINGER_SECONDS = 0.02
+"""How long the thread collects tasks after the first before sending them."""
+MAX_BATCH = 500
+MAX_PENDING = 10_000
+"""Tasks queued in memory at most (the broker down for a while): beyond it, `send` refuses."""
 
 
 @dataclass(frozen=True)
 class _Pending:
     task: Task  # type: ignore[type-arg]
     args: tuple[Any, ...]
-    done: asyncio.Future[None]
-    loop: asyncio.AbstractEventLoop
 
 
-def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
-    if done.done():  # the request went away (cancelled) while its task was being sent
-        return
-    if error is None:
-        done.set_result(None)
-    else:
-        done.set_exception(error)
+class PublisherUnavailable(Exception):
+    """The task was not queued: too many are waiting already, or the process is stopping."""
 
 
 class TaskPublisher:
-    """One publishing thread per process; `send` is what requests call."""
+    """One publishing thread per process, started by the first `send`."""
 
-    def __init__(self, celery: Celery, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        celery: Celery,
+        *,
+        linger_seconds: float = LINGER_SECONDS,
+        max_batch: int = MAX_BATCH,
+        max_pending: int = MAX_PENDING,
+    ) -> None:
         self._celery = celery
+        self._linger_seconds = linger_seconds
         self._max_batch = max_batch
-        self._pending: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._pending: queue.Queue[_Pending | None] = queue.Queue(max_pending)
         self._thread = threading.Thread(target=self._run, name="task-publisher", daemon=True)
         self._lock = threading.Lock()
         self._closed = False
 
-    async def send(self, task: Task, *args: Any) -> None:  # type: ignore[type-arg]
-        """Returns once the task is in the broker; raises what publishing it raised."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
+    def send(self, task: Task, *args: Any) -> None:  # type: ignore[type-arg]
+        """Queues the task for the broker; raises PublisherUnavailable if it cannot."""
         with self._lock:
             if self._closed:
-                raise RuntimeError("the task publisher is closed (the process is stopping)")
+                raise PublisherUnavailable("the process is stopping")
             if not self._thread.is_alive():
                 self._thread.start()
-            self._pending.put(_Pending(task, args, done, loop))
-        await done
+            try:
+                self._pending.put_nowait(_Pending(task, args))
+            except queue.Full:
+                waiting = self._pending.maxsize
+                raise PublisherUnavailable(f"{waiting} tasks wait for the broker already") from None
 
     def close(self, timeout: float = 5.0) -> None:
         """Sends what is queued, then stops the thread (the lifespan's end)."""
         with self._lock:
             self._closed = True
             started = self._thread.is_alive()
-        if started:
-            self._pending.put(None)
-            self._thread.join(timeout)
+        if not started:
+            return
+        deadline = time.monotonic() + timeout
+        with contextlib.suppress(queue.Full):  # waits while full: the thread is draining it
+            self._pending.put(None, timeout=timeout)
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive():
+            log.warning("tasks not sent before the process stopped", tasks=self._pending.qsize())
 
     def _run(self) -> None:
-        while True:
+        stop = False
+        while not stop:
             first = self._pending.get()
             if first is None:
                 return
-            batch, stop = self._drain(first)
+            batch, stop = self._collect(first)
             self._publish(batch)
-            if stop:
-                return
 
-    def _drain(self, first: _Pending) -> tuple[list[_Pending], bool]:
+    def _collect(self, first: _Pending) -> tuple[list[_Pending], bool]:
+        """`first` and what arrives within the linger; whether the stop sign came with them."""
         batch = [first]
+        deadline = time.monotonic() + self._linger_seconds
         while len(batch) < self._max_batch:
+            remaining = deadline - time.monotonic()
             try:
-                item = self._pending.get_nowait()
+                item = self._pending.get(timeout=remaining) if remaining > 0 else self._pending.get_nowait()
             except queue.Empty:
                 break
             if item is None:
@@ -96,15 +113,9 @@ class TaskPublisher:
         return batch, False
 
     def _publish(self, batch: list[_Pending]) -> None:
-        error: BaseException | None = None
         try:
             with self._celery.producer_or_acquire() as producer, producer.batch():
                 for pending in batch:
                     pending.task.apply_async(args=pending.args, producer=producer)
-        except Exception as failure:  # every request of the batch hears it, and logs it as its own
-            error = failure
-        for pending in batch:
-            try:
-                pending.loop.call_soon_threadsafe(_settle, pending.done, error)
-            except RuntimeError:  # that request's event loop has closed: nobody is waiting any more
-                log.warning("task published after its requester stopped", task=pending.task.name)
+        except Exception as error:
+            log.warning("could not send tasks to the broker", tasks=len(batch), error=repr(error))

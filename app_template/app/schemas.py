@@ -1,10 +1,11 @@
 """Request and response bodies. Requests are strict: unknown fields and wrong types are rejected."""
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, WithJsonSchema
 
 # What a BIGINT column holds: ids and cursors beyond it are a 422, not a database error.
 MAX_ID = 2**63 - 1
@@ -30,7 +31,31 @@ Name = Annotated[
     StrictStr, Field(min_length=1, max_length=200, json_schema_extra=_NO_NUL), AfterValidator(_storable)
 ]
 # A JSON number or a decimal string such as "12.50"; at most two decimals because prices are cents.
-Price = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False)]
+# The document says exactly what is accepted (a fuzzer generating from it then meets no surprise 422):
+# Decimal alone would also take strings such as "1e3" or " 5", which the pattern below does not allow.
+PRICE_TEXT = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+PRICE_MAX = Decimal("9999999999.99")
+
+
+def _price_text(value: object) -> object:
+    if isinstance(value, str) and not re.fullmatch(PRICE_TEXT, value):
+        raise ValueError("must be a decimal number with at most 10 digits before the point and 2 after")
+    return value
+
+
+Price = Annotated[
+    Decimal,
+    BeforeValidator(_price_text),
+    Field(ge=0, le=PRICE_MAX, decimal_places=2, allow_inf_nan=False),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": float(PRICE_MAX), "multipleOf": 0.01},
+                {"type": "string", "pattern": PRICE_TEXT},
+            ]
+        }
+    ),
+]
 
 
 class ItemCreate(BaseModel):

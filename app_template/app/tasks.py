@@ -96,7 +96,7 @@ async def enqueue_count_tags(tags: list[str], primary: AsyncEngine, publisher: T
     if publisher is None:
         await _count_tags_on(primary, tags)
     else:
-        await publisher.send(count_tags, tags)
+        publisher.send(count_tags, tags)
 
 
 @celery_app.task(name="app.count_tags")

@@ -23,8 +23,9 @@ CHECKS = (
     "negative_data_rejection",
 )
 MIN_CASES = 1000
-# Enough examples per operation and phase for MIN_CASES; fixed seed, so a failure replays exactly.
-MAX_EXAMPLES = 80
+# Enough examples per operation and phase for MIN_CASES (1,177 with this seed and document); fixed seed,
+# so a run generates the same cases each time and a failure replays exactly.
+MAX_EXAMPLES = 170
 SEED = 20261202
 
 
