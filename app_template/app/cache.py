@@ -181,15 +181,18 @@ class Cache:
             loading.add_done_callback(lambda _: self._loading.pop(key, None))
         return await asyncio.shield(loading)
 
-    async def put(self, key: str, payload: bytes) -> None:
+    async def put(self, key: str, payload: bytes, *, announce: bool = True) -> None:
         """Write-through after a write, so the next read does not race a lagging replica; the other
-        processes drop their local copies when they hear of it."""
+        processes drop their local copies when they hear of it. A key no process can hold (a record
+        just created, as ids are never reused; a value loaded after the shared one went stale) needs no
+        announcement, and skipping it spares every process the message: measured, hearing them cost
+        each create more than its INSERT."""
         ttl = self._jittered_ttl()
         self._keep_local(key, payload, ttl)
         packed = _pack(payload, time.time() + ttl)
         keep_for = ttl + self.settings.cache_stale_seconds
         store = self.store
-        if isinstance(store, RedisStore):
+        if isinstance(store, RedisStore) and announce:
             announcement = self._sender + b"|" + key.encode()
             await self._guard(
                 lambda: store.set_and_publish(key, packed, keep_for, INVALIDATION_CHANNEL, announcement)
@@ -244,7 +247,9 @@ class Cache:
             if not fresh:
                 payload = await loader()
                 if payload is not None:
-                    await self.put(key, payload)
+                    # Unannounced: every local copy lives no longer than the shared value was fresh
+                    # (`_lookup`), so once it is stale no process holds the old value to drop.
+                    await self.put(key, payload, announce=False)
             return payload
         finally:
             await self._guard(lambda: self.store.delete(f"lock:{key}"))

@@ -60,6 +60,7 @@ class TaskPublisher:
         self._thread = threading.Thread(target=self._run, name="task-publisher", daemon=True)
         self._lock = threading.Lock()
         self._closed = False
+        self._closing = threading.Event()  # cuts the linger short: stopping sends at once
 
     def send(self, task: Task, *args: Any) -> None:  # type: ignore[type-arg]
         """Queues the task for the broker; raises PublisherUnavailable if it cannot."""
@@ -79,6 +80,7 @@ class TaskPublisher:
         with self._lock:
             self._closed = True
             started = self._thread.is_alive()
+        self._closing.set()
         if not started:
             return
         deadline = time.monotonic() + timeout
@@ -98,13 +100,14 @@ class TaskPublisher:
             self._publish(batch)
 
     def _collect(self, first: _Pending) -> tuple[list[_Pending], bool]:
-        """`first` and what arrives within the linger; whether the stop sign came with them."""
+        """`first` and what arrived within the linger; whether the stop sign came with them. The thread
+        sleeps through the linger rather than waking for each task: every wake-up takes the GIL from the
+        event loop, which profiled at a tenth of a create's CPU."""
+        self._closing.wait(self._linger_seconds)
         batch = [first]
-        deadline = time.monotonic() + self._linger_seconds
         while len(batch) < self._max_batch:
-            remaining = deadline - time.monotonic()
             try:
-                item = self._pending.get(timeout=remaining) if remaining > 0 else self._pending.get_nowait()
+                item = self._pending.get_nowait()
             except queue.Empty:
                 break
             if item is None:
@@ -116,6 +119,20 @@ class TaskPublisher:
         try:
             with self._celery.producer_or_acquire() as producer, producer.batch():
                 for pending in batch:
-                    pending.task.apply_async(args=pending.args, producer=producer)
+                    options = self._options(pending)
+                    pending.task.apply_async(args=pending.args, producer=producer, **options)
         except Exception as error:
             log.warning("could not send tasks to the broker", tasks=len(batch), error=repr(error))
+
+    @staticmethod
+    def _options(pending: _Pending) -> dict[str, Any]:
+        return {
+            # Celery would copy and bind the queue entity for every message to declare it; a direct route
+            # to a queue is an anonymous exchange on Redis, which delivers by queue name and reads no
+            # binding (kombu/transport/virtual/base.py `_lookup`), and the worker declares the queues it
+            # consumes. The argument repr would go through `saferepr`; tags are short. Together a third of
+            # Celery's CPU per message, measured.
+            "declare": [],
+            "argsrepr": repr(pending.args),
+            "kwargsrepr": "{}",
+        }

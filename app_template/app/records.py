@@ -122,7 +122,7 @@ class Records:
         async with services.db.statement() as connection:
             row = (await connection.execute(self._insert, dict(values))).one()
         payload = self.dumps(row)
-        await services.cache.put(self.cache_key(row.id), payload)
+        await services.cache.put(self.cache_key(row.id), payload, announce=False)
         return row.id, payload
 
     async def update(self, services: Services, record_id: int, values: Mapping[str, Any]) -> bytes | None:

@@ -25,12 +25,16 @@ def _celery(redis_url: str) -> Celery:
     @app.task(name="test.record", shared=False)
     def record(n: int) -> None: ...
 
+    @app.task(name="test.report", shared=False)
+    def report(n: int) -> None: ...
+
+    app.conf.task_routes = {"test.report": {"queue": "reports"}}
     return app
 
 
-def _queued_tasks(redis_url: str) -> list[tuple[str, list[int]]]:
-    """(task name, args) of every message on Celery's default queue, oldest first."""
-    messages = redis.Redis.from_url(redis_url).lrange("celery", 0, -1)
+def _queued_tasks(redis_url: str, queue: str = "celery") -> list[tuple[str, list[int]]]:
+    """(task name, args) of every message on `queue` (Celery's default), oldest first."""
+    messages = redis.Redis.from_url(redis_url).lrange(queue, 0, -1)
     tasks = []
     for raw in reversed(messages):  # LPUSH: the newest is first
         message = json.loads(raw)
@@ -78,6 +82,16 @@ def test_closing_sends_what_is_queued_without_waiting_for_the_linger(redis_url: 
     assert [args for _, args in _queued_tasks(redis_url)] == [[n] for n in range(20)]
     with pytest.raises(PublisherUnavailable, match="stopping"):
         publisher.send(app.tasks["test.record"], 99)
+
+
+def test_a_task_routed_to_its_own_queue_lands_there(redis_url: str) -> None:
+    app = _celery(redis_url)
+    publisher = TaskPublisher(app, linger_seconds=0)
+    publisher.send(app.tasks["test.report"], 5)
+    publisher.send(app.tasks["test.record"], 6)
+    publisher.close()
+    assert _queued_tasks(redis_url, "reports") == [("test.report", [5])]
+    assert _queued_tasks(redis_url) == [("test.record", [6])]
 
 
 @pytest.fixture
