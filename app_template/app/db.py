@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import exc, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -57,7 +58,18 @@ def engine_for(url: str, **options: Any) -> AsyncEngine:
     engine_url, from_url = connect_options(url)
     # What the URL says (e.g. its connect_timeout) wins over the app-wide defaults.
     connect_args = options.pop("connect_args", {}) | from_url
-    return create_async_engine(engine_url, connect_args=connect_args, **options)
+    # JSON columns (an item's tags) through orjson: several times faster than the json module, per row.
+    return create_async_engine(
+        engine_url,
+        connect_args=connect_args,
+        json_serializer=_json_text,
+        json_deserializer=orjson.loads,
+        **options,
+    )
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _engine(url: str, settings: Settings, *, reads: bool = False, ping: bool = True) -> AsyncEngine:
