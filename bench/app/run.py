@@ -22,6 +22,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 REPO = Path(__file__).resolve().parents[2]
 APP_DIR = REPO / "app_template"
@@ -87,6 +88,44 @@ class Result:
     p99_ms: float
     errors: int
     command: str
+    requests: int = 0
+    worker_cpu_us: float = 0.0
+    """CPU (user + system) the app's worker processes spent per request: where a case's cost lies."""
+    machine_busy: float = 0.0
+    """Share of the machine's CPU time in use during the run: near 1.0, the case is CPU-bound."""
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (gunicorn's workers), from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # a worker that exited (recycled) during the run
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / _TICKS
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(idle, total) CPU ticks of the whole machine since boot."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return ticks[3] + ticks[4], sum(ticks)
 
 
 def _ms(value: str, unit: str) -> float:
@@ -110,11 +149,30 @@ def run_wrk(
         return _ms(number, unit)
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     if errors:
         print(f"{name}: errors in this run\n{out}", file=sys.stderr)
-    return Result(name, rps, percentile("50"), percentile("99"), errors, shlex.join(argv))
+    return Result(name, rps, percentile("50"), percentile("99"), errors, shlex.join(argv), requests)
+
+
+def measured_run(
+    wrk: str,
+    name: str,
+    url: str,
+    path: str,
+    args: argparse.Namespace,
+    script: Path | None,
+    workers: list[int],
+) -> Result:
+    """`run_wrk`, with the workers' CPU per request and how busy the machine was meanwhile."""
+    cpu_before, (idle_before, total_before) = _cpu_seconds(workers), _machine_ticks()
+    result = run_wrk(wrk, name, url, path, args, script)
+    cpu_after, (idle_after, total_after) = _cpu_seconds(workers), _machine_ticks()
+    result.worker_cpu_us = (cpu_after - cpu_before) / max(result.requests, 1) * 1e6
+    result.machine_busy = 1 - (idle_after - idle_before) / max(total_after - total_before, 1)
+    return result
 
 
 def main() -> None:
@@ -168,11 +226,11 @@ def main() -> None:
                     ("page", "GET /api/items?limit=20&cursor=<random>", "/", scripts["page"]),
                     ("write", "POST /api/items with tags (+ task)", "/", scripts["write"]),
                 ]
-                apps = {"full": full_app.url, "bare": bare_app.url}
+                apps = {"full": full_app, "bare": bare_app}
                 # Rounds interleave the cases and the two set-ups, so a neighbour's load on the shared
                 # cores skews them alike; each ratio compares runs of the same round and set-up.
                 rounds = [
-                    {setup: _measure(wrk, url, cases, scripts, args) for setup, url in apps.items()}
+                    {setup: _measure(wrk, app, cases, args) for setup, app in apps.items()}
                     for _ in range(args.rounds)
                 ]
     finally:
@@ -183,21 +241,24 @@ def main() -> None:
     report(rounds, [(name, label) for name, label, _, _ in cases], args)
 
 
+class _App(Protocol):
+    url: str
+    process: "subprocess.Popen[bytes] | None"
+
+
 def _measure(
-    wrk: str,
-    url: str,
-    cases: list[tuple[str, str, str, Path | None]],
-    scripts: dict[str, Path],
-    args: argparse.Namespace,
+    wrk: str, app: _App, cases: list[tuple[str, str, str, Path | None]], args: argparse.Namespace
 ) -> list[Result]:
+    assert app.process is not None
+    workers = _children(app.process.pid)
     results = []
     for name, _, path, script in cases:
         if name == "cached":
             # "Cached" means in the cache: every id in every worker's memory tier. Cached values go
             # stale after CACHE_TTL_SECONDS, and a round lasts longer, so each cached run is preceded
             # by an unmeasured pass over the same random ids.
-            run_wrk(wrk, "warm-up", url, path, args, script)
-        results.append(run_wrk(wrk, name, url, path, args, script))
+            run_wrk(wrk, "warm-up", app.url, path, args, script)
+        results.append(measured_run(wrk, name, app.url, path, args, script, workers))
     return results
 
 
@@ -228,11 +289,16 @@ def report(
     print(f"share the same {cores} cores. wrk {wrk_flags} per case, {args.rounds} interleaved rounds;")
     print("medians; ratio = median over rounds of (case req/s / trivial req/s in the same round and set-up).")
     print("full = primary + replica + Redis; bare = primary only, in-process cache, inline tasks.\n")
-    header = f"{'case':<8} {'request':<42} {'full req/s':>10} {'p99 ms':>7} {'ratio':>6} {'target':>6}"
-    print(header + f" {'bare req/s':>10} {'p99 ms':>7} {'ratio':>6} {'errors':>6}")
+    print("cpu = CPU the app's workers spent per request (µs, user + system); busy = share of the machine in")
+    print("use meanwhile (near 100%, the case is CPU-bound, and its cpu is what to cut).\n")
+    columns = f"{'p99 ms':>7} {'cpu':>5} {'busy':>4} {'ratio':>5}"
+    header = (
+        f"{'case':<8} {'request':<38} {'full req/s':>10} {columns} {'target':>6} {'bare req/s':>10} {columns}"
+    )
+    print(header + f" {'errors':>6}")
     verdicts = []
     for index, (name, label) in enumerate(cases):
-        row = f"{name:<8} {label:<42}"
+        row = f"{name:<8} {label:<38}"
         errors = 0
         for setup in ("full", "bare"):
             runs = [r[setup][index] for r in rounds]
@@ -240,7 +306,9 @@ def report(
             p99 = statistics.median(run.p99_ms for run in runs)
             ratio = _ratio(rounds, setup, index)
             errors += sum(run.errors for run in runs)
-            row += f" {rps:>10.0f} {p99:>7.2f} {ratio:>6.2f}"
+            cpu = statistics.median(run.worker_cpu_us for run in runs)
+            busy = statistics.median(run.machine_busy for run in runs)
+            row += f" {rps:>10.0f} {p99:>7.2f} {cpu:>5.0f} {busy:>4.0%} {ratio:>5.2f}"
             if setup == "full":
                 target = TARGETS.get(name)
                 row += f" {target if target else '':>6}"
