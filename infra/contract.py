@@ -240,6 +240,12 @@ def parse_services(outputs: Mapping[str, Any]) -> dict[str, ServiceOutput]:
     }
 
 
+def migrating_service(services: Mapping[str, ServiceOutput]) -> ServiceOutput:
+    """The service the deploy runs the migrations on: the default web service (the one without routes),
+    whose role alone may read the database's master secret (infra/spec.py `Service.migrates`)."""
+    return next(s for s in services.values() if s.kind == "web" and not s.routed)
+
+
 @dataclass(frozen=True)
 class StackOutputs:
     """A brought-up stack's outputs, typed: what `pulumi stack output --json` gives the pipeline."""

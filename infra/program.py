@@ -88,22 +88,28 @@ class Data:
 
     def settings_for(self, service: Service) -> AppSettingsRef:
         """What one service's instances read at boot: the stack's settings and the app's own secrets, and
-        the secrets, keys and database users of only the stores it uses (`usesDatabase`, `usesCache`)."""
+        the secrets, keys and database users of only the stores it uses (`usesDatabase`, `usesCache`).
+
+        The database's master secret (and the key it is encrypted under, which encrypts nothing else an
+        instance reads) only for the service that runs the migrations: every other service connects as
+        the app's role with IAM tokens (rds-db:connect), so the master login would be privilege it never
+        uses."""
         database, cache, group = self.database, self.cache, service.spec
+        master = group.uses_database and service.migrates
         return AppSettingsRef(
             parameter_path=self.settings.parameter_path,
             parameter_path_arn=self.settings.parameter_path_arn,
             secret_arns=[
-                *([self.settings.database_secret_arn] if group.uses_database else []),
+                *([self.settings.database_secret_arn] if master else []),
                 *([self.settings.cache_secret_arn] if group.uses_cache else []),
                 self.settings.app_secrets_arn,
             ],
             kms_key_arns=[
-                *([database.kms_key_arn] if group.uses_database else []),
+                *([database.kms_key_arn] if master else []),
                 *([cache.kms_key_arn] if group.uses_cache else []),
                 self.settings.kms_key_arn,
             ],
-            render_script=self.settings.render_script_for(group.uses_database, group.uses_cache),
+            render_script=self.settings.render_script_for(group.uses_database, master, group.uses_cache),
             database_user_arns=self.settings.database_user_arns if group.uses_database else [],
         )
 

@@ -410,6 +410,13 @@ class Service:
         web = self.web
         return web is not None and not web.path_patterns and not web.host_names
 
+    @property
+    def migrates(self) -> bool:
+        """The deploy runs the migrations on this service's instances (the default web service's, which
+        always run: its minSize is at least 1), so its role alone may read the database's master secret;
+        every other service connects as the app's role with IAM tokens."""
+        return self.default
+
 
 class DatabaseSpec(_Section):
     """RDS PostgreSQL primary in the isolated subnets and its read replicas."""
@@ -708,14 +715,15 @@ def _service_violations(spec: StackSpec) -> list[Problem]:
         for s in web
         if s.default and (s.spec.min_size < 1 or not s.spec.uses_cache)
     ]
-    # The deploy runs the migrations on a default web instance (its role reads the master secret).
+    # The deploy runs the migrations on the migrating service's instances (its role alone reads the
+    # master secret).
     problems += [
         (
             f"{s.key}.usesDatabase",
             "the default web service's instances run the deploy's migrations, so it needs usesDatabase: true",
         )
         for s in web
-        if s.default and not s.spec.uses_database
+        if s.migrates and not s.spec.uses_database
     ]
     routed = [s for s in web if not s.default]
     problems += [p for p in (_liveness_off_route(spec, s) for s in routed) if p]

@@ -34,6 +34,8 @@ FAKE_AWS = f"""#!{sys.executable}
 import json, os, sys
 args = sys.argv[1:]
 COUNTER = os.environ["FAKE_AWS_COUNTER"]
+with open(os.environ["FAKE_AWS_CALLS"], "a") as calls:  # every call, so a test can tell what was asked
+    calls.write(json.dumps(args) + "\\n")
 if args[:2] == ["ssm", "get-parameters-by-path"]:
     path = args[args.index("--path") + 1]
     values = {{"DATABASE_HOST": "primary.db", "DATABASE_REPLICA_HOSTS": "r1.db,r2.db", "DATABASE_NAME": "app",
@@ -72,8 +74,10 @@ def run_render(
     app_secrets: str | None = None,
     database: str | None = DB_SECRET,
     cache: str | None = CACHE_SECRET,
+    migrates: bool = True,
 ) -> None:
-    """Runs the render script in `mode` (none: before the container starts) against the stand-in aws."""
+    """Runs the render script in `mode` (none: before the container starts) against the stand-in aws;
+    `migrates`: the service runs the migrations (the default web service), so it gets the master secret."""
     bin_dir = tmp_path / "bin"
     if not bin_dir.exists():
         bin_dir.mkdir()
@@ -89,13 +93,16 @@ def run_render(
         "SCALESTACK_MIGRATION_ENV_FILE": str(tmp_path / "migrate.env"),
         "SCALESTACK_TOKEN_DIR": str(tmp_path / "tokens"),
         "FAKE_AWS_COUNTER": str(tmp_path / "signed"),
+        "FAKE_AWS_CALLS": str(tmp_path / "calls"),
         **({"FAKE_APP_SECRETS": app_secrets} if app_secrets is not None else {}),
-        # The instance role reads only the secrets of the stores its service uses (program.Data.settings_for).
+        # The instance role reads only the secrets of the stores its service uses, and the master secret
+        # only on the migrating service (program.Data.settings_for).
         "FAKE_DENIED": ",".join(
-            arn for arn, used in ((DB_SECRET, database), (CACHE_SECRET, cache)) if not used
+            arn for arn, used in ((DB_SECRET, database and migrates), (CACHE_SECRET, cache)) if not used
         ),
     }
-    script = render_script("/scalestack/dev/app", database, cache, APP_SECRETS)
+    master = database if migrates else None
+    script = render_script("/scalestack/dev/app", database is not None, master, cache, APP_SECRETS)
     subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script, "render", *mode], env=environment, check=True, timeout=60
     )
@@ -196,6 +203,28 @@ def test_a_service_off_the_database_renders_no_database_urls_or_tokens(tmp_path:
     with pytest.raises(subprocess.CalledProcessError):
         run_render(tmp_path, "migrate", database=None)
     assert not (tmp_path / "migrate.env").exists()
+
+
+def aws_calls(tmp_path: Path) -> list[list[str]]:
+    return [json.loads(line) for line in (tmp_path / "calls").read_text().splitlines()]
+
+
+def test_a_service_that_does_not_migrate_never_asks_for_the_master_login(tmp_path: Path) -> None:
+    """Issue 12: only the default web service runs the migrations, so only its role reads the master
+    secret; every other service on the database connects as the app's role with tokens, and its renderer
+    neither names the master secret nor asks for it, even when told to migrate."""
+    script = render_script("/scalestack/dev/app", True, None, CACHE_SECRET, APP_SECRETS)
+    assert DB_SECRET not in script
+    run_render(tmp_path, migrates=False)
+    env = read_env(tmp_path / "app.env")
+    assert urllib.parse.urlsplit(env["DATABASE_URL"]).username == APP_DATABASE_USER
+    assert sorted(tokens(tmp_path)) == ["primary.db", "r1.db", "r2.db"]
+    run_render(tmp_path, "tokens", migrates=False)  # the timer re-signs as on any database client
+    with pytest.raises(subprocess.CalledProcessError):
+        run_render(tmp_path, "migrate", migrates=False)
+    assert not (tmp_path / "migrate.env").exists()
+    asked = [call[call.index("--secret-id") + 1] for call in aws_calls(tmp_path) if "--secret-id" in call]
+    assert DB_SECRET not in asked and asked  # it read the app's secrets and the cache token, never the master
 
 
 def test_no_replicas_means_an_empty_replica_list(tmp_path: Path) -> None:

@@ -60,6 +60,11 @@ SERVICE_ALARMS = {
     ALARMS + "scalestack-{stack}-worker-backlog-per-instance": "issue 12: the worker's backlog alarm",
 }
 ADDED_SERVICE_ALARMS = "issue 12: the added services' own alarms (tests/test_services.py)"
+MASTER_SECRET_FOR_THE_MIGRATOR = (
+    "issue 12: only the default web service, which the deploy migrates on, reads the database's master "
+    "secret and decrypts it with the database's key; the worker connects as app_user with rds-db:connect "
+    "only, and its renderer names no master secret"
+)
 INTENDED: Mapping[tuple[str, str], str] = {
     **{
         (stack, path.format(stack=stack)): why
@@ -79,6 +84,15 @@ INTENDED: Mapping[tuple[str, str], str] = {
         ): APP_SECRETS_READ
         for stack in ("dev", "staging", "prod")
         for role in ("web", "worker")
+    },
+    **{
+        (
+            stack,
+            f"resources/urn:pulumi:{stack}::scalestack::scalestack:compute:AppGroup$aws:iam/rolePolicy:"
+            f"RolePolicy::worker-access/{field}",
+        ): MASTER_SECRET_FOR_THE_MIGRATOR
+        for stack in ("dev", "staging", "prod")
+        for field in ("dependencies", "propertyDependencies/policy")
     },
     **{
         (stack, f"outputs/rollout/{key}"): ROLLOUT_PER_ROLE

@@ -598,7 +598,9 @@ def _user_data(plan: Plan, service: str) -> str:
 
 def test_a_service_off_the_cache_or_database_cannot_read_their_credentials() -> None:
     plan = _opted_out()
-    cache, database = {"cache-auth", "cache-key"}, {"database-primary", "database-key"}
+    # The database's login is rds-db:connect on its instances (its key is the master secret's: the
+    # migrating web service's alone, see test_only_the_default_web_role_reads_the_master_secret).
+    cache, database = {"cache-auth", "cache-key"}, {"database-primary"}
     built_from = {service: _access(plan, service)[1] for service in ("admin", "api", "reports", "worker")}
     assert not cache & built_from["admin"] and database <= built_from["admin"]
     assert not database & built_from["reports"] and cache <= built_from["reports"]
@@ -608,7 +610,7 @@ def test_a_service_off_the_cache_or_database_cannot_read_their_credentials() -> 
     # The renderer asks for no secret its role may not read: admin renders no REDIS_URL, reports no
     # database URLs or tokens.
     assert "CACHE_SECRET_ARN = ''" in _user_data(plan, "admin")
-    assert "DATABASE_SECRET_ARN = ''" in _user_data(plan, "reports")
+    assert "USES_DATABASE = bool('')" in _user_data(plan, "reports")
     assert "CACHE_SECRET_ARN = ''" not in _user_data(plan, "api")
     spec = parse_config(five(), stack="multi", source=SOURCE)
     report = evaluate(plan.resources, spec.environment, ())
@@ -620,3 +622,64 @@ def test_the_default_web_service_stays_on_the_database_for_the_migrations() -> N
     assert "scalestack:web.usesDatabase: the default web service's instances run the deploy's migrations" in (
         error_for(config("dev", web={"usesDatabase": False}))
     )
+
+
+# --- only the migrating service reads the master login ----------------------------------------------------
+
+
+@cache
+def _bench_planned() -> tuple[StackSpec, Plan]:
+    spec = load_spec_file(Path("bench/stacks/Pulumi.services.yaml"))
+    return spec, plan_stack(spec)
+
+
+def _several(source: str) -> tuple[StackSpec, Plan]:
+    return five_planned() if source == "five" else _bench_planned()
+
+
+def _master_reads(plan: Plan, service: str) -> set[str]:
+    """What in a service's role reads the master login: the RDS-managed secret (RDS names it `rds!...`),
+    and the database's key it is encrypted under."""
+    statements, built_from = _access(plan, service)
+    secrets = {
+        r for st in statements if "secretsmanager:GetSecretValue" in st["Action"] for r in st["Resource"]
+    }
+    return {r for r in secrets if ":secret:rds!" in r} | (built_from & {"database-key"})
+
+
+@pytest.mark.parametrize("source", ["five", "bench"])
+def test_only_the_default_web_role_reads_the_master_secret(source: str) -> None:
+    """Issue 12: the deploy migrates on the default web service; every other service on the database
+    connects as the app's role with IAM tokens, so neither its role nor its renderer has the master login."""
+    spec, plan = _several(source)
+    on_database = [s for s in spec.all_services if s.spec.uses_database]
+    assert [s.name for s in spec.all_services if s.default] == ["web"] and len(on_database) >= 4
+    for service in on_database:
+        actions = {a for st in _access(plan, service.name)[0] for a in st["Action"]}
+        assert "rds-db:connect" in actions, service.name
+        reads, user_data = _master_reads(plan, service.name), _user_data(plan, service.name)
+        if service.name == "web":
+            assert len(reads) == 2 and "MASTER_SECRET_ARN = ''" not in user_data
+        else:
+            assert reads == set() and "MASTER_SECRET_ARN = ''" in user_data, service.name
+    report = evaluate(plan.resources, spec.environment, ())
+    assert [v for v in report.violations if v.rule == "iam-data-credentials-for-clients-only"] == []
+
+
+def test_the_policy_refuses_the_master_secret_on_a_routed_services_role() -> None:
+    """The rule knows the migrating role from the plan (the group behind the rule that takes the rest):
+    granting a routed web service the master secret's key is a violation on that service's policy."""
+    import dataclasses
+
+    spec, plan = five_planned()
+    (key,) = [r.urn for r in plan.resources if r.name == "database-key"]
+
+    def granted(resource: PlannedResource) -> PlannedResource:
+        if resource.name != "api-access":
+            return resource
+        deps = dict(resource.property_dependencies)
+        return dataclasses.replace(resource, property_dependencies={**deps, "policy": (*deps["policy"], key)})
+
+    report = evaluate([granted(r) for r in plan.resources], spec.environment, ())
+    found = [v for v in report.violations if v.rule == "iam-data-credentials-for-clients-only"]
+    assert [v.resource for v in found] == ["api-access"] and "master secret" in found[0].message

@@ -13,8 +13,9 @@ the instance signs one per database host with its own credentials (`aws rds gene
 local SigV4 presign, https://docs.aws.amazon.com/cli/latest/reference/rds/generate-db-auth-token.html)
 into `TOKEN_DIR_ON_HOST`, a timer re-signs them well within their 15-minute life, and the app reads the
 file of a host for each new connection. The container never holds AWS credentials (IMDS hop limit 1).
-The master login is rendered only for the migrate command (`render_script`'s `migrate` mode), and the
-migration creates the app's role and its grants (app_template/app/migrate.py).
+The master login is rendered only for the migrate command (`render_script`'s `migrate` mode) on the
+service the deploy runs it on (`Service.migrates`, the default web service: no other role may read the
+master secret), and the migration creates the app's role and its grants (app_template/app/migrate.py).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class AppSettings(pulumi.ComponentResource):
     kms_key_arn: pulumi.Output[str]
     """The key the parameters are encrypted under: readers need kms:Decrypt on it."""
     database_secret_arn: pulumi.Output[str]
-    """The master login: what a service that uses the database reads (its migrate command)."""
+    """The master login: what the service that runs the migrations reads (its migrate command)."""
     cache_secret_arn: pulumi.Output[str]
     """The cache's auth token: what a service that uses the cache reads."""
     app_secrets_arn: pulumi.Output[str]
@@ -125,14 +126,15 @@ class AppSettings(pulumi.ComponentResource):
         self._args = args
         self.register_outputs({"parameterPath": self.parameter_path})
 
-    def render_script_for(self, uses_database: bool, uses_cache: bool) -> pulumi.Output[str]:
-        """The renderer of a service's instances: it reads only the secrets of the stores it uses (its
-        role may read no other)."""
+    def render_script_for(self, uses_database: bool, migrates: bool, uses_cache: bool) -> pulumi.Output[str]:
+        """The renderer of a service's instances: it reads only the secrets of the stores it uses, and the
+        master login only on the service that runs the migrations (its role may read no other)."""
         args = self._args
         return pulumi.Output.all(self.database_secret_arn, self.cache_secret_arn).apply(
             lambda arns: render_script(
                 args.parameter_path,
-                arns[0] if uses_database else None,
+                uses_database,
+                arns[0] if uses_database and migrates else None,
                 arns[1] if uses_cache else None,
                 args.app_secrets_name,
             )
@@ -140,20 +142,26 @@ class AppSettings(pulumi.ComponentResource):
 
 
 def render_script(
-    parameter_path: str, database_secret_arn: str | None, cache_secret_arn: str | None, app_secrets_name: str
+    parameter_path: str,
+    uses_database: bool,
+    master_secret_arn: str | None,
+    cache_secret_arn: str | None,
+    app_secrets_name: str,
 ) -> str:
     """Shell that writes what the container reads, in one of three modes (its first argument).
 
     No argument (before each container start): the app's env file, with the app's role and no database
     password, then the tokens. `tokens` (the timer): re-sign the token of each host in the env file.
     `migrate` (the migrate command): the migration env file with the master login, fresh from its secret.
-    A service that does not use the database (None) gets no database URLs or tokens, one that does not use
-    the cache no REDIS_URL: its role may not read their secrets.
+    A service that does not use the database gets no database URLs or tokens, one that does not use the
+    cache (None) no REDIS_URL, and one that does not run the migrations (no master secret) refuses
+    `migrate` without asking for the master login: its role may not read those secrets.
     """
     python = boot.render(
         "render_env.py",
         parameter_path=parameter_path,
-        database_secret_arn=database_secret_arn or "",
+        uses_database="yes" if uses_database else "",
+        master_secret_arn=master_secret_arn or "",
         cache_secret_arn=cache_secret_arn or "",
         app_database_user=APP_DATABASE_USER,
         token_dir_in_container=TOKEN_DIR_IN_CONTAINER,

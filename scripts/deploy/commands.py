@@ -63,7 +63,8 @@ Steps:
              IMAGE_TAG); the tag defaults to the app repository's commit (12 hex
              digits, plus -dirty-<time> with uncommitted changes); skipped if ECR has it
   push       log in with ecr:GetAuthorizationToken and push (tags are immutable)
-  migrate    SSM Run Command on one web instance (healthy if any): docker run <new image>
+  migrate    SSM Run Command on one default web instance (healthy if any; its role alone
+             reads the master secret): docker run <new image>
              <the stack's appCommands.migrate>; expand-only, so the old version keeps working
   update     record each group's launch template version, set scalestack:imageTag and
              `pulumi up` (Automation API; the backend your `pulumi` CLI uses:

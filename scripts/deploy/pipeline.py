@@ -35,6 +35,7 @@ from infra.contract import (
     RENDER_COMMAND,
     Output,
     ServiceOutput,
+    migrating_service,
     parse_services,
 )
 from scripts.deploy.errors import DeployError, aws_errors
@@ -439,7 +440,9 @@ class Deployment(Run):
         return f"Pushed {plan.tag} to ECR."
 
     def _migrate(self, plan: DeployPlan) -> str:
-        chosen = pick_instance(self.ports.fleet.instances(plan.outputs[Output.WEB_ASG_NAME]))
+        # Only the migrating service's role may read the master login the migration renders.
+        migrating = migrating_service(parse_services(plan.outputs.raw))
+        chosen = pick_instance(self.ports.fleet.instances(migrating.asg_name))
         if chosen is None:
             return self.skip(
                 "No web instance in service to run migrations on: migrations did not run before the "

@@ -295,3 +295,17 @@ def test_a_wildcard_host_is_asked_on_a_name_it_matches(tmp_path: Path) -> None:
     assert code == ExitCode.OK
     assert "https://smoke-test.tenants.app.example.com/admin/up" in world.http.requests
     assert "https://d111.cloudfront.net/admin/up" not in world.http.requests
+
+
+def test_the_migrations_run_on_the_default_web_service_whatever_its_name(tmp_path: Path) -> None:
+    """Only the default web service's role may read the master secret (issue 12), so the deploy migrates
+    on that service's group, even when the `web` key is a routed service and a `services` entry the
+    default."""
+    world = five_services()
+    services = world.stack.deployed["services"]
+    services["web"].update(pathPatterns=["/web/*"], hostNames=[], livenessPath="/web/healthz")
+    for key in ("pathPatterns", "hostNames"):
+        services["api"].pop(key)
+    default = {i.instance_id for i in world.model.groups["api-asg"].instances}  # before the refresh
+    deploy(world, tmp_path)
+    assert next(args for name, args in world.journal if name == "ssm.run")[0] in default

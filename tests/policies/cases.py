@@ -55,6 +55,18 @@ def _reads_credentials(stack: FixtureStack, store: str) -> FixtureStack:
     return stack
 
 
+def _reads_master_secret(stack: FixtureStack, migrating: bool) -> FixtureStack:
+    """The instance role's policy is built from the key the database's master secret is encrypted under
+    (it can decrypt the master login); `migrating`: its group runs the launch template and is the one the
+    listener's default action forwards to (the default web service's, which the deploy migrates on).
+    Otherwise the role runs no group behind the catch-all (the baseline links neither)."""
+    _reads_credentials(stack, "db").depend("db", "masterUserSecretKmsKeyId", "key")
+    stack.depend("instance-access", "policy", "db", "key")
+    if migrating:
+        stack.depend("web-asg", "launchTemplate", "web-lt").depend("https", "defaultActions", "web-tg")
+    return stack
+
+
 def _doc(*statements: dict[str, object]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
@@ -649,6 +661,13 @@ VIOLATING: list[Case] = [
         lambda s: _reads_credentials(s, "db").drop("db-from-app"),
         "instance-access",
     ),
+    # Issue 12: a database-using service that does not run the migrations connects as the app's role.
+    Case(
+        "iam-data-credentials-for-clients-only",
+        "master-secret-for-a-service-that-does-not-migrate",
+        lambda s: _reads_master_secret(s, migrating=False),
+        "instance-access",
+    ),
     Case(
         "iam-instance-role-scoped",
         "wildcard-action",
@@ -806,6 +825,31 @@ COMPLIANT: list[Case] = [
         "iam-data-credentials-for-clients-only",
         "database-login-for-a-client",
         lambda s: _reads_credentials(s, "db"),
+    ),
+    Case(
+        "iam-data-credentials-for-clients-only",
+        "master-secret-for-the-migrating-service",
+        lambda s: _reads_master_secret(s, migrating=True),
+    ),
+    Case(
+        "iam-data-credentials-for-clients-only",
+        "master-secret-for-the-default-rules-service",
+        lambda s: (
+            _reads_master_secret(s, migrating=False)
+            .depend("web-asg", "launchTemplate", "web-lt")
+            .add(
+                "default-rule",
+                "aws:lb/listenerRule:ListenerRule",
+                {
+                    "conditions": [
+                        {"httpHeader": {"httpHeaderName": "X-Origin-Verify", "values": ["x"]}},
+                        {"pathPattern": {"values": ["/*"]}},
+                    ],
+                    "actions": [{"type": "forward"}],
+                },
+                actions=["web-tg"],
+            )
+        ),
     ),
     Case(
         "alb-drop-invalid-headers",

@@ -1,11 +1,11 @@
 """Writes what the app container reads, in one of three modes (its first argument); runs on the instance.
 
-A `string.Template`: the six placeholder constants below are filled in by `infra.components.app_settings`
+A `string.Template`: the seven placeholder constants below are filled in by `infra.components.app_settings`
 when the user data is rendered, and the result runs under the instance's own python3 (Amazon Linux
 2023's 3.9: nothing newer than its standard library). `app` (before each container start): the app's env
 file (the stack's settings and the app's own secrets, the app's role, no database password), then the
 tokens. `tokens` (the timer): re-sign the token of each host in the env file. `migrate`: the migration env
-file with the master login.
+file with the master login, on the service that runs the migrations only.
 """
 
 from __future__ import annotations
@@ -18,8 +18,11 @@ import urllib.parse
 from typing import Any
 
 PARAMETER_PATH = "${parameter_path}"
-DATABASE_SECRET_ARN = "${database_secret_arn}"
-"""Empty for a service that does not use the database: no URLs, no tokens (its role may not connect)."""
+USES_DATABASE = bool("${uses_database}")
+"""False for a service that does not use the database: no URLs, no tokens (its role may not connect)."""
+MASTER_SECRET_ARN = "${master_secret_arn}"
+"""The master login's secret, for `migrate`: empty on every service but the one the deploy migrates on
+(the others connect as the app's role with tokens, and their roles may not read it)."""
 CACHE_SECRET_ARN = "${cache_secret_arn}"
 """Empty for a service that does not use the cache: no REDIS_URL (its role may not read the token)."""
 APP_DATABASE_USER = "${app_database_user}"
@@ -93,18 +96,21 @@ def sign_tokens(env: dict[str, str], token_dir: str) -> None:
 
 def main(mode: str, env_file: str, migration_env_file: str, token_dir: str) -> None:
     if mode == "tokens":
-        if DATABASE_SECRET_ARN:
+        if USES_DATABASE:
             sign_tokens(read_env(env_file), token_dir)
         return
-    if mode == "migrate" and not DATABASE_SECRET_ARN:
-        raise SystemExit("this service does not use the database (usesDatabase: false): no migration here")
+    if mode == "migrate" and not MASTER_SECRET_ARN:
+        # Refused before any AWS call: this role may not read the master login.
+        raise SystemExit(
+            "this service does not run the migrations (the default web service does): no master login"
+        )
     # SecureString parameters come back as ciphertext unless decrypted (the instance role may use the key).
     found = aws(
         "ssm", "get-parameters-by-path", "--path", PARAMETER_PATH, "--recursive", "--with-decryption"
     )["Parameters"]
     env = {p["Name"].rsplit("/", 1)[1]: p["Value"] for p in found}
     if mode == "migrate":
-        db = json.loads(secret(DATABASE_SECRET_ARN))
+        db = json.loads(secret(MASTER_SECRET_ARN))
         master = quote(db["username"]) + ":" + quote(db["password"])
         write(
             migration_env_file, env_text({"MIGRATION_DATABASE_URL": url(env, master, env["DATABASE_HOST"])})
@@ -112,7 +118,7 @@ def main(mode: str, env_file: str, migration_env_file: str, token_dir: str) -> N
         return
     # Beside the kit's settings and the stack's own; `scalestack secret` refuses their names, and they win.
     env = {**app_secrets(), **env}
-    if DATABASE_SECRET_ARN:
+    if USES_DATABASE:
         env["DATABASE_URL"] = url(env, APP_DATABASE_USER, env["DATABASE_HOST"])
         env["DATABASE_REPLICA_URLS"] = ",".join(url(env, APP_DATABASE_USER, h) for h in hosts(env)[1:])
         env["DATABASE_PASSWORD_DIR"] = TOKEN_DIR_IN_CONTAINER
@@ -121,7 +127,7 @@ def main(mode: str, env_file: str, migration_env_file: str, token_dir: str) -> N
         token = quote(secret(CACHE_SECRET_ARN))
         env["REDIS_URL"] = f"rediss://:{token}@{env['REDIS_HOST']}:6379/0?ssl_cert_reqs=required"
     write(env_file, env_text(env))
-    if DATABASE_SECRET_ARN:
+    if USES_DATABASE:
         sign_tokens(env, token_dir)
 
 

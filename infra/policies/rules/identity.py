@@ -280,18 +280,77 @@ def _instance_groups(stack: Stack, role: Resource) -> set[str]:
     }
 
 
+def _master_secret_keys(stack: Stack) -> dict[str, tuple[Resource, Resource]]:
+    """The keys the databases' RDS-managed master secrets are encrypted under, by URN, with their database.
+
+    Reading the secret takes kms:Decrypt on its key as well as GetSecretValue, and the secret's ARN is
+    unknown until RDS creates it, while the key is a dependency the plan records from the start: a policy
+    built from the key is one that can read the master login."""
+    return {
+        key.urn: (key, db)
+        for db in stack.of_type(*t.DB_INSTANCE)
+        for key in stack.sources(db, "masterUserSecretKmsKeyId", *t.KMS_KEY)
+    }
+
+
+def _takes_the_rest(rule: Resource) -> bool:
+    """A listener rule whose conditions are only the origin header (every rule carries it) and the path
+    '/*': the default web service's. Any other condition, or one not known yet, narrows it."""
+    conditions = items(rule.get("conditions"))
+    if conditions is None:
+        return False
+    return all(get(c, "httpHeader") is not None or get(c, "pathPattern.values") == ["/*"] for c in conditions)
+
+
+def _migrating_roles(stack: Stack) -> set[str]:
+    """The instance roles of the service the deploy runs the migrations on (infra/spec.py
+    `Service.migrates`): the default web service, whose target group takes every request no routed rule
+    takes (a listener's default action, or the rule without host and with no path but '/*')."""
+    catch_all = {
+        urn for listener in stack.of_type(*t.LISTENER) for urn in listener.deps.get("defaultActions", ())
+    } | {
+        urn
+        for rule in stack.of_type(*t.LISTENER_RULE)
+        if _takes_the_rest(rule)
+        for urn in rule.deps.get("actions", ())
+    }
+    return {
+        role.urn
+        for group in stack.of_type(*t.AUTOSCALING_GROUP)
+        if catch_all & set(group.deps.get("targetGroupArns", ()))
+        for prop in ("launchTemplate", "mixedInstancesPolicy")
+        for template in stack.sources(group, prop, *t.LAUNCH_TEMPLATE)
+        for profile in stack.sources(template, "iamInstanceProfile", *t.INSTANCE_PROFILE)
+        for role in stack.sources(profile, "role", *t.ROLE)
+    }
+
+
 def _credentials_only_for_clients(stack: Stack) -> Iterator[Finding]:
     """An instance role's policy names a data store's credentials (the database's master secret or login,
     the cache's auth token) only when the store admits the role's instances: a service with
     `usesCache: false` or `usesDatabase: false` never reaches that store, so reading its secret is
-    privilege it does not use."""
+    privilege it does not use. The database's master secret, besides, only for the service that runs the
+    migrations: the others connect as the app's role with IAM tokens and never need the master login."""
     stores = _stores(stack)
+    master_keys = _master_secret_keys(stack)
+    migrating = _migrating_roles(stack)
     for role in filter(_trusts_ec2, stack.of_type(*t.ROLE)):
         instances = _instance_groups(stack, role)
         if not instances:
             continue
         for policy in stack.referencing(role, "role", *t.INLINE_POLICY):
             built_from = set(policy.deps.get("policy", ()))
+            if role.urn not in migrating:
+                for urn in sorted(built_from & master_keys.keys()):
+                    key, db = master_keys[urn]
+                    yield Finding(
+                        policy,
+                        f"the instance role can decrypt {db.name}'s master secret (its key "
+                        f"{key.name}) although its service does not run the migrations, so "
+                        "it could log in as the master user; only the default web service's role, which the "
+                        "deploy migrates on, reads the master secret (every other service connects as "
+                        "the app's role with rds-db:connect).",
+                    )
             for store in stores:
                 if built_from & store.credentials and not instances & store.admitted:
                     yield Finding(
@@ -349,12 +408,15 @@ RULES: list[Rule] = [
         id="iam-data-credentials-for-clients-only",
         description=(
             "An instance role reads a data store's credentials (database master secret and login, cache "
-            "auth token) only when the store admits its instances."
+            "auth token) only when the store admits its instances, and the database's master secret only "
+            "when its service runs the migrations (the default web service)."
         ),
         severity=Severity.HIGH,
         enforcement=STANDARD,
         check=_credentials_only_for_clients,
         types=t.INLINE_POLICY,
+        # The master secret is encrypted under the key the instance names, and rotated by RDS.
+        source="https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html",
     ),
     StackRule(
         id="iam-managed-policy-no-secret-reads",
