@@ -13,10 +13,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import event, exc, make_url
-from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy import exc, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.dburl import connect_options
 from app.logs import get_logger
@@ -74,41 +72,8 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-# A pooled connection used this recently is taken to be alive; an older one is pinged before it is
-# lent. Pinging at every checkout (SQLAlchemy's pool_pre_ping) cost each read and write on the primary
-# a round trip: measured, a read on a primary-only set-up spent 80% more CPU than the same read on a
-# replica, which is not pinged. Under load connections are milliseconds old; after a quiet spell, or a
-# restart of the server, they are pinged as before. HikariCP does the same (aliveBypassWindowMs, 500 ms).
-ALIVE_WITHOUT_PING_SECONDS = 0.5
-_RETURNED_AT = "returned_at"  # a pooled connection's record: when it last came back to the pool
-
-
-def _ping_when_idle(engine: AsyncEngine) -> None:
-    """Pings a connection at checkout if it sat in the pool longer than ALIVE_WITHOUT_PING_SECONDS.
-
-    A failed ping raises DisconnectionError, on which the pool discards the connection and lends a
-    fresh one (PoolEvents.checkout)."""
-    pool = engine.sync_engine.pool
-    dialect = engine.sync_engine.dialect
-
-    def checked_in(_: DBAPIConnection, record: ConnectionPoolEntry) -> None:
-        record.info[_RETURNED_AT] = time.monotonic()
-
-    def checked_out(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _: object) -> None:
-        returned_at = record.info.get(_RETURNED_AT)
-        if returned_at is None or time.monotonic() - returned_at < ALIVE_WITHOUT_PING_SECONDS:
-            return  # just connected, or used a moment ago
-        try:
-            dialect.do_ping(dbapi_connection)
-        except Exception as error:
-            raise exc.DisconnectionError(f"pooled connection is gone: {error!r}") from error
-
-    event.listen(pool, "checkin", checked_in)
-    event.listen(pool, "checkout", checked_out)
-
-
 def _engine(url: str, settings: Settings, *, reads: bool = False, ping: bool = True) -> AsyncEngine:
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"pool_pre_ping": ping}
     if reads:
         # Autocommit for the whole pool: a lone SELECT then costs one statement, with no BEGIN/ROLLBACK
         # around it (a per-checkout isolation level would add statements to reset it on return).
@@ -121,10 +86,7 @@ def _engine(url: str, settings: Settings, *, reads: bool = False, ping: bool = T
             "max_overflow": 0,
             "connect_args": {"timeout": settings.db_connect_timeout_seconds, **password_args(url, settings)},
         }
-    engine = engine_for(url, **options)
-    if ping:
-        _ping_when_idle(engine)
-    return engine
+    return engine_for(url, **options)
 
 
 @dataclass
