@@ -59,13 +59,13 @@ class TaskPublisher:
         self._pending: queue.Queue[_Pending | None] = queue.Queue(max_pending)
         self._thread = threading.Thread(target=self._run, name="task-publisher", daemon=True)
         self._lock = threading.Lock()
-        self._closed = False
-        self._closing = threading.Event()  # cuts the linger short: stopping sends at once
+        # Set once the process is stopping: `send` refuses, and the linger is cut short to send at once.
+        self._closing = threading.Event()
 
     def send(self, task: Task, *args: Any) -> None:  # type: ignore[type-arg]
         """Queues the task for the broker; raises PublisherUnavailable if it cannot."""
         with self._lock:
-            if self._closed:
+            if self._closing.is_set():
                 raise PublisherUnavailable("the process is stopping")
             if not self._thread.is_alive():
                 self._thread.start()
@@ -78,9 +78,8 @@ class TaskPublisher:
     def close(self, timeout: float = 5.0) -> None:
         """Sends what is queued, then stops the thread (the lifespan's end)."""
         with self._lock:
-            self._closed = True
+            self._closing.set()
             started = self._thread.is_alive()
-        self._closing.set()
         if not started:
             return
         deadline = time.monotonic() + timeout
