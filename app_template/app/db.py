@@ -6,22 +6,27 @@ next server: the caller sees a result, never the failure, as long as the primary
 
 import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import orjson
 from sqlalchemy import exc, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from app.batching import Batcher
 from app.dburl import connect_options
 from app.logs import get_logger
 from app.settings import Settings
 
 log = get_logger(__name__)
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
+# A query for many keys at once: one value per key, in the keys' order.
+QueryForEach: TypeAlias = Callable[[AsyncConnection, list[K]], Awaitable[Sequence[V]]]
 
 # Errors that say "this server cannot answer now", as opposed to errors in the query itself.
 _UNAVAILABLE = (OSError, TimeoutError, exc.OperationalError, exc.InterfaceError)
@@ -110,6 +115,7 @@ class Database:
             Replica(_engine(url, settings, reads=True, ping=False)) for url in settings.database_replica_urls
         ]
         self._turn = itertools.count()
+        self._batchers: dict[tuple[QueryForEach[Any, Any], bool], Batcher[Any, Any]] = {}
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
@@ -149,6 +155,19 @@ class Database:
                 self._take_out(engine, error)
         async with primary.connect() as connection:
             return await query(connection)
+
+    async def read_one(self, query: QueryForEach[K, V], key: K, *, use_primary: bool = False) -> V:
+        """`query`'s value for `key`, read as `read` does, together with the keys of the other calls
+        made in the same turn of the event loop: one statement for all of them (app.batching)."""
+        batcher = self._batchers.get((query, use_primary))
+        if batcher is None:
+
+            async def run(keys: list[Any]) -> Sequence[Any]:
+                return await self.read(lambda connection: query(connection, keys), use_primary=use_primary)
+
+            batcher = self._batchers[(query, use_primary)] = Batcher(run)
+        answer: V = await batcher(key)
+        return answer
 
     def _take_out(self, engine: AsyncEngine, error: BaseException) -> None:
         for replica in self.replicas:

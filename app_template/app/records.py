@@ -7,6 +7,7 @@
   a delete leaves a tombstone, because a dropped key would let the next miss re-read a lagging replica
   and cache the deleted row again.
 - Pages are keyset pagination on the integer primary key: the index finds the start, whatever the depth.
+  Pages that requests ask for at the same moment are read in one statement (app.batching).
 
 Values are cached and served as JSON bytes, so a cached read costs no serialization. A resource is a
 `Records(Model, columns, to_json)`; routes call its methods and answer with `found`, `written`, etc.
@@ -20,16 +21,33 @@ from typing import Any
 
 import orjson
 from fastapi import Response, status
-from sqlalchemy import ColumnElement, Row, Select, Table, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.types import ARRAY
 
 from app.api.deps import READ_YOUR_WRITES_COOKIE, Services
 from app.models import Base
 from app.settings import Settings
 
 TOMBSTONE = b""  # the cached value of a deleted record
+# The cursor of a first page: lower than any id (a BIGINT), so "after it" is every record.
+BEFORE_FIRST_ID = -(2**63)
 
 
 def utc(moment: datetime) -> datetime:
@@ -77,12 +95,54 @@ class Records:
         return insert(self.table).returning(*self.columns)
 
     @cached_property
-    def _first_page(self) -> Select[Any]:
-        return select(*self.columns).order_by(self._id).limit(bindparam("limit"))
+    def _page(self) -> Select[Any]:
+        return (
+            select(*self.columns)
+            .where(self._id > bindparam("cursor"))
+            .order_by(self._id)
+            .limit(bindparam("limit"))
+        )
 
     @cached_property
-    def _next_page(self) -> Select[Any]:
-        return self._first_page.where(self._id > bindparam("cursor"))
+    def _pages_at_once(self) -> Select[Any]:
+        """Many pages in one statement (PostgreSQL): each (cursor, limit) pair of the parameter arrays
+        joined LATERAL to its page, which the primary key's index finds as it finds one page."""
+        requests = (
+            func.unnest(
+                bindparam("cursors", type_=ARRAY(BigInteger)), bindparam("limits", type_=ARRAY(Integer))
+            )
+            .table_valued("cursor", "size", with_ordinality="request")
+            .render_derived(name="requests")
+        )
+        page = (
+            select(*self.columns)
+            .where(self._id > requests.c.cursor)
+            .order_by(self._id)
+            .limit(requests.c.size)
+            .lateral("page")
+        )
+        return (
+            select(requests.c.request, *page.c)
+            .select_from(requests)
+            .join(page, true())
+            .order_by(requests.c.request, page.c.id)
+        )
+
+    async def _pages(
+        self, connection: AsyncConnection, requests: list[tuple[int, int]]
+    ) -> list[list[Row[Any]]]:
+        """The rows of each (cursor, limit) page, in the order asked."""
+        if connection.dialect.name != "postgresql":  # the embedded default: no LATERAL, no arrays
+            return [
+                list((await connection.execute(self._page, {"cursor": cursor, "limit": limit})).all())
+                for cursor, limit in requests
+            ]
+        cursors, limits = zip(*requests, strict=True)
+        pages: list[list[Row[Any]]] = [[] for _ in requests]
+        result = await connection.execute(self._pages_at_once, {"cursors": cursors, "limits": limits})
+        for row in result:
+            pages[row.request - 1].append(row)
+        return pages
 
     async def _fetch(self, connection: AsyncConnection, record_id: int) -> bytes | None:
         row = (await connection.execute(self._by_id, {"record_id": record_id})).one_or_none()
@@ -104,14 +164,8 @@ class Records:
     ) -> bytes:
         """`{"items": [...], "next_cursor": <id> or null}` for the `limit` records after `cursor`."""
 
-        async def rows(connection: AsyncConnection) -> list[Row[Any]]:
-            if cursor is None:
-                result = await connection.execute(self._first_page, {"limit": limit + 1})
-            else:
-                result = await connection.execute(self._next_page, {"limit": limit + 1, "cursor": cursor})
-            return list(result.all())
-
-        found = await services.db.read(rows, use_primary=wrote_recently)
+        start = BEFORE_FIRST_ID if cursor is None else cursor
+        found = await services.db.read_one(self._pages, (start, limit + 1), use_primary=wrote_recently)
         has_more = len(found) > limit
         found = found[:limit]
         next_cursor = found[-1].id if has_more else None

@@ -14,7 +14,8 @@ import pytest
 from tests.servers import AppServer, PostgresCluster, RedisServer, wait_for
 
 ITEM_BY_ID = "SELECT items.id%FROM items%WHERE items.id = %"
-ITEM_PAGE = "SELECT items.id%FROM items%ORDER BY items.id%"
+# A page on its own or pages read together (app.batching): the statement holds the same SELECT.
+ITEM_PAGE = "%FROM items%ORDER BY items.id%"
 INSERT_ITEM = "INSERT INTO items %"
 
 
@@ -59,7 +60,8 @@ def test_writes_go_to_the_primary(pg: PostgresCluster, client: httpx.Client) -> 
 
 def test_reads_are_spread_over_the_replicas(pg: PostgresCluster, pg_app: AppServer) -> None:
     before = calls(pg, ITEM_PAGE)
-    responses = asyncio.run(get_many(pg_app.url, "/api/items?limit=5", count=40, concurrency=4))
+    # One at a time: concurrent reads would share statements (app.batching), and this counts statements.
+    responses = asyncio.run(get_many(pg_app.url, "/api/items?limit=5", count=40, concurrency=1))
     assert all(response.status_code == 200 for response in responses)
     primary, *replicas = delta(before, calls(pg, ITEM_PAGE))
     assert primary == 0 and sum(replicas) == 40
@@ -134,12 +136,14 @@ def test_stopped_replicas_cost_no_failed_request(pg: PostgresCluster, pg_app: Ap
         before = [pg.primary.statement_calls(ITEM_PAGE), second.statement_calls(ITEM_PAGE)]
         read_pages(pg_app, 40)  # the remaining replica takes them all
         after = [pg.primary.statement_calls(ITEM_PAGE), second.statement_calls(ITEM_PAGE)]
-        assert delta(before, after) == [0, 40]
+        # Concurrent reads may share a statement (app.batching): what counts is where they ran.
+        primary_reads, second_reads = delta(before, after)
+        assert primary_reads == 0 and 1 <= second_reads <= 40
 
         second.stop("immediate")
         before_primary = pg.primary.statement_calls(ITEM_PAGE)
         read_pages(pg_app, 20)  # no replica left: the primary takes them
-        assert pg.primary.statement_calls(ITEM_PAGE) - before_primary == 20
+        assert 1 <= pg.primary.statement_calls(ITEM_PAGE) - before_primary <= 20
     finally:
         first.start()
         second.start()
