@@ -23,12 +23,14 @@ MAX_BATCH = 64
 class Batcher(Generic[K, V]):
     """`await batcher(key)` is `run([key])[0]`, with the keys of concurrent calls run together.
 
-    `run` answers one value per key, in order. If it raises, every call of that batch raises the same
-    error. A caller that is cancelled (its client went away) leaves the batch; the others still get
-    their values.
+    `run` answers one value per key, in order; an exception in place of a value is raised to that
+    key's caller alone. If `run` raises, every call of that batch raises the same error. A caller that
+    is cancelled (its client went away) leaves the batch; the others still get their values.
     """
 
-    def __init__(self, run: Callable[[list[K]], Awaitable[Sequence[V]]], max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self, run: Callable[[list[K]], Awaitable[Sequence[V | Exception]]], max_batch: int = MAX_BATCH
+    ) -> None:
         self._run = run
         self._max_batch = max_batch
         self._waiting: list[tuple[K, asyncio.Future[V]]] = []
@@ -71,5 +73,9 @@ class Batcher(Generic[K, V]):
                     future.set_exception(error)
             return
         for (_, future), value in zip(wanted, values, strict=True):
-            if not future.done():
+            if future.done():
+                continue
+            if isinstance(value, Exception):
+                future.set_exception(value)
+            else:
                 future.set_result(value)

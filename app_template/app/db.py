@@ -25,8 +25,9 @@ log = get_logger(__name__)
 T = TypeVar("T")
 K = TypeVar("K")
 V = TypeVar("V")
-# A query for many keys at once: one value per key, in the keys' order.
-QueryForEach: TypeAlias = Callable[[AsyncConnection, list[K]], Awaitable[Sequence[V]]]
+# A statement for many keys at once: one value per key, in the keys' order (or an exception for a key
+# that failed on its own, which only that key's caller sees).
+QueryForEach: TypeAlias = Callable[[AsyncConnection, list[K]], Awaitable[Sequence[V | Exception]]]
 
 # Errors that say "this server cannot answer now", as opposed to errors in the query itself.
 _UNAVAILABLE = (OSError, TimeoutError, exc.OperationalError, exc.InterfaceError)
@@ -115,7 +116,7 @@ class Database:
             Replica(_engine(url, settings, reads=True, ping=False)) for url in settings.database_replica_urls
         ]
         self._turn = itertools.count()
-        self._batchers: dict[tuple[QueryForEach[Any, Any], bool], Batcher[Any, Any]] = {}
+        self._batchers: dict[tuple[QueryForEach[Any, Any], str], Batcher[Any, Any]] = {}
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
@@ -159,13 +160,32 @@ class Database:
     async def read_one(self, query: QueryForEach[K, V], key: K, *, use_primary: bool = False) -> V:
         """`query`'s value for `key`, read as `read` does, together with the keys of the other calls
         made in the same turn of the event loop: one statement for all of them (app.batching)."""
-        batcher = self._batchers.get((query, use_primary))
+
+        async def run(keys: list[K]) -> Sequence[V | Exception]:
+            return await self.read(lambda connection: query(connection, keys), use_primary=use_primary)
+
+        return await self._together(query, "primary" if use_primary else "replicas", run, key)
+
+    async def write_one(self, statement: QueryForEach[K, V], key: K) -> V:
+        """`statement`'s value for `key`, run as `statement()` runs it (primary, autocommit), together
+        with the keys of the other calls made in the same turn of the event loop."""
+
+        async def run(keys: list[K]) -> Sequence[V | Exception]:
+            async with self.statement() as connection:
+                return await statement(connection, keys)
+
+        return await self._together(statement, "write", run, key)
+
+    async def _together(
+        self,
+        query: QueryForEach[K, V],
+        route: str,
+        run: Callable[[list[K]], Awaitable[Sequence[V | Exception]]],
+        key: K,
+    ) -> V:
+        batcher = self._batchers.get((query, route))
         if batcher is None:
-
-            async def run(keys: list[Any]) -> Sequence[Any]:
-                return await self.read(lambda connection: query(connection, keys), use_primary=use_primary)
-
-            batcher = self._batchers[(query, use_primary)] = Batcher(run)
+            batcher = self._batchers[(query, route)] = Batcher(run)
         answer: V = await batcher(key)
         return answer
 

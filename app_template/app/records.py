@@ -30,6 +30,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    exc,
     func,
     insert,
     select,
@@ -42,6 +43,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.types import ARRAY
 
 from app.api.deps import READ_YOUR_WRITES_COOKIE, Services
+from app.db import is_unavailable
 from app.models import Base
 from app.settings import Settings
 
@@ -91,8 +93,32 @@ class Records:
 
     @cached_property
     def _insert(self) -> ReturningInsert[Any]:
-        # The values come as parameters of each execution, so the compiled form is built once.
-        return insert(self.table).returning(*self.columns)
+        # The values come as parameters of each execution, so the compiled form is built once. Many
+        # rows become one multi-row INSERT whose RETURNING rows SQLAlchemy puts back in the order of the
+        # rows given ("insertmanyvalues").
+        return insert(self.table).returning(*self.columns, sort_by_parameter_order=True)
+
+    async def _insert_each(
+        self, connection: AsyncConnection, rows: list[dict[str, Any]]
+    ) -> list[Row[Any] | Exception]:
+        """Each row inserted, in one statement when they name the same columns. If that statement fails
+        because of what is in it (not because the server is unavailable), the rows go one by one, so a
+        bad row fails only its own request."""
+        if len({tuple(row) for row in rows}) == 1:
+            try:
+                return list((await connection.execute(self._insert, rows)).all())
+            except exc.DBAPIError as error:
+                if len(rows) == 1 or is_unavailable(error):
+                    raise
+        outcomes: list[Row[Any] | Exception] = []
+        for row in rows:
+            try:
+                outcomes.append((await connection.execute(self._insert, [row])).one())
+            except exc.DBAPIError as error:
+                if is_unavailable(error):
+                    raise
+                outcomes.append(error)
+        return outcomes
 
     @cached_property
     def _page(self) -> Select[Any]:
@@ -172,9 +198,9 @@ class Records:
         return orjson.dumps({"items": [self.to_json(row) for row in found], "next_cursor": next_cursor})
 
     async def create(self, services: Services, values: Mapping[str, Any]) -> tuple[int, bytes]:
-        """Inserts a record; its id and JSON, already in the cache."""
-        async with services.db.statement() as connection:
-            row = (await connection.execute(self._insert, dict(values))).one()
+        """Inserts a record (in one statement with the creates that arrive with it); its id and JSON,
+        already in the cache."""
+        row = await services.db.write_one(self._insert_each, dict(values))
         payload = self.dumps(row)
         await services.cache.put(self.cache_key(row.id), payload, announce=False)
         return row.id, payload
