@@ -11,8 +11,12 @@
 
 Values are cached and served as JSON bytes, so a cached read costs no serialization. A resource is a
 `Records(Model, columns, to_json)`; routes call its methods and answer with `found`, `written`, etc.
+`to_json` receives a row as a named tuple of `columns` (`row.name`, `row._asdict()`): a plain tuple's
+fields are read several times faster than a SQLAlchemy Row's, which on a page of 20 was most of the
+time spent turning rows into JSON (measured).
 """
 
+from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,7 +67,7 @@ class Records:
 
     model: type[Base]  # a table with an integer primary key `id`
     columns: Sequence[QueryableAttribute[Any]]  # what a read returns and `to_json` turns into JSON
-    to_json: Callable[[Row[Any]], Mapping[str, Any]]
+    to_json: Callable[[Any], Mapping[str, Any]]  # given a named tuple of `columns`
     # Bump when the cached shape changes: old processes keep their keys, new ones start afresh.
     version: int = 1
 
@@ -81,8 +85,13 @@ class Records:
     def cache_key(self, record_id: int) -> str:
         return f"{self.table.name}:v{self.version}:{record_id}"
 
+    @cached_property
+    def _fields(self) -> Callable[..., tuple[Any, ...]]:
+        """The named tuple `to_json` receives: one field per column, named as the column."""
+        return namedtuple(f"{self.table.name}_row", [column.key for column in self.columns])
+
     def dumps(self, row: Row[Any]) -> bytes:
-        return orjson.dumps(self.to_json(row))
+        return orjson.dumps(self.to_json(self._fields(*row)))
 
     # Statements built once, with bound parameters: SQLAlchemy then finds their compiled form by a cache
     # key it memoizes on the statement, instead of building and hashing a new statement per request
@@ -156,18 +165,19 @@ class Records:
 
     async def _pages(
         self, connection: AsyncConnection, requests: list[tuple[int, int]]
-    ) -> list[list[Row[Any]]]:
-        """The rows of each (cursor, limit) page, in the order asked."""
+    ) -> list[list[tuple[Any, ...]]]:
+        """The rows of each (cursor, limit) page, in the order asked, as `_fields` tuples."""
+        fields = self._fields
         if connection.dialect.name != "postgresql":  # the embedded default: no LATERAL, no arrays
             return [
-                list((await connection.execute(self._page, {"cursor": cursor, "limit": limit})).all())
-                for cursor, limit in requests
+                [fields(*row) for row in await connection.execute(self._page, {"cursor": c, "limit": n})]
+                for c, n in requests
             ]
         cursors, limits = zip(*requests, strict=True)
-        pages: list[list[Row[Any]]] = [[] for _ in requests]
+        pages: list[list[tuple[Any, ...]]] = [[] for _ in requests]
         result = await connection.execute(self._pages_at_once, {"cursors": cursors, "limits": limits})
-        for row in result:
-            pages[row.request - 1].append(row)
+        for request, *row in result:  # the request's ordinal (from 1), then the page's columns
+            pages[request - 1].append(fields(*row))
         return pages
 
     async def _fetch(self, connection: AsyncConnection, record_id: int) -> bytes | None:
@@ -194,7 +204,7 @@ class Records:
         found = await services.db.read_one(self._pages, (start, limit + 1), use_primary=wrote_recently)
         has_more = len(found) > limit
         found = found[:limit]
-        next_cursor = found[-1].id if has_more else None
+        next_cursor = found[-1].id if has_more else None  # type: ignore[attr-defined]
         return orjson.dumps({"items": [self.to_json(row) for row in found], "next_cursor": next_cursor})
 
     async def create(self, services: Services, values: Mapping[str, Any]) -> tuple[int, bytes]:

@@ -3,7 +3,6 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
-from sqlalchemy import Row
 
 from app.api.deps import Services, services_of, wrote_recently
 from app.logs import get_logger
@@ -16,7 +15,7 @@ log = get_logger(__name__)
 router = APIRouter(prefix="/api/items", tags=["items"])
 
 
-def _as_json(row: Row[Any]) -> dict[str, Any]:
+def _as_json(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
         "name": row.name,
