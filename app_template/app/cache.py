@@ -14,11 +14,12 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Protocol, TypeVar, cast
+from typing import NamedTuple, Protocol, TypeVar, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.batching import Batcher
 from app.logs import get_logger
 from app.settings import Settings
 
@@ -101,16 +102,26 @@ class MemoryStore:
         return None
 
 
+class _Write(NamedTuple):
+    key: str
+    value: bytes
+    ttl: float
+    announce: tuple[str, bytes] | None = None  # (channel, message) to PUBLISH with it
+
+
 class RedisStore:
     def __init__(self, url: str) -> None:
         # Short timeouts: a slow Redis must cost a request milliseconds, not the load balancer's patience.
         self._redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        # Writes made in the same turn of the event loop (concurrent requests' write-throughs) go out in
+        # one pipeline: one round trip for all of them (app.batching).
+        self._writes: Batcher[_Write, None] = Batcher(self._write_all)
 
     async def get(self, key: str) -> bytes | None:
         return cast(bytes | None, await self._redis.get(key))
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
-        await self._redis.set(key, value, px=int(ttl * 1000))
+        await self._writes(_Write(key, value, ttl))
 
     async def add(self, key: str, value: bytes, ttl: float) -> bool:
         return bool(await self._redis.set(key, value, px=int(ttl * 1000), nx=True))
@@ -125,11 +136,17 @@ class RedisStore:
         await self._redis.aclose()
 
     async def set_and_publish(self, key: str, value: bytes, ttl: float, channel: str, message: bytes) -> None:
-        """SET and PUBLISH in one round trip: a write's cache update costs one, not two."""
+        """SET and PUBLISH in one round trip (shared with the other writes of the moment)."""
+        await self._writes(_Write(key, value, ttl, (channel, message)))
+
+    async def _write_all(self, writes: list["_Write"]) -> list[None]:
         async with self._redis.pipeline(transaction=False) as pipeline:
-            pipeline.set(key, value, px=int(ttl * 1000))
-            pipeline.publish(channel, message)
+            for write in writes:
+                pipeline.set(write.key, write.value, px=int(write.ttl * 1000))
+                if write.announce is not None:
+                    pipeline.publish(*write.announce)
             await pipeline.execute()
+        return [None] * len(writes)
 
     async def listen(self, channel: str) -> AsyncIterator[bytes]:
         """An empty message once subscribed, then the messages published on `channel`; raises when the

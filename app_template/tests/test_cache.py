@@ -2,10 +2,11 @@
 
 import asyncio
 import time
+from typing import cast
 
 from redis.asyncio import Redis
 
-from app.cache import Cache, MemoryStore, RedisStore
+from app.cache import INVALIDATION_CHANNEL, Cache, MemoryStore, RedisStore
 from app.settings import Settings
 from tests.servers import RedisServer, free_port
 
@@ -132,3 +133,34 @@ def test_other_processes_drop_their_local_copy_when_one_writes(redis_server: Red
             await reader.store.close()
 
     asyncio.run(scenario())
+
+
+def test_concurrent_writes_each_land_with_their_own_value_and_announcement(redis_server: RedisServer) -> None:
+    """Write-throughs made together share a pipeline (app.batching); each key still gets its own value
+    and TTL, and only the announced ones reach the other processes."""
+
+    async def scenario() -> tuple[list[bytes | None], list[int], list[bytes]]:
+        config = settings(cache_ttl_seconds=100, cache_ttl_jitter=0, cache_stale_seconds=0)
+        cache = Cache(config, RedisStore(redis_server.url))
+        async with Redis.from_url(redis_server.url) as redis, redis.pubsub() as pubsub:
+            await pubsub.subscribe(INVALIDATION_CHANNEL)
+            await pubsub.get_message(timeout=1)  # the subscription's confirmation
+            await asyncio.gather(
+                *(cache.put(f"together-{n}", b"v%d" % n, announce=n % 2 == 0) for n in range(10))
+            )
+            values = [cast(bytes | None, await redis.get(f"together-{n}")) for n in range(10)]
+            ttls = [await redis.pttl(f"together-{n}") for n in range(10)]
+            heard = []
+            while (
+                message := await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+            ) is not None:
+                heard.append(message["data"].partition(b"|")[2])
+        await cache.store.close()
+        return values, ttls, heard
+
+    values, ttls, heard = asyncio.run(scenario())
+    assert [value.partition(b"|")[2] if value else None for value in values] == [
+        b"v%d" % n for n in range(10)
+    ]
+    assert all(99_000 <= ttl <= 100_000 for ttl in ttls)
+    assert sorted(heard) == sorted(b"together-%d" % n for n in range(0, 10, 2))
