@@ -124,11 +124,6 @@ class Database:
         async with self.primary.begin() as connection:
             yield connection
 
-    @property
-    def primary_autocommit(self) -> AsyncEngine:
-        """The primary's autocommit pool: each statement commits by itself, with no BEGIN/COMMIT."""
-        return self._primary_reads
-
     @asynccontextmanager
     async def statement(self) -> AsyncIterator[AsyncConnection]:
         """A primary connection in autocommit, for a write that is one statement (atomic by itself):

@@ -5,16 +5,17 @@ Without REDIS_URL (the embedded default) there is no broker, and tasks run inlin
 
 import asyncio
 import ssl
+from collections import Counter
 from typing import Any
 
 from celery import Celery
 from celery.signals import setup_logging
 from sqlalchemy import Insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import NullPool
 
-from app.db import engine_for, password_args
+from app.db import Database, engine_for, password_args
 from app.logs import configure_logging, get_logger
 from app.models import TagCount
 from app.publisher import TaskPublisher
@@ -56,17 +57,26 @@ def _json_logs(**_: Any) -> None:
     configure_logging(get_settings().log_level)
 
 
-def _upsert(dialect: str, tags: list[str]) -> Insert:
-    """One statement for all the tags: atomic by itself, and one round trip. Rows in sorted order, so
-    concurrent tasks lock shared rows in the same order and cannot deadlock."""
+def _upsert(dialect: str, items_tags: list[list[str]]) -> Insert:
+    """One statement for the tags of some items (each counted once per item that has it): atomic by
+    itself, and one round trip. Rows in sorted order, so concurrent tasks lock shared rows in the same
+    order and cannot deadlock."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(TagCount).values([{"tag": tag, "count": 1} for tag in sorted(set(tags))])
-    return statement.on_conflict_do_update(index_elements=[TagCount.tag], set_={"count": TagCount.count + 1})
+    counts = Counter(tag for tags in items_tags for tag in set(tags))
+    statement = insert(TagCount).values([{"tag": tag, "count": counts[tag]} for tag in sorted(counts)])
+    return statement.on_conflict_do_update(
+        index_elements=[TagCount.tag], set_={"count": TagCount.count + statement.excluded.count}
+    )
 
 
 async def _count_tags_on(engine: AsyncEngine, tags: list[str]) -> None:
     async with engine.begin() as connection:
-        await connection.execute(_upsert(engine.dialect.name, tags))
+        await connection.execute(_upsert(engine.dialect.name, [tags]))
+
+
+async def _count_items_tags(connection: AsyncConnection, items_tags: list[list[str]]) -> list[None]:
+    await connection.execute(_upsert(connection.dialect.name, items_tags))
+    return [None] * len(items_tags)
 
 
 async def _count_tags(tags: list[str]) -> None:
@@ -87,14 +97,14 @@ def task_publisher() -> TaskPublisher | None:
     return None if celery_app.conf.task_always_eager else TaskPublisher(celery_app)
 
 
-async def enqueue_count_tags(tags: list[str], primary: AsyncEngine, publisher: TaskPublisher | None) -> None:
+async def enqueue_count_tags(tags: list[str], db: Database, publisher: TaskPublisher | None) -> None:
     """Sends the task to the worker; with no broker, does the work here, on the app's pooled primary
     connections (a connection of its own per task would cost a connect, and a PostgreSQL backend
-    process, per request)."""
+    process, per request), in one statement with the counts of the creates made at the same moment."""
     if not tags:
         return
     if publisher is None:
-        await _count_tags_on(primary, tags)
+        await db.write_one(_count_items_tags, tags)
     else:
         publisher.send(count_tags, tags)
 

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.api.deps import Services
 from app.api.items import items
@@ -14,7 +16,10 @@ from app.batching import Batcher
 from app.cache import Cache, MemoryStore
 from app.db import Database
 from app.migrate import migrate
+from app.models import TagCount
+from app.schemas import TagCountOut
 from app.settings import Settings
+from app.tasks import enqueue_count_tags
 from tests.servers import AppServer, PostgresCluster
 
 ITEM_PAGES = "%FROM items%ORDER BY items.id%"
@@ -220,3 +225,32 @@ def test_creates_made_together_on_the_embedded_default_each_get_their_own_row(tm
     created = asyncio.run(_create_together(settings, names))
     assert [orjson.loads(outcome[1])["name"] for outcome in created] == names  # type: ignore[index]
     assert len({outcome[0] for outcome in created}) == len(names)  # type: ignore[index]
+
+
+def test_inline_tag_counts_made_together_count_each_item_once_per_tag(tmp_path: Path) -> None:
+    """No broker: the tag counts of concurrent creates are one upsert, and each item still counts a tag
+    once however often it lists it."""
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'app.db'}")
+
+    async def counted() -> list[TagCountOut]:
+        await migrate(settings)
+        db = Database(settings)
+        try:
+            await enqueue_count_tags(["a"], db, publisher=None)
+            await asyncio.gather(
+                *(enqueue_count_tags(tags, db, publisher=None) for tags in (["a", "b"], ["a", "a"], ["c"]))
+            )
+            return await db.read(_top_tags)
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(counted()) == [
+        TagCountOut(tag="a", count=3),
+        TagCountOut(tag="b", count=1),
+        TagCountOut(tag="c", count=1),
+    ]
+
+
+async def _top_tags(connection: AsyncConnection) -> list[TagCountOut]:
+    rows = await connection.execute(select(TagCount.tag, TagCount.count).order_by(TagCount.tag))
+    return [TagCountOut(tag=tag, count=count) for tag, count in rows]

@@ -51,7 +51,7 @@ _CREATED_LINKS = {
 
 async def _enqueue_tag_count(tags: list[str], services: Services) -> None:
     try:
-        await enqueue_count_tags(tags, services.db.primary_autocommit, services.publisher)
+        await enqueue_count_tags(tags, services.db, services.publisher)
     except Exception as error:  # the item is stored; a lost counter update must not fail the request
         log.warning("could not enqueue tag count", error=repr(error))
 
