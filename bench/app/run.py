@@ -20,6 +20,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -29,15 +31,18 @@ APP_DIR = REPO / "app_template"
 VENV = APP_DIR / ".venv"
 # Targets of issue 10: each case's throughput relative to the trivial endpoint, measured in one round.
 TARGETS = {"cached": 0.6, "replica": 0.3, "page": 0.25, "write": 0.15}
+Case = tuple[str, str, str, Path | None]
+"""(name, what is requested, URL path, wrk script)"""
 
 
-def _reexec_in_app_venv() -> None:
-    """The benchmark imports the app's test harness, so it runs on the app's own virtualenv."""
+def reexec_in_app_venv() -> None:
+    """The benchmarks import the app's test harness, so they run on the app's own virtualenv: this
+    re-runs the script that was started (run.py, profile.py, sql_overhead.py) there."""
     if Path(sys.prefix).resolve() == VENV.resolve():
         return
     subprocess.run(["make", "-s", "-C", str(APP_DIR), ".venv/.installed-dev"], check=True)
     python = str(VENV / "bin" / "python")
-    os.execv(python, [python, __file__, *sys.argv[1:]])
+    os.execv(python, [python, str(Path(sys.argv[0]).resolve()), *sys.argv[1:]])
 
 
 def _ensure_wrk() -> str:
@@ -185,18 +190,37 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (it shares the cores)")
     parser.add_argument("--items", type=int, default=1000, help="rows seeded before the reads")
     args = parser.parse_args()
-    _reexec_in_app_venv()
+    reexec_in_app_venv()
     # Stopped by a signal, it still runs the clean-up below and stops every server it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     wrk = _ensure_wrk()
 
+    work = Path(tempfile.mkdtemp(prefix="app-bench-"))
+    try:
+        with serving(work, args.items) as apps:
+            cases = bench_cases(work, args.items)
+            # Rounds interleave the cases and the two set-ups, so a neighbour's load on the shared
+            # cores skews them alike; each ratio compares runs of the same round and set-up.
+            rounds = [
+                {setup: _measure(wrk, app, cases, args) for setup, app in apps.items()}
+                for _ in range(args.rounds)
+            ]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    report(rounds, [(name, label) for name, label, _, _ in cases], args)
+
+
+@contextmanager
+def serving(work: Path, items: int) -> Iterator[dict[str, "_App"]]:
+    """The two set-ups, served as the image serves the app, over `items` seeded rows: {"full": app
+    with a PostgreSQL primary + streaming replica and Redis, "bare": the same primary only}. Every
+    server is stopped on the way out."""
     sys.path.insert(0, str(APP_DIR))
     from tests.servers import AppServer, PostgresCluster, RedisServer, postgres_bin_dir, running
 
     if postgres_bin_dir() is None or shutil.which("redis-server") is None:
         sys.exit("PostgreSQL and Redis are needed: apt-get install -y postgresql redis-server")
-
-    work = Path(tempfile.mkdtemp(prefix="app-bench-"))
     pg = PostgresCluster(replicas=1)
     redis = RedisServer()
     try:
@@ -213,32 +237,15 @@ def main() -> None:
         with running(AppServer(full, work / "full.log", workers=workers)) as full_app:
             pg.primary.sql(
                 "INSERT INTO items (name, price_cents, tags) "
-                f"SELECT 'seed ' || n, n, '[]' FROM generate_series(1, {args.items}) AS n"
+                f"SELECT 'seed ' || n, n, '[]' FROM generate_series(1, {items}) AS n"
             )
             pg.primary.sql("ANALYZE items")
             pg.wait_replicated()
             with running(AppServer(bare, work / "bare.log", workers=workers)) as bare_app:
-                scripts = _write_scripts(work, args.items)
-                cases = [
-                    ("trivial", "GET /healthz", "/healthz", None),
-                    ("cached", f"GET /api/items/<random of {args.items}>", "/", scripts["cached"]),
-                    ("replica", "GET /api/items?limit=1&cursor=<random>", "/", scripts["replica"]),
-                    ("page", "GET /api/items?limit=20&cursor=<random>", "/", scripts["page"]),
-                    ("write", "POST /api/items with tags (+ task)", "/", scripts["write"]),
-                ]
-                apps = {"full": full_app, "bare": bare_app}
-                # Rounds interleave the cases and the two set-ups, so a neighbour's load on the shared
-                # cores skews them alike; each ratio compares runs of the same round and set-up.
-                rounds = [
-                    {setup: _measure(wrk, app, cases, args) for setup, app in apps.items()}
-                    for _ in range(args.rounds)
-                ]
+                yield {"full": full_app, "bare": bare_app}
     finally:
         redis.stop()
         pg.stop()
-        shutil.rmtree(work, ignore_errors=True)
-
-    report(rounds, [(name, label) for name, label, _, _ in cases], args)
 
 
 class _App(Protocol):
@@ -246,9 +253,7 @@ class _App(Protocol):
     process: "subprocess.Popen[bytes] | None"
 
 
-def _measure(
-    wrk: str, app: _App, cases: list[tuple[str, str, str, Path | None]], args: argparse.Namespace
-) -> list[Result]:
+def _measure(wrk: str, app: _App, cases: list[Case], args: argparse.Namespace) -> list[Result]:
     assert app.process is not None
     workers = _children(app.process.pid)
     results = []
@@ -260,6 +265,18 @@ def _measure(
             run_wrk(wrk, "warm-up", app.url, path, args, script)
         results.append(measured_run(wrk, name, app.url, path, args, script, workers))
     return results
+
+
+def bench_cases(work: Path, items: int) -> list[Case]:
+    """The cases, in the order they run, with their wrk scripts written to `work`."""
+    scripts = _write_scripts(work, items)
+    return [
+        ("trivial", "GET /healthz", "/healthz", None),
+        ("cached", f"GET /api/items/<random of {items}>", "/", scripts["cached"]),
+        ("replica", "GET /api/items?limit=1&cursor=<random>", "/", scripts["replica"]),
+        ("page", "GET /api/items?limit=20&cursor=<random>", "/", scripts["page"]),
+        ("write", "POST /api/items with tags (+ task)", "/", scripts["write"]),
+    ]
 
 
 def _write_scripts(work: Path, items: int) -> dict[str, Path]:

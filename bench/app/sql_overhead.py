@@ -10,26 +10,15 @@ it starts is stopped at the end.
 
 import argparse
 import asyncio
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-APP_DIR = REPO / "app_template"
-VENV = APP_DIR / ".venv"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import APP_DIR, REPO, reexec_in_app_venv
+
 SQL = "SELECT id, name FROM items WHERE id > $1 ORDER BY id LIMIT $2"
-
-
-def _reexec_in_app_venv() -> None:
-    """SQLAlchemy, asyncpg and the test servers are the app's: run on its virtualenv."""
-    if Path(sys.prefix).resolve() == VENV.resolve():
-        return
-    subprocess.run(["make", "-s", "-C", str(APP_DIR), ".venv/.installed-dev"], check=True)
-    python = str(VENV / "bin" / "python")
-    os.execv(python, [python, __file__, *sys.argv[1:]])
 
 
 async def _cpu_per_call(call: Callable[[], Awaitable[None]], queries: int, concurrency: int) -> float:
@@ -84,7 +73,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=6000)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
-    _reexec_in_app_venv()
+    reexec_in_app_venv()
     sys.path.insert(0, str(APP_DIR))
     import uvloop
     from tests.servers import PostgresCluster, postgres_bin_dir
