@@ -16,6 +16,7 @@ import contextlib
 import queue
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,10 @@ class _Pending:
     args: tuple[Any, ...]
 
 
+Coalesce = Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]]
+"""The arguments of many sends of one task as those of fewer sends that do the same work."""
+
+
 class PublisherUnavailable(Exception):
     """The task was not queued: too many are waiting already, or the process is stopping."""
 
@@ -52,8 +57,12 @@ class TaskPublisher:
         linger_seconds: float = LINGER_SECONDS,
         max_batch: int = MAX_BATCH,
         max_pending: int = MAX_PENDING,
+        coalesce: Mapping[str, Coalesce] | None = None,
     ) -> None:
+        """`coalesce` maps a task's name to how the sends of it that are sent together can be fewer
+        messages (each a message the task already takes, so workers of the previous release read them)."""
         self._celery = celery
+        self._coalesce = dict(coalesce or {})
         self._linger_seconds = linger_seconds
         self._max_batch = max_batch
         self._pending: queue.Queue[_Pending | None] = queue.Queue(max_pending)
@@ -114,7 +123,16 @@ class TaskPublisher:
             batch.append(item)
         return batch, False
 
+    def _coalesced(self, batch: list[_Pending]) -> list[_Pending]:
+        kept = [pending for pending in batch if pending.task.name not in self._coalesce]
+        for name, coalesce in self._coalesce.items():
+            sends = [pending for pending in batch if pending.task.name == name]
+            if sends:
+                kept += [_Pending(sends[0].task, args) for args in coalesce([send.args for send in sends])]
+        return kept
+
     def _publish(self, batch: list[_Pending]) -> None:
+        batch = self._coalesced(batch)
         try:
             with self._celery.producer_or_acquire() as producer, producer.batch():
                 for pending in batch:

@@ -7,15 +7,19 @@ import json
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
 from celery import Celery
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.publisher import PublisherUnavailable, TaskPublisher
 from app.settings import Settings
-from app.tasks import make_celery
+from app.tasks import make_celery, tag_count_layers
 from tests.servers import RedisServer
 
 
@@ -32,7 +36,7 @@ def _celery(redis_url: str) -> Celery:
     return app
 
 
-def _queued_tasks(redis_url: str, queue: str = "celery") -> list[tuple[str, list[int]]]:
+def _queued_tasks(redis_url: str, queue: str = "celery") -> list[tuple[str, list[Any]]]:
     """(task name, args) of every message on `queue` (Celery's default), oldest first."""
     messages = redis.Redis.from_url(redis_url).lrange(queue, 0, -1)
     tasks = []
@@ -139,3 +143,29 @@ def test_a_silent_broker_never_holds_up_the_sender_and_the_backlog_is_bounded(si
     assert time.monotonic() - started < 0.5
     assert refused >= 20 - 1 - 3
     publisher.close(timeout=0.5)
+
+
+def test_tag_counts_sent_together_become_fewer_messages_that_count_the_same(redis_url: str) -> None:
+    app = _celery(redis_url)
+
+    @app.task(name="test.count_tags", shared=False)
+    def count(tags: list[str]) -> None: ...
+
+    publisher = TaskPublisher(app, linger_seconds=30, coalesce={"test.count_tags": tag_count_layers})
+    items_tags = [["a", "b"], ["a", "c"], ["a", "a"], ["d"], []]
+    for tags in items_tags:
+        publisher.send(count, tags)
+    publisher.close(timeout=10)  # sends the five as one batch
+    messages = _queued_tasks(redis_url)
+    assert len(messages) == 3  # "a" is on three items
+    counted = Counter(tag for _, (tags,) in messages for tag in set(tags))
+    assert counted == Counter({"a": 3, "b": 1, "c": 1, "d": 1})
+
+
+@given(st.lists(st.lists(st.sampled_from("abcdef"), max_size=4), max_size=12))
+def test_tag_count_layers_count_what_the_items_count(items_tags: list[list[str]]) -> None:
+    layers = [tags for (tags,) in tag_count_layers([(tags,) for tags in items_tags])]
+    per_item = Counter(tag for tags in items_tags for tag in set(tags))
+    assert Counter(tag for tags in layers for tag in tags) == per_item
+    assert len(layers) == max(per_item.values(), default=0)
+    assert all(tags == sorted(set(tags)) for tags in layers)  # as the upsert wants them: no deadlocks
