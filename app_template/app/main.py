@@ -1,6 +1,7 @@
 """The ASGI app: `app.main:app`, served by gunicorn with uvicorn workers (gunicorn.conf.py)."""
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,6 +30,21 @@ def _store(settings: Settings) -> Store:
     return MemoryStore(settings.local_cache_max_items)
 
 
+def _tune_garbage_collection() -> None:
+    """Measured under load (a page of 20 from the replica, gc.callbacks in a worker): collections took
+    over a quarter of the worker's CPU, and each full one stalled every request in it for about 100 ms.
+
+    - What exists once the app has started (modules, the app, the pools) lives as long as the process;
+      frozen, no collection scans it again, and a full collection took about 6 ms instead.
+    - A young collection ran every 700 new container objects, i.e. every few requests while a page's
+      rows are alive across awaits, promoting rows that die with their response into older
+      generations. At 20,000, the net growth of requests in flight does not reach it: no collection
+      ran at all in 8 s of load, while garbage in reference cycles is still collected.
+    """
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -39,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
         app.state.services = services
         invalidations = asyncio.create_task(services.cache.listen_for_invalidations())
+        _tune_garbage_collection()
         try:
             yield
         finally:
