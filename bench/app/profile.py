@@ -7,7 +7,7 @@ It prints each part's share of the worker's busy samples (database, Redis, tasks
 JSON, logging, the rest of the HTTP stack) and the functions with the most samples of their own, and
 keeps the raw samples (`--out`, flamegraph.pl's collapsed format) for a flame graph. py-spy comes from
 PyPI (installed into the app's virtualenv when missing) and needs ptrace, which root has. Every server
-it starts is stopped at the end; traffic goes to 127.0.0.1 only, for `--duration` + 2 seconds.
+it starts is stopped at the end; traffic goes to 127.0.0.1 only, for `--duration` + 3 seconds.
 """
 
 import argparse
@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import VENV, _children, _ensure_wrk, bench_cases, reexec_in_app_venv, serving
+from run import VENV, _children, _cpu_seconds, _ensure_wrk, bench_cases, reexec_in_app_venv, serving
 
 # A sample belongs to the first part whose marker appears in its stack (outermost frame first); the
 # order matters, since a task's publishing uses Redis and a read's route runs inside the HTTP stack.
@@ -71,6 +71,15 @@ def summarize(raw: Path) -> tuple[Counter[str], Counter[str], int]:
     return parts, leaves, busy
 
 
+def _busiest(workers: list[int]) -> int:
+    """The worker that spent the most CPU over a second of the load (the kernel may give one worker
+    more of the connections, or a recycled one none)."""
+    time.sleep(0.5)  # past wrk's connection set-up
+    before = {pid: _cpu_seconds([pid]) for pid in workers}
+    time.sleep(1)
+    return max(workers, key=lambda pid: _cpu_seconds([pid]) - before[pid])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -92,12 +101,12 @@ def main() -> None:
         with serving(work, args.items) as apps:
             app = apps[args.setup]
             assert app.process is not None
-            worker = _children(app.process.pid)[0]
+            workers = _children(app.process.pid)
             _, _, path, script = next(case for case in bench_cases(work, args.items) if case[0] == args.case)
-            load = [wrk, "-t1", f"-c{args.connections}", f"-d{args.duration + 2}s"]
+            load = [wrk, "-t1", f"-c{args.connections}", f"-d{args.duration + 3}s"]
             load += ["-s", str(script)] if script else []
             with subprocess.Popen([*load, app.url + path], stdout=subprocess.DEVNULL) as wrk_run:
-                time.sleep(1)  # past wrk's connection set-up
+                worker = _busiest(workers)
                 record = [py_spy, "record", "-p", str(worker), "-d", str(args.duration), "-r", "1000"]
                 record += ["--nonblocking", "-f", "raw", "-o", str(raw)]
                 subprocess.run(record, check=True, capture_output=True, timeout=args.duration + 30)
