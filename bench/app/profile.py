@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import VENV, _children, _cpu_seconds, _ensure_wrk, bench_cases, reexec_in_app_venv, serving
+from run import VENV, bench_cases, children, cpu_seconds, ensure_wrk, reexec_in_app_venv, serving
 
 # A sample belongs to the first part whose marker appears in its stack (outermost frame first); the
 # order matters, since a task's publishing uses Redis and a read's route runs inside the HTTP stack.
@@ -75,9 +75,9 @@ def _busiest(workers: list[int]) -> int:
     """The worker that spent the most CPU over a second of the load (the kernel may give one worker
     more of the connections, or a recycled one none)."""
     time.sleep(0.5)  # past wrk's connection set-up
-    before = {pid: _cpu_seconds([pid]) for pid in workers}
+    before = {pid: cpu_seconds([pid]) for pid in workers}
     time.sleep(1)
-    return max(workers, key=lambda pid: _cpu_seconds([pid]) - before[pid])
+    return max(workers, key=lambda pid: cpu_seconds([pid]) - before[pid])
 
 
 def main() -> None:
@@ -93,7 +93,7 @@ def main() -> None:
     args = parser.parse_args()
     reexec_in_app_venv()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    wrk, py_spy = _ensure_wrk(), _py_spy()
+    wrk, py_spy = ensure_wrk(), _py_spy()
 
     work = Path(tempfile.mkdtemp(prefix="app-profile-"))
     raw = args.out or work / "samples.txt"
@@ -101,7 +101,7 @@ def main() -> None:
         with serving(work, args.items) as apps:
             app = apps[args.setup]
             assert app.process is not None
-            workers = _children(app.process.pid)
+            workers = children(app.process.pid)
             _, _, path, script = next(case for case in bench_cases(work, args.items) if case[0] == args.case)
             load = [wrk, "-t1", f"-c{args.connections}", f"-d{args.duration + 3}s"]
             load += ["-s", str(script)] if script else []

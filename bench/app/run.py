@@ -45,7 +45,7 @@ def reexec_in_app_venv() -> None:
     os.execv(python, [python, str(Path(sys.argv[0]).resolve()), *sys.argv[1:]])
 
 
-def _ensure_wrk() -> str:
+def ensure_wrk() -> str:
     wrk = shutil.which("wrk")
     if wrk:
         return wrk
@@ -103,7 +103,7 @@ class Result:
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
     """The processes whose parent is `pid` (gunicorn's workers), from /proc."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -116,7 +116,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _cpu_seconds(pids: list[int]) -> float:
+def cpu_seconds(pids: list[int]) -> float:
     total = 0
     for pid in pids:
         try:
@@ -172,9 +172,9 @@ def measured_run(
     workers: list[int],
 ) -> Result:
     """`run_wrk`, with the workers' CPU per request and how busy the machine was meanwhile."""
-    cpu_before, (idle_before, total_before) = _cpu_seconds(workers), _machine_ticks()
+    cpu_before, (idle_before, total_before) = cpu_seconds(workers), _machine_ticks()
     result = run_wrk(wrk, name, url, path, args, script)
-    cpu_after, (idle_after, total_after) = _cpu_seconds(workers), _machine_ticks()
+    cpu_after, (idle_after, total_after) = cpu_seconds(workers), _machine_ticks()
     result.worker_cpu_us = (cpu_after - cpu_before) / max(result.requests, 1) * 1e6
     result.machine_busy = 1 - (idle_after - idle_before) / max(total_after - total_before, 1)
     return result
@@ -193,7 +193,7 @@ def main() -> None:
     reexec_in_app_venv()
     # Stopped by a signal, it still runs the clean-up below and stops every server it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    wrk = _ensure_wrk()
+    wrk = ensure_wrk()
 
     work = Path(tempfile.mkdtemp(prefix="app-bench-"))
     try:
@@ -255,7 +255,7 @@ class _App(Protocol):
 
 def _measure(wrk: str, app: _App, cases: list[Case], args: argparse.Namespace) -> list[Result]:
     assert app.process is not None
-    workers = _children(app.process.pid)
+    workers = children(app.process.pid)
     results = []
     for name, _, path, script in cases:
         if name == "cached":
