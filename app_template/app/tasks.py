@@ -75,7 +75,7 @@ def _upsert(dialect: str, items_tags: list[list[str]]) -> Insert:
 
 async def _count_tags_on(engine: AsyncEngine, tags: list[str]) -> None:
     async with engine.begin() as connection:
-        await connection.execute(_upsert(engine.dialect.name, [tags]))
+        await _count_items_tags(connection, [tags])
 
 
 async def _count_items_tags(connection: AsyncConnection, items_tags: list[list[str]]) -> list[None]:
