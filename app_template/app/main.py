@@ -31,11 +31,11 @@ def _store(settings: Settings) -> Store:
 
 
 def _tune_garbage_collection() -> None:
-    """Measured under load (a page of 20 from the replica, gc.callbacks in a worker): collections took
-    over a quarter of the worker's CPU, and each full one stalled every request in it for about 100 ms.
+    """Measured under load (`python3 bench/app/profile.py --case page --gc`, without this: 37% of a
+    worker's CPU in collections, each full one about 160 ms, stalling every request in the worker).
 
     - What exists once the app has started (modules, the app, the pools) lives as long as the process;
-      frozen, no collection scans it again, and a full collection took about 6 ms instead.
+      frozen, no collection scans it again.
     - A young collection ran every 700 new container objects, i.e. every few requests while a page's
       rows are alive across awaits, promoting rows that die with their response into older
       generations. At 20,000, the net growth of requests in flight does not reach it: no collection

@@ -12,8 +12,8 @@
 Values are cached and served as JSON bytes, so a cached read costs no serialization. A resource is a
 `Records(Model, columns, to_json)`; routes call its methods and answer with `found`, `written`, etc.
 `to_json` receives a row as a named tuple of `columns` (`row.name`, `row._asdict()`): a plain tuple's
-fields are read several times faster than a SQLAlchemy Row's, which on a page of 20 was most of the
-time spent turning rows into JSON (measured).
+fields are read several times faster than a SQLAlchemy Row's, whose attribute access was most of the
+time a page of 20 spent turning rows into JSON (the page profile, bench/app/profile.py).
 """
 
 from collections import namedtuple

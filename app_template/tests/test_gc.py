@@ -1,5 +1,6 @@
 """After start-up the garbage collector leaves the start-up heap alone (app.main._tune_garbage_collection):
-a full collection under load scanned it all, stalling each request in the worker for about 100 ms."""
+a full collection under load scanned it all, stalling each request in the worker for about 160 ms
+(`python3 bench/app/profile.py --case page --gc`)."""
 
 import json
 import subprocess

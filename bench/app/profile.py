@@ -1,16 +1,21 @@
 """Where a benchmark case's time goes: py-spy samples one of the app's workers while wrk runs the case,
 on the same set-up as bench/app/run.py, and the samples are summed by what the code was doing:
 
-    python3 bench/app/profile.py --case page [--setup full] [--duration 8] [--out page.txt]
+    python3 bench/app/profile.py --case page [--setup full] [--duration 8] [--out page.txt] [--gc]
 
 It prints each part's share of the worker's busy samples (database, Redis, tasks, request validation,
 JSON, logging, the rest of the HTTP stack) and the functions with the most samples of their own, and
-keeps the raw samples (`--out`, flamegraph.pl's collapsed format) for a flame graph. py-spy comes from
+keeps the raw samples (`--out`, flamegraph.pl's collapsed format) for a flame graph. With `--gc` the
+app's processes also time their garbage collections (gc.callbacks, loaded through a sitecustomize
+module on PYTHONPATH), and it prints the sampled worker's collections over the same window: py-spy
+counts their time to whatever Python code allocated at that moment. py-spy comes from
 PyPI (installed into the app's virtualenv when missing) and needs ptrace, which root has. Every server
 it starts is stopped at the end; traffic goes to 127.0.0.1 only, for `--duration` + 3 seconds.
 """
 
 import argparse
+import json
+import os
 import shutil
 import signal
 import subprocess
@@ -19,6 +24,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import VENV, bench_cases, children, cpu_seconds, ensure_wrk, reexec_in_app_venv, serving
@@ -34,6 +40,36 @@ PARTS = [
     ("logging (structlog)", ("structlog/", "logging/")),
     ("HTTP stack (uvicorn, Starlette, FastAPI, middleware)", ("",)),
 ]
+# Loaded into every process of the app by `--gc`: each forked worker writes how many collections of
+# each generation it ran, their total time and its own CPU time to GC_PROBE_DIR/<pid>.json every second.
+GC_PROBE = """
+import gc, json, os, threading, time
+
+_totals = {g: [0, 0.0] for g in range(3)}  # collections, seconds
+_started = [0.0]
+
+
+def _time(phase, info):
+    if phase == "start":
+        _started[0] = time.perf_counter()
+        return
+    totals = _totals[info["generation"]]
+    totals[0] += 1
+    totals[1] += time.perf_counter() - _started[0]
+
+
+def _write():
+    path = os.path.join(os.environ["GC_PROBE_DIR"], f"{os.getpid()}.json")
+    while True:
+        with open(path + ".tmp", "w") as out:
+            json.dump({"collections": _totals, "cpu": time.process_time()}, out)
+        os.replace(path + ".tmp", path)
+        time.sleep(1)
+
+
+gc.callbacks.append(_time)
+os.register_at_fork(after_in_child=lambda: threading.Thread(target=_write, daemon=True).start())
+"""
 # Leaves that mean the event loop was waiting for I/O, not working.
 IDLE_LEAVES = ("Runner.run", "select", "poll", "epoll")
 
@@ -71,6 +107,23 @@ def summarize(raw: Path) -> tuple[Counter[str], Counter[str], int]:
     return parts, leaves, busy
 
 
+def _gc_totals(probe: Path, worker: int) -> dict[str, Any]:
+    """The worker's collections so far ({"collections": {generation: [count, seconds]}, "cpu": seconds
+    of CPU}), as of the probe's last write."""
+    totals: dict[str, Any] = json.loads((probe / f"{worker}.json").read_text())
+    return totals
+
+
+def _install_gc_probe(work: Path) -> Path:
+    """A sitecustomize module every app process started from now on loads (PYTHONPATH)."""
+    probe = work / "gc-probe"
+    probe.mkdir()
+    (probe / "sitecustomize.py").write_text(GC_PROBE)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(probe), os.environ.get("PYTHONPATH")]))
+    os.environ["GC_PROBE_DIR"] = str(probe)
+    return probe
+
+
 def _busiest(workers: list[int]) -> int:
     """The worker that spent the most CPU over a second of the load (the kernel may give one worker
     more of the connections, or a recycled one none)."""
@@ -90,6 +143,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--out", type=Path, help="keep the raw samples here (collapsed stacks)")
+    parser.add_argument("--gc", action="store_true", help="also time the worker's garbage collections")
     args = parser.parse_args()
     reexec_in_app_venv()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -97,6 +151,8 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="app-profile-"))
     raw = args.out or work / "samples.txt"
+    probe = _install_gc_probe(work) if args.gc else None
+    gc_window: tuple[dict[str, Any], dict[str, Any]] | None = None
     try:
         with serving(work, args.items) as apps:
             app = apps[args.setup]
@@ -107,11 +163,17 @@ def main() -> None:
             load += ["-s", str(script)] if script else []
             with subprocess.Popen([*load, app.url + path], stdout=subprocess.DEVNULL) as wrk_run:
                 worker = _busiest(workers)
+                gc_before = probe and _gc_totals(probe, worker)
                 record = [py_spy, "record", "-p", str(worker), "-d", str(args.duration), "-r", "1000"]
                 record += ["--nonblocking", "-f", "raw", "-o", str(raw)]
                 subprocess.run(record, check=True, capture_output=True, timeout=args.duration + 30)
+                if probe and gc_before:
+                    time.sleep(1.1)  # the probe's next write
+                    gc_window = (gc_before, _gc_totals(probe, worker))
                 wrk_run.wait(timeout=args.duration + 30)
         report(raw, args)
+        if gc_window:
+            report_gc(*gc_window)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -128,6 +190,20 @@ def report(raw: Path, args: argparse.Namespace) -> None:
         print(f"\nraw samples: {args.out} (flamegraph.pl's collapsed format)")
     command = " ".join(sys.argv[1:])
     print(f"\nproduced by (from the repository root): python3 bench/app/profile.py {command}".rstrip())
+
+
+def report_gc(before: dict[str, Any], after: dict[str, Any]) -> None:
+    """The collections the sampled worker ran over the sampling window (to within the probe's second)."""
+    cpu = after["cpu"] - before["cpu"]
+    print(f"\ngarbage collection in that worker over the same window ({cpu:.2f} s of its CPU):")
+    total = 0.0
+    for generation, name in (("0", "young"), ("1", "middle"), ("2", "full")):
+        count = after["collections"][generation][0] - before["collections"][generation][0]
+        seconds = after["collections"][generation][1] - before["collections"][generation][1]
+        total += seconds
+        each = f"{seconds / count * 1000:.1f} ms each" if count else "none"
+        print(f"  {name:<6} {count:6.0f} collections {seconds * 1000:8.1f} ms  ({each})")
+    print(f"  {100 * total / max(cpu, 1e-9):5.1f}% of that CPU time")
 
 
 if __name__ == "__main__":
